@@ -599,12 +599,17 @@ def init_cores(shape: HTShape, rng: np.random.Generator, target_var: Optional[fl
     sum adds that many independent terms); every core is scaled by the same
     factor so the product of the core variances cancels it.
     """
+    std = core_stddev(shape, target_var)
+    return {n.name: rng.standard_normal(shape.core_shape(n)) * std for n in shape.nodes}
+
+
+def core_stddev(shape: HTShape, target_var: Optional[float] = None) -> float:
+    """Standard deviation of every core so that W has variance ``target_var``
+    (default Glorot, ``2 / (in_features + out_features)``); see init_cores."""
     if target_var is None:
         target_var = 2.0 / (shape.in_features + shape.out_features)
     rank_prod = float(np.prod([shape.rank(n) for n in shape.nodes[:-1]]))
-    per_core = (target_var / rank_prod) ** (1.0 / len(shape.nodes))
-    std = math.sqrt(per_core)
-    return {n.name: rng.standard_normal(shape.core_shape(n)) * std for n in shape.nodes}
+    return math.sqrt((target_var / rank_prod) ** (1.0 / len(shape.nodes)))
 
 
 def ht_svd(w: np.ndarray, shape: HTShape) -> Dict[str, np.ndarray]:
@@ -708,3 +713,11 @@ def factorize(n: int, d: int, max_pad: float = 0.10) -> Tuple[int, ...]:
         if best is None or key < best[0]:
             best = (key, f)
     return best[1]
+
+
+def factorize_exact(n: int, d: int) -> Tuple[int, ...]:
+    """``d`` near-equal modes whose product is exactly ``n`` (1s allowed),
+    for output modes, where no padding is possible."""
+    if n < 1 or d < 1:
+        raise ShapeError(f"cannot factorise {n} into {d} modes")
+    return _balanced_factors(n, d)

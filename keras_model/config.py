@@ -1,0 +1,241 @@
+"""YAML configs: defaults, a safe loader and one validation pass.
+
+A config has five sections: ``data``, ``model``, ``train``, ``quantization``
+and ``hls``. The file a user gives is merged over ``DEFAULTS``; every key is
+checked against the schema below (unknown keys, wrong types) and all problems
+are reported together, each with its key path, before anything heavy starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from .errors import ConfigError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG_DIR = os.path.join(ROOT, "configs")
+BUILD_DIR = os.path.join(ROOT, "build")
+
+# (type or tuple of types, or "any"), None allowed where the default is None
+_INT, _NUM, _STR, _BOOL = int, (int, float), str, bool
+_LIST = list
+
+DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "data": {
+        "source": "digits",  # 'digits' (built-in moving digits) or a path to an .npz
+        "frames": 8,
+        "size": [32, 32],
+        "seed": 0,
+        "n_train": 2000,
+        "n_test": 500,
+    },
+    "model": {
+        "kind": "fdht",
+        "units": 32,
+        "d": 4,
+        "input_modes": None,
+        "output_modes": None,
+        "ranks": 6,
+        "unit_forget_bias": True,
+        "activation": "tanh",
+        "recurrent_activation": "sigmoid",
+        "seed": 0,
+    },
+    "train": {
+        "epochs": 60,
+        "batch_size": 64,
+        "learning_rate": 0.01,
+        "patience": 12,
+        "validation_split": 0.15,
+        "clipnorm": 1.0,
+        "seed": 0,
+        "verbose": "auto",
+    },
+    "quantization": {
+        "enabled": False,
+        "kernel": {"bits": 8, "integer": 0},
+        "bias": {"bits": 8, "integer": 2},
+        "activation": {"bits": 0},  # > 0: quantized_sigmoid/tanh (use_real_*) at this width
+        "from_float": None,  # path of a trained float model to start from
+    },
+    "hls": {
+        "output_dir": None,  # default: build/hls/<config name>
+        "project_name": "myproject",
+        "backend": "Vivado",
+        "part": "xcvu9p-flga2104-2L-e",
+        "clock_period": 5,
+        "io_type": "io_parallel",
+        "precision": "ap_fixed<16,6>",
+        "state_precision": "ap_fixed<16,6>",
+        "accum_precision": None,  # default: derived so sums cannot overflow
+        "table_size": 1024,
+        "reuse_factor": 1,
+        "layers": {},
+        "min_agreement": 0.99,
+        "samples": None,
+        "csim_timeout": 600,
+    },
+}
+
+SCHEMA: Dict[str, Dict[str, Any]] = {
+    "data": {"source": _STR, "frames": _INT, "size": _LIST, "seed": _INT, "n_train": _INT, "n_test": _INT},
+    "model": {
+        "kind": _STR, "units": _INT, "d": _INT, "input_modes": _LIST, "output_modes": _LIST,
+        "ranks": (int, list, dict), "unit_forget_bias": _BOOL, "activation": _STR,
+        "recurrent_activation": _STR, "seed": _INT,
+    },
+    "train": {
+        "epochs": _INT, "batch_size": _INT, "learning_rate": _NUM, "patience": _INT,
+        "validation_split": _NUM, "clipnorm": _NUM, "seed": _INT, "verbose": (str, int),
+    },
+    "quantization": {"enabled": _BOOL, "kernel": dict, "bias": dict, "activation": dict, "from_float": _STR},
+    "hls": {
+        "output_dir": _STR, "project_name": _STR, "backend": _STR, "part": _STR, "clock_period": _NUM,
+        "io_type": _STR, "precision": _STR, "state_precision": _STR, "accum_precision": _STR,
+        "table_size": _INT, "reuse_factor": _INT, "layers": dict, "min_agreement": _NUM,
+        "samples": _INT, "csim_timeout": _NUM,
+    },
+}
+
+_POSITIVE = {
+    "data.frames", "data.n_train", "data.n_test", "model.units", "train.epochs", "train.batch_size",
+    "hls.reuse_factor", "hls.table_size", "hls.samples", "hls.csim_timeout", "hls.clock_period",
+    "train.learning_rate",
+}
+
+
+def _type_name(t) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(_type_name(x) for x in t)
+    return {int: "integer", float: "number", str: "string", bool: "true/false", list: "list", dict: "mapping"}[t]
+
+
+def _is(value, t) -> bool:
+    types = t if isinstance(t, tuple) else (t,)
+    if isinstance(value, bool) and bool not in types:
+        return False
+    return isinstance(value, types)
+
+
+def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
+    """All problems of a merged config, as 'key.path: problem; fix' lines."""
+    problems: List[str] = []
+    for section, value in cfg.items():
+        if section.startswith("_"):
+            continue
+        if section not in SCHEMA:
+            problems.append(f"{section}: unknown section; use one of {', '.join(SCHEMA)}")
+            continue
+        if not isinstance(value, dict):
+            problems.append(f"{section}: must be a mapping of keys, got {type(value).__name__}")
+            continue
+        for key, v in value.items():
+            path = f"{section}.{key}"
+            if key not in SCHEMA[section]:
+                near = [k for k in SCHEMA[section] if k.startswith(key[:3])]
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                problems.append(f"{path}: unknown key{hint}; valid keys: {', '.join(SCHEMA[section])}")
+                continue
+            if v is None:
+                continue
+            t = SCHEMA[section][key]
+            if not _is(v, t):
+                problems.append(f"{path}: expected {_type_name(t)}, got {v!r}")
+                continue
+            if path in _POSITIVE and v <= 0:
+                problems.append(f"{path}: must be > 0, got {v}")
+    d = cfg.get("data", {})
+    if isinstance(d.get("size"), list) and (len(d["size"]) != 2 or not all(_is(s, int) and s > 0 for s in d["size"])):
+        problems.append(f"data.size: expected [height, width] of positive integers, got {d['size']}")
+    m = cfg.get("model", {})
+    if m.get("kind") not in (None, "fdht", "ht", "tt", "dense"):
+        problems.append(f"model.kind: '{m.get('kind')}' is unknown; use fdht, ht, tt or dense")
+    for key in ("input_modes", "output_modes"):
+        v = m.get(key)
+        if isinstance(v, list) and not all(_is(x, int) and x >= 1 for x in v):
+            problems.append(f"model.{key}: expected a list of integers >= 1, got {v}")
+    if isinstance(m.get("input_modes"), list) and isinstance(m.get("output_modes"), list):
+        if len(m["input_modes"]) != len(m["output_modes"]):
+            problems.append("model.input_modes/output_modes: must have the same length d")
+    if isinstance(m.get("output_modes"), list) and _is(m.get("units"), int):
+        import math
+
+        if math.prod(m["output_modes"]) != 4 * m["units"] and m.get("kind") != "dense":
+            problems.append(
+                f"model.output_modes: {m['output_modes']} multiply to {math.prod(m['output_modes'])}, "
+                f"need 4 x units = {4 * m['units']}"
+            )
+    r = m.get("ranks")
+    if _is(r, int) and r < 1:
+        problems.append(f"model.ranks: must be >= 1, got {r}")
+    if isinstance(r, list) and not all(_is(x, int) and x >= 1 for x in r):
+        problems.append(f"model.ranks: every rank must be an integer >= 1, got {r}")
+    if isinstance(r, dict) and not all(_is(x, int) and x >= 1 for x in r.values()):
+        problems.append(f"model.ranks: every rank must be an integer >= 1, got {r}")
+    if _is(m.get("d"), int) and m["d"] < 2:
+        problems.append(f"model.d: must be >= 2, got {m['d']}")
+    t = cfg.get("train", {})
+    vs = t.get("validation_split")
+    if _is(vs, _NUM) and not 0 <= vs < 1:
+        problems.append(f"train.validation_split: must be in [0, 1), got {vs}")
+    h = cfg.get("hls", {})
+    if h.get("backend") not in (None, "Vivado", "Vitis"):
+        problems.append(f"hls.backend: '{h.get('backend')}' is not supported; use Vivado or Vitis")
+    if h.get("io_type") not in (None, "io_parallel"):
+        problems.append(f"hls.io_type: '{h.get('io_type')}' is not supported by the HT kernels; use io_parallel")
+    ma = h.get("min_agreement")
+    if _is(ma, _NUM) and not 0 <= ma <= 1:
+        problems.append(f"hls.min_agreement: must be a fraction in [0, 1], got {ma}")
+    return problems
+
+
+def merge(base: Dict, override: Dict) -> Dict:
+    out = copy.deepcopy(base)
+    for k, v in (override or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "layers":
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(path: Optional[str] = None, overrides: Optional[Dict] = None) -> Dict[str, Any]:
+    """Defaults <- YAML file <- overrides, validated. ``cfg['_name']`` is the
+    config's name (file stem, 'default' without a file)."""
+    user: Dict[str, Any] = {}
+    name = "default"
+    if path is not None:
+        if not os.path.isfile(path):
+            raise ConfigError(f"config file {path} does not exist; see configs/ for examples")
+        try:
+            with open(path) as f:
+                user = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config file {path} is not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+        if not isinstance(user, dict):
+            raise ConfigError(f"config file {path} must be a mapping of sections (data, model, train, hls)")
+        name = os.path.splitext(os.path.basename(path))[0]
+    cfg = merge(DEFAULTS, user)
+    cfg = merge(cfg, overrides or {})
+    problems = validate(cfg)
+    if problems:
+        where = path or "config"
+        if len(problems) == 1:
+            raise ConfigError(f"{where}: {problems[0]}")
+        raise ConfigError(f"{where}: {len(problems)} problems: " + " | ".join(problems))
+    cfg["_name"] = name
+    return cfg
+
+
+def config_hash(cfg: Dict[str, Any], sections=("data", "model", "train", "quantization")) -> str:
+    """Hash of what determines a trained model (not the hls section)."""
+    blob = json.dumps({k: cfg.get(k) for k in sections}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
