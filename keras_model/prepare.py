@@ -1,0 +1,145 @@
+"""Turn a folder of videos into a data set file: ``python -m keras_model.prepare``.
+
+    python -m keras_model.prepare --video-dir data/UCF11 --out build/ucf11.npz \\
+        [--frames 6] [--size 160x120] [--test-fraction 0.25] [--seed 0] [--compress] [--no-progress]
+
+``--size`` is WIDTHxHEIGHT (the paper's 160x120). The folder layout, the frame
+sampling and the train/test split rule are described in :mod:`keras_model.video`.
+The .npz is written atomically and loads with :func:`keras_model.data.load_npz`
+(``data: {source: build/ucf11.npz}`` in a config); besides the data it holds
+``train_clips`` / ``test_clips``, the source path (relative to ``--video-dir``)
+of every sample, so the split can be audited and reproduced. Errors print
+``error: <one line>`` on stderr and exit with code 2; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from keras_model.data import save_npz
+from keras_model.errors import ConfigError, FlowError
+from keras_model.video import VideoSummary, videos_to_dataset
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is a one-line ConfigError instead of usage + exit."""
+
+    def error(self, message: str):
+        raise ConfigError(f"{message} (see --help)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    """'160x120' -> (width, height)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}")
+    width, height = int(match.group(1)), int(match.group(2))
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"width and height must be >= 1, got {text!r}")
+    return width, height
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m keras_model.prepare",
+        description="Decode a folder of videos (<root>/<class>/[<group>/]<clip>) into a train/test .npz.",
+    )
+    parser.add_argument("--video-dir", required=True, type=Path, help="root folder with one sub-folder per class")
+    parser.add_argument("--out", required=True, type=Path, help="output .npz path, e.g. build/ucf11.npz")
+    parser.add_argument("--frames", type=_positive_int, default=6, help="frames per clip, uniform in time (default 6)")
+    parser.add_argument("--size", type=_size, default=(160, 120), help="WIDTHxHEIGHT of the frames (default 160x120)")
+    parser.add_argument(
+        "--test-fraction", type=_fraction, default=0.25, help="share of each class's clips (by group) for test (default 0.25)"
+    )
+    parser.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the split (default 0)")
+    parser.add_argument("--compress", action="store_true", help="zip-deflate the .npz (smaller, slower)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return parser
+
+
+def format_summary(summary: VideoSummary, out: Path, size_bytes: int, x_shape: tuple) -> str:
+    width = max(len(name) for name in summary.class_names)
+    lines = [f"{len(summary.class_names)} classes from {summary.root} (split by {summary.split}):"]
+    for name in summary.class_names:
+        lines.append(
+            f"  {name:<{width}}  {summary.clips_per_class[name]:5d} clips  "
+            f"(train {summary.train_per_class[name]}, test {summary.test_per_class[name]})"
+        )
+    lines.append(f"train {summary.n_train} clips, test {summary.n_test} clips, skipped {summary.n_skipped}")
+    lines.append(f"clip shape {tuple(x_shape[1:])} uint8")
+    lines.append(f"wrote {out} ({size_bytes / 1e6:.1f} MB)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if out.suffix.lower() != ".npz":
+        raise ConfigError(f"--out {out}: the output must be an .npz file, e.g. build/ucf11.npz")
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name ending in .npz")
+    if not args.video_dir.is_dir():
+        raise ConfigError(f"--video-dir {args.video_dir}: folder not found")
+    width, height = args.size
+    dataset, summary = videos_to_dataset(
+        args.video_dir,
+        frames=args.frames,
+        height=height,
+        width=width,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        progress=not args.no_progress,
+        log=sys.stderr,
+    )
+    # The clip of every sample, so the split can be reproduced and audited.
+    extra = {"train_clips": np.asarray(summary.train_clips, dtype=str), "test_clips": np.asarray(summary.test_clips, dtype=str)}
+    save_npz(out, dataset, compress=args.compress, extra=extra)
+    print(format_summary(summary, out, out.stat().st_size, dataset.x_train.shape))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return run(args)
+    except FlowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Train a model from a config: ``python -m keras_model.train --config configs/default.yml``.
+
+Seeds everything, trains with early stopping on a validation split taken
+from the training set, evaluates on the test set and saves under
+``build/models/<config name>-<kind>-<config hash>/``: ``model.h5``,
+``metrics.json`` (parameters, MACs, accuracy, epochs, time, seeds, versions)
+and ``weights.sha256`` (a hash of the trained weights, for reproducibility).
+A later run with the same config hash reuses the saved model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+from .config import BUILD_DIR, config_hash, load_config
+from .errors import FlowError
+
+
+def versions() -> Dict[str, str]:
+    import platform
+
+    import tensorflow as tf
+
+    out = {"python": platform.python_version(), "numpy": np.__version__, "tensorflow": tf.__version__}
+    for mod in ("keras", "qkeras", "hls4ml"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:  # pragma: no cover - optional
+            pass
+    return out
+
+
+def weights_hash(model) -> str:
+    h = hashlib.sha256()
+    for w in model.weights:
+        h.update(w.name.encode())
+        h.update(np.ascontiguousarray(w.numpy()).tobytes())
+    return h.hexdigest()
+
+
+def model_dir(cfg: Dict[str, Any]) -> str:
+    return os.path.join(BUILD_DIR, "models", f"{cfg['_name']}-{cfg['model']['kind']}-{config_hash(cfg)}")
+
+
+def set_seeds(seed: int) -> None:
+    import tensorflow as tf
+    from tensorflow import keras
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def prepare_inputs(dataset):
+    """Float model inputs: frames scaled to [0, 1], sequences as float32."""
+    from .data import frames_to_float
+
+    return frames_to_float(dataset.x_train), frames_to_float(dataset.x_test)
+
+
+def build_for(cfg, dataset):
+    from .models import build_model
+    from .quantize import quantizers_from_config
+
+    return build_model(cfg["model"], dataset.sample_shape, dataset.n_classes, quantizers_from_config(cfg))
+
+
+def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=print) -> Tuple[Any, Dict, str]:
+    """Train the config's model; returns (model, metrics, saved model path)."""
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from .data import load_dataset
+    from .models import rnn_costs
+
+    tcfg = cfg["train"]
+    set_seeds(int(tcfg["seed"]))
+    t0 = time.time()
+    if dataset is None:
+        dataset = load_dataset(cfg["data"])
+    x_train, x_test = prepare_inputs(dataset)
+    y_train, y_test = dataset.y_train, dataset.y_test
+    t_data = time.time() - t0
+
+    model = build_for(cfg, dataset)
+    if cfg["quantization"].get("enabled") and cfg["quantization"].get("from_float"):
+        from .quantize import init_from_float
+
+        init_from_float(model, cfg["quantization"]["from_float"], log=log)
+    costs = rnn_costs(model)
+    log(f"model: {model.name}, {costs['model_params']:,} parameters "
+        f"({costs['rnn_params']:,} recurrent; a dense LSTM needs {costs['dense_lstm_params']:,}), "
+        f"{costs['macs_per_step']:,} MACs per time step")
+
+    # validation split: a seeded shuffle of the training set
+    rng = np.random.default_rng(int(tcfg["seed"]))
+    order = rng.permutation(len(x_train))
+    n_val = int(round(len(x_train) * float(tcfg["validation_split"])))
+    val_idx, fit_idx = order[:n_val], order[n_val:]
+    opt_kwargs = {"learning_rate": float(tcfg["learning_rate"])}
+    if tcfg.get("clipnorm"):
+        opt_kwargs["clipnorm"] = float(tcfg["clipnorm"])
+    model.compile(keras.optimizers.Adam(**opt_kwargs), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    monitor = "val_loss" if n_val else "loss"
+    callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=int(tcfg["patience"]),
+                                                   restore_best_weights=True))
+    verbose = tcfg.get("verbose", "auto")
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    t1 = time.time()
+    hist = model.fit(
+        x_train[fit_idx], y_train[fit_idx],
+        validation_data=(x_train[val_idx], y_train[val_idx]) if n_val else None,
+        epochs=int(tcfg["epochs"]), batch_size=int(tcfg["batch_size"]), shuffle=True,
+        callbacks=callbacks, verbose=verbose,
+    )
+    t_train = time.time() - t1
+    losses = hist.history.get("loss", [])
+    if any(not np.isfinite(v) for v in losses):
+        raise FlowError("training diverged (NaN/Inf loss); lower train.learning_rate or set train.clipnorm")
+    probs = model.predict(x_test, verbose=0, batch_size=256)
+    acc = float(np.mean(np.argmax(probs, 1) == y_test))
+    metrics = {
+        "config": cfg["_name"],
+        "config_hash": config_hash(cfg),
+        **costs,
+        "test_accuracy": acc,
+        "chance": 1.0 / dataset.n_classes,
+        "epochs_run": len(losses),
+        "best_val_loss": float(min(hist.history[monitor])) if hist.history.get(monitor) else None,
+        "train_seconds": round(t_train, 2),
+        "data_seconds": round(t_data, 2),
+        "n_train": int(len(fit_idx)), "n_val": int(n_val), "n_test": int(len(x_test)),
+        "sample_shape": list(dataset.sample_shape),
+        "n_classes": int(dataset.n_classes),
+        "seeds": {"train": int(tcfg["seed"]), "model": cfg["model"].get("seed"), "data": cfg["data"].get("seed")},
+        "versions": versions(),
+        "weights_sha256": weights_hash(model),
+    }
+    out_dir = out_dir or model_dir(cfg)
+    path = save_model_dir(model, metrics, out_dir)
+    log(f"test accuracy {acc:.4f} (chance {metrics['chance']:.3f}) after {metrics['epochs_run']} epochs, "
+        f"{t_train:.1f} s; saved {path}")
+    return model, metrics, path
+
+
+def save_model_dir(model, metrics: Dict, out_dir: str) -> str:
+    """Write model.h5 + metrics.json into ``out_dir`` atomically."""
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+    try:
+        model.save(os.path.join(tmp, "model.h5"))
+        with open(os.path.join(tmp, "metrics.json"), "w") as f:
+            json.dump(metrics, f, indent=2)
+        with open(os.path.join(tmp, "weights.sha256"), "w") as f:
+            f.write(metrics["weights_sha256"] + "\n")
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return os.path.join(out_dir, "model.h5")
+
+
+def cached_or_train(cfg: Dict[str, Any], dataset=None, log=print):
+    """The trained model for this config: reused from build/ when the config
+    hash matches, else trained now. Returns (model, metrics, path, cached)."""
+    from .models import load_keras_model
+
+    d = model_dir(cfg)
+    path = os.path.join(d, "model.h5")
+    mpath = os.path.join(d, "metrics.json")
+    if os.path.isfile(path) and os.path.isfile(mpath):
+        with open(mpath) as f:
+            metrics = json.load(f)
+        if metrics.get("config_hash") == config_hash(cfg):
+            log(f"using the trained model cached at {path}")
+            return load_keras_model(path), metrics, path, True
+    model, metrics, path = train(cfg, dataset=dataset, log=log)
+    return model, metrics, path, False
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m keras_model.train", description=__doc__.split("\n")[0])
+    p.add_argument("--config", default=None, help="YAML config (default: built-in defaults = configs/default.yml)")
+    p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
+    p.add_argument("--kind", default=None, choices=["fdht", "ht", "tt", "dense"], help="override model.kind")
+    p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    p.add_argument("--out", default=None, help="output folder (default build/models/<name>-<kind>-<hash>)")
+    args = p.parse_args(argv)
+    overrides: Dict[str, Any] = {}
+    if args.data:
+        # frames/size describe the built-in digits; a file brings its own shape
+        overrides["data"] = {"source": args.data, "frames": None, "size": None}
+    if args.kind:
+        overrides.setdefault("model", {})["kind"] = args.kind
+    if args.epochs is not None:
+        overrides.setdefault("train", {})["epochs"] = args.epochs
+    try:
+        cfg = load_config(args.config, overrides)
+        _, metrics, path = train(cfg, out_dir=args.out)
+    except FlowError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    print(json.dumps({k: metrics[k] for k in ("kind", "model_params", "rnn_params", "macs_per_step",
+                                               "test_accuracy", "epochs_run", "train_seconds")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
