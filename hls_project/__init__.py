@@ -1,0 +1,1 @@
+"""hls4ml extension and the Keras -> HLS C++ -> csim flow."""

@@ -1,0 +1,457 @@
+"""hls4ml 1.3.0 extension for our HT layers: Keras-2 parsers, IR layers,
+config/function templates and the C++ headers, for the Vivado and Vitis
+backends. ``register()`` is idempotent.
+
+Data flow: Keras layer config + weights -> handler dict (modes, ranks, one
+``core_<node>_data`` per HT core, bias, quantizers) -> IR layer (one weight
+variable per core, each with its own precision) -> ``codegen`` (stage
+configs and product functor from ``keras_model.ht``'s plan) -> call site
+``nnet::fdht_lstm<...>(x, y, configN_ht(cores...), bN)``.
+
+Precision of every core and the bias: its QKeras quantizer when the layer has
+one (as hls4ml does for QDense), else the hls config's ``core_<node>`` /
+``bias`` entry, else the layer default. Intermediate and accumulator widths
+are derived so that they cannot overflow (``precision.py``) unless the config
+names ``inter``/``accum``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from keras_model import ht
+from keras_model.errors import ConfigError
+from keras_model.layers import CORE_PREFIX
+
+from . import codegen
+from .precision import derive_stage_types, fixed_type, int_bits_for, parse_fixed
+
+TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+HEADERS = ("nnet_ht.h", "nnet_fdht_lstm.h")
+BACKENDS = ("Vivado", "Vitis")
+
+_ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "quantized_tanh": "tanh", "quantized_sigmoid": "sigmoid"}
+
+
+# --------------------------------------------------------------------------
+# Keras-2 handlers
+# --------------------------------------------------------------------------
+
+
+def _activation_name(act, what: str) -> str:
+    """hls4ml table name of a Keras or QKeras activation config."""
+    if isinstance(act, dict):
+        name, cfg = act.get("class_name"), act.get("config", {})
+        if name == "quantized_tanh" and not cfg.get("use_real_tanh", False):
+            raise ConfigError(f"{what}: hard quantized_tanh is not supported by hls4ml; use quantized_tanh(..., use_real_tanh=True)")
+        if name == "quantized_sigmoid" and not cfg.get("use_real_sigmoid", False):
+            raise ConfigError(f"{what}: hard quantized_sigmoid is not supported by hls4ml; use use_real_sigmoid=True")
+    else:
+        name = act
+    if name not in _ACTIVATIONS:
+        raise ConfigError(f"{what}: activation {name!r} is not supported by the FDHT kernel; use tanh or sigmoid")
+    return _ACTIVATIONS[name]
+
+
+def _quantizer(cfg, key):
+    q = cfg.get(key)
+    if not q:
+        return None
+    from hls4ml.model.quantizers import QKerasQuantizer
+
+    return QKerasQuantizer(q)
+
+
+def _ht_shape_from_config(cfg, in_features, out_features) -> ht.HTShape:
+    from keras_model.layers import resolve_modes
+
+    return resolve_modes(cfg.get("input_modes"), cfg.get("output_modes"), cfg.get("ranks"), in_features,
+                         out_features, int(cfg.get("d", 4)))
+
+
+def _read_cores(layer, shape, data_reader):
+    from hls4ml.converters.keras_v2_to_hls import get_weights_data
+
+    for node in shape.nodes:
+        # the ':' ends the name, so core_u1 never matches core_u12
+        data = get_weights_data(data_reader, layer["name"], CORE_PREFIX + node.name + ":")
+        if data is None:
+            raise ConfigError(f"layer {layer['name']}: weight {CORE_PREFIX + node.name} not found in the model")
+        if tuple(data.shape) != shape.core_shape(node):
+            raise ConfigError(f"layer {layer['name']}: core {node.name} has shape {data.shape}, "
+                              f"the HT shape expects {shape.core_shape(node)}")
+        layer[f"core_{node.name}_data"] = np.asarray(data)
+
+
+def _common(keras_layer, input_names, shape, data_reader, kind):
+    cfg = keras_layer["config"]
+    layer = {
+        "name": cfg["name"],
+        "class_name": kind,
+        "inputs": input_names,
+        "input_modes": list(shape.input_modes),
+        "output_modes": list(shape.output_modes),
+        "ranks": dict(shape.ranks),
+        "ht_in_features": shape.in_features,
+        "core_names": list(shape.core_names),
+        "weight_quantizer": _quantizer(cfg, "kernel_quantizer"),
+        "bias_quantizer": _quantizer(cfg, "bias_quantizer"),
+    }
+    _read_cores(layer, shape, data_reader)
+    return layer
+
+
+def parse_fdhtlstm(keras_layer, input_names, input_shapes, data_reader):
+    from hls4ml.converters.keras_v2_to_hls import get_weights_data
+
+    cfg = keras_layer["config"]
+    if cfg.get("return_state") or cfg.get("go_backwards") or cfg.get("stateful"):
+        raise ConfigError(f"layer {cfg['name']}: return_state, go_backwards and stateful are not supported")
+    n_timesteps, n_in = int(input_shapes[0][1]), int(input_shapes[0][2])
+    units = int(cfg["units"])
+    shape = _ht_shape_from_config(cfg, n_in + units, 4 * units)
+    layer = _common(keras_layer, input_names, shape, data_reader, "FDHTLSTM")
+    layer.update(
+        n_timesteps=n_timesteps, n_in=n_in, n_out=units,
+        return_sequences=bool(cfg.get("return_sequences", False)),
+        cell_activation=_activation_name(cfg.get("activation", "tanh"), f"layer {cfg['name']} activation"),
+        cell_recurrent_activation=_activation_name(cfg.get("recurrent_activation", "sigmoid"),
+                                                   f"layer {cfg['name']} recurrent_activation"),
+    )
+    bias = get_weights_data(data_reader, layer["name"], "bias:") if cfg.get("use_bias", True) else None
+    layer["bias_data"] = np.zeros(4 * units) if bias is None else np.asarray(bias)
+    if layer["return_sequences"]:
+        out_shape = [input_shapes[0][0], n_timesteps, units]
+    else:
+        out_shape = [input_shapes[0][0], units]
+    return layer, out_shape
+
+
+def parse_htdense(keras_layer, input_names, input_shapes, data_reader):
+    from hls4ml.converters.keras_v2_to_hls import get_weights_data
+
+    cfg = keras_layer["config"]
+    if len(input_shapes[0]) != 2:
+        raise ConfigError(f"layer {cfg['name']}: HTDense in hls4ml takes a flat input, got shape {input_shapes[0][1:]}")
+    if cfg.get("activation") not in (None, "linear"):
+        raise ConfigError(f"layer {cfg['name']}: put the activation of HTDense in its own Activation layer")
+    n_in = int(input_shapes[0][1])
+    units = int(cfg["units"])
+    shape = _ht_shape_from_config(cfg, n_in, units)
+    layer = _common(keras_layer, input_names, shape, data_reader, "HTDense")
+    layer.update(n_in=n_in, n_out=units, use_bias=bool(cfg.get("use_bias", True)))
+    bias = get_weights_data(data_reader, layer["name"], "bias:") if layer["use_bias"] else None
+    layer["bias_data"] = np.zeros(units) if bias is None else np.asarray(bias)
+    return layer, [input_shapes[0][0], units]
+
+
+# --------------------------------------------------------------------------
+# IR layers
+# --------------------------------------------------------------------------
+
+
+def _ir_classes():
+    from hls4ml.model.attributes import Attribute, TypeAttribute, WeightAttribute
+    from hls4ml.model.layers import Layer
+
+    class _HTLayer(Layer):
+        """Shared by both IR layers: one weight variable per core + the bias,
+        and the derived stage types."""
+
+        def ht_shape(self) -> ht.HTShape:
+            if getattr(self, "_ht_shape", None) is None:
+                self._ht_shape = ht.make_shape(self.get_attr("input_modes"), self.get_attr("output_modes"),
+                                               self.get_attr("ranks"), in_features=self.get_attr("ht_in_features"))
+            return self._ht_shape
+
+        def _given(self, var):
+            """The hls config's precision for ``var`` of this layer, unless absent or 'auto'."""
+            value = self.model.config.layer_name_precision.get(f"{self.name.lower()}_{var}")
+            return None if value is None or str(value).strip().lower() == "auto" else value
+
+        def _width(self) -> int:
+            return parse_fixed(self._default_precision())[0]
+
+        def _weight_precision(self, var, data, fallback_var=None):
+            """Explicit config precision, else the default width with just
+            enough integer bits for the largest |weight| (more fraction bits
+            for small cores than a blanket ap_fixed<16,6>)."""
+            given = self._given(var) or (self._given(fallback_var) if fallback_var else None)
+            if given is not None:
+                return self.model.config.backend.convert_precision_string(given)
+            bound = float(np.max(np.abs(data))) if np.size(data) else 0.0
+            integer = int_bits_for(bound)
+            return self.model.config.backend.convert_precision_string(
+                fixed_type(integer, max(self._width() - integer, 1), rounding=False))
+
+        def _add_cores_and_bias(self):
+            quant = self.get_attr("weight_quantizer")
+            lname = self.name.lower()
+            for name in self.get_attr("core_names"):
+                var = f"core_{name}"
+                prec = None if quant else self._weight_precision(var, self.get_attr(var + "_data"), "core")
+                self.add_weights_variable(name=var, var_name=f"core_{name}_{{index}}", quantizer=quant,
+                                          precision=prec, type_name=None if quant else f"{lname}_{var}_t")
+            bq = self.get_attr("bias_quantizer")
+            prec = None if bq else self._weight_precision("bias", self.get_attr("bias_data"))
+            self.add_weights_variable(name="bias", var_name="b{index}", quantizer=bq, precision=prec,
+                                      type_name=None if bq else f"{lname}_bias_t")
+
+        def core_values(self):
+            """The cores as the C++ sees them (after quantization)."""
+            return {n: np.asarray(self.get_weights(f"core_{n}").data).reshape(self.ht_shape().core_shape(
+                self.ht_shape().nodes[self.ht_shape().core_names.index(n)])) for n in self.get_attr("core_names")}
+
+        def input_bound(self):
+            return float(self.get_attr("input_range", 1.0))
+
+        def _stage_types(self, input_bound, bias):
+            """Per-step intermediate/accumulator C++ types: from the config
+            (``inter``/``accum`` precision) when given, else derived."""
+            shape = self.ht_shape()
+            frac = self.get_attr("frac_bits")
+            if frac is None:
+                width, integer, _ = parse_fixed(self._default_precision())
+                frac = width - integer
+            derived = derive_stage_types(shape, self.core_values(), input_bound, int(frac), bias=bias)
+            names = self.model.config.layer_name_precision
+            lname = self.name.lower()
+            def given(key):
+                value = names.get(f"{lname}_{key}")
+                return value is not None and str(value).strip().lower() != "auto"
+
+            if given("inter"):
+                derived["inter"] = [names[f"{lname}_inter"]] * len(shape.plan.steps)
+            if given("accum"):
+                derived["accum"] = [names[f"{lname}_accum"]] * len(shape.plan.steps)
+                derived["out"] = names[f"{lname}_accum"]
+            return derived
+
+        def _set_types(self, defaults):
+            """Type attributes from the hls config; 'auto' (what
+            config_from_keras_model writes) falls back to ``defaults``."""
+            from hls4ml.model.types import NamedType, UnspecifiedPrecisionType
+
+            for name, fallback in defaults.items():
+                self._set_type_t(name)
+                t = self.get_attr(name + "_t")
+                if t is None or isinstance(t.precision, UnspecifiedPrecisionType):
+                    prec = self.model.config.backend.convert_precision_string(fallback)
+                    self.set_attr(name + "_t", NamedType(f"{self.name.lower()}_{name}_t", prec))
+
+        def _default_precision(self) -> str:
+            """The layer's result precision, or the model default when 'auto'."""
+            from hls4ml.model.types import UnspecifiedPrecisionType
+
+            prec, _ = self.model.config.get_precision(self, "result")
+            if isinstance(prec, UnspecifiedPrecisionType):
+                return str(self.model.config.model_precision.get("default", "ap_fixed<16,6>"))
+            return _precision_str(prec)
+
+    class FDHTLSTM(_HTLayer):
+        _expected_attributes = [
+            Attribute("n_timesteps"),
+            Attribute("n_in"),
+            Attribute("n_out"),
+            Attribute("return_sequences", value_type=bool, default=False),
+            Attribute("cell_activation", value_type=str, default="tanh"),
+            Attribute("cell_recurrent_activation", value_type=str, default="sigmoid"),
+            Attribute("sum_unroll", value_type=int, default=1),
+            Attribute("table_size", value_type=int, default=1024),
+            WeightAttribute("bias"),
+            TypeAttribute("bias"),
+            TypeAttribute("state"),
+            TypeAttribute("act"),
+            TypeAttribute("concat"),
+            TypeAttribute("table"),
+            TypeAttribute("accum"),
+        ]
+
+        def initialize(self):
+            if self.get_attr("return_sequences"):
+                self.add_output_variable([self.get_attr("n_timesteps"), self.get_attr("n_out")])
+            else:
+                self.add_output_variable([self.get_attr("n_out")])
+            self._add_cores_and_bias()
+            # derived defaults (used when the config leaves these 'auto'):
+            # v = [x ; h] within max(input_range, 1); gates within [-1, 1];
+            # |c_t| <= |c_{t-1}| + 1, so |c| <= n_timesteps.
+            w = self._width()
+            v_int = int_bits_for(max(float(self.get_attr("input_range", 1.0)), 1.0))
+            c_int = int_bits_for(float(self.get_attr("n_timesteps")))
+            self._set_types({
+                "concat": fixed_type(v_int, w - v_int),
+                "act": fixed_type(2, w - 2),
+                "state": fixed_type(c_int, max(w - c_int, 1)),
+                "table": "ap_fixed<18,8>",
+            })
+
+        def input_bound(self):
+            # v = [x ; h]: x within the declared input range, |h| < 1
+            n_in, h = self.get_attr("n_in"), self.get_attr("n_out")
+            return np.concatenate([np.full(n_in, float(self.get_attr("input_range", 1.0))), np.ones(h)])
+
+    class HTDense(_HTLayer):
+        _expected_attributes = [
+            Attribute("n_in"),
+            Attribute("n_out"),
+            Attribute("use_bias", value_type=bool, default=True),
+            Attribute("sum_unroll", value_type=int, default=1),
+            WeightAttribute("bias"),
+            TypeAttribute("bias"),
+            TypeAttribute("accum"),
+        ]
+
+        def initialize(self):
+            self.add_output_variable([self.get_attr("n_out")])
+            self._add_cores_and_bias()
+
+    return FDHTLSTM, HTDense
+
+
+def _precision_str(prec) -> str:
+    """'ap_fixed<16,6>'-style text of an hls4ml precision type."""
+    w, i = getattr(prec, "width", None), getattr(prec, "integer", None)
+    signed = getattr(prec, "signed", True)
+    if w is None or i is None:
+        return str(prec)
+    return f"ap_{'' if signed else 'u'}fixed<{w},{i}>"
+
+
+# --------------------------------------------------------------------------
+# Templates
+# --------------------------------------------------------------------------
+
+
+def _templates(FDHTLSTM, HTDense):
+    from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+
+    def core_maps(node):
+        types = {n: node.get_weights(f"core_{n}").type.name for n in node.get_attr("core_names")}
+        vars_ = {n: node.get_weights(f"core_{n}").name for n in node.get_attr("core_names")}
+        return types, vars_
+
+    def product_code(node, prefix, bias):
+        shape = node.ht_shape()
+        types, _ = core_maps(node)
+        st = node._stage_types(node.input_bound(), bias)
+        rf = node.get_attr("reuse_factor", 1)
+        code = codegen.layer_code(shape, prefix, types, inter_t=st["inter"], accum_t=st["accum"],
+                                  reuse_factor=rf, sum_unroll=node.get_attr("sum_unroll", 1))
+        return code, st
+
+    class FDHTLSTMConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(FDHTLSTM)
+
+        def format(self, node):
+            prefix = f"config{node.index}"
+            bias = np.asarray(node.get_weights("bias").data)
+            code, st = product_code(node, prefix, bias)
+            h = node.get_attr("n_out")
+            table_t = node.get_attr("table_t").precision
+            act = codegen.activation_config(f"{prefix}_act", h, _precision_str(table_t),
+                                            node.get_attr("table_size", 1024), node.get_attr("reuse_factor", 1))
+            recr = codegen.activation_config(f"{prefix}_recr_act", h, _precision_str(table_t),
+                                             node.get_attr("table_size", 1024), node.get_attr("reuse_factor", 1))
+            cfg = codegen.lstm_config(
+                node.ht_shape(), prefix, node.get_attr("n_timesteps"), node.get_attr("n_in"),
+                node.get_attr("return_sequences"), in_t=node.get_attr("concat_t").name,
+                accum_t=st["out"], bias_t=node.get_weights("bias").type.name,
+                act_t=node.get_attr("act_t").name, state_t=node.get_attr("state_t").name,
+                h_t=node.get_attr("state_t").name, act_config=f"{prefix}_act", recr_act_config=f"{prefix}_recr_act",
+                activation=node.get_attr("cell_activation"),
+                recurrent_activation=node.get_attr("cell_recurrent_activation"),
+                reuse_factor=node.get_attr("reuse_factor", 1),
+            )
+            return code + "\n" + act + "\n" + recr + "\n" + cfg
+
+    class FDHTLSTMFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(FDHTLSTM, include_header=["nnet_utils/nnet_fdht_lstm.h"])
+
+        def format(self, node):
+            p = self._default_function_params(node)
+            _, vars_ = core_maps(node)
+            call = codegen.product_call(node.ht_shape(), p["config"], vars_)
+            return (f"nnet::fdht_lstm<{p['input_t']}, {p['output_t']}, {p['config']}>"
+                    f"({p['input']}, {p['output']}, {call}, {node.get_weights('bias').name});")
+
+    class HTDenseConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(HTDense)
+
+        def format(self, node):
+            prefix = f"config{node.index}"
+            bias = np.asarray(node.get_weights("bias").data) if node.get_attr("use_bias") else None
+            code, st = product_code(node, prefix, bias)
+            cfg = codegen.dense_config(node.ht_shape(), prefix, in_t=node.get_input_variable().type.name,
+                                       accum_t=st["out"], bias_t=node.get_weights("bias").type.name,
+                                       use_bias=node.get_attr("use_bias"),
+                                       reuse_factor=node.get_attr("reuse_factor", 1))
+            return code + "\n" + cfg
+
+    class HTDenseFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(HTDense, include_header=["nnet_utils/nnet_ht.h"])
+
+        def format(self, node):
+            p = self._default_function_params(node)
+            _, vars_ = core_maps(node)
+            call = codegen.product_call(node.ht_shape(), p["config"], vars_)
+            return (f"nnet::ht_dense<{p['input_t']}, {p['output_t']}, {p['config']}>"
+                    f"({p['input']}, {p['output']}, {call}, {node.get_weights('bias').name});")
+
+    return (FDHTLSTMConfigTemplate, FDHTLSTMFunctionTemplate, HTDenseConfigTemplate, HTDenseFunctionTemplate)
+
+
+# --------------------------------------------------------------------------
+# Registration (idempotent)
+# --------------------------------------------------------------------------
+
+_STATE = {}
+
+
+def register():
+    """Register handlers, IR layers, templates and headers with hls4ml.
+
+    Safe to call many times: hls4ml's own registries (which survive module
+    reloads) are checked before each registration, since hls4ml raises on a
+    second registration."""
+    from hls4ml.backends import get_backend
+    from hls4ml.converters import get_supported_keras_layers, register_keras_v2_layer_handler
+    from hls4ml.model.layers import layer_map, register_layer
+
+    if "classes" not in _STATE:
+        existing = layer_map.get("FDHTLSTM"), layer_map.get("HTDense")
+        if existing[0] is not None and getattr(existing[0], "_fdht_extension", False):
+            _STATE["classes"] = existing
+        else:
+            fd, hd = _ir_classes()
+            fd._fdht_extension = hd._fdht_extension = True
+            _STATE["classes"] = (fd, hd)
+    FDHTLSTM, HTDense = _STATE["classes"]
+    register_layer("FDHTLSTM", FDHTLSTM)
+    register_layer("HTDense", HTDense)
+
+    supported = get_supported_keras_layers()
+    if "FDHTLSTM" not in supported:
+        register_keras_v2_layer_handler("FDHTLSTM", parse_fdhtlstm)
+    if "HTDense" not in supported:
+        register_keras_v2_layer_handler("HTDense", parse_htdense)
+
+    if "templates" not in _STATE:
+        _STATE["templates"] = _templates(FDHTLSTM, HTDense)
+    from hls4ml.model.optimizer import get_available_passes
+
+    available = set(get_available_passes())
+    for backend_name in BACKENDS:
+        backend = get_backend(backend_name)
+        for tcls in _STATE["templates"]:
+            if f"{backend.name.lower()}:{tcls().get_name()}" not in available:
+                backend.register_template(tcls)
+        for header in HEADERS:
+            backend.register_source(os.path.join(TEMPLATE_DIR, header))
+    return FDHTLSTM, HTDense

@@ -1,0 +1,87 @@
+"""Fixed-point widths for the HT stages that cannot overflow.
+
+For every plan step the worst-case magnitude of each output entry is
+``sum over the summed indices of |a| * |b|`` with ``|a|``, ``|b|`` the
+worst-case magnitudes of the operands: the cores' actual absolute values, and
+for the input ``v`` its declared bound (``input_range`` for x, 1 for h, which
+is the output of tanh times a sigmoid). Running the planned contraction on
+these absolute values gives, per step, the exact worst case over all inputs
+within the bound (element-wise, then the max over the tensor). An
+``ap_fixed<W, I>`` with ``I = ceil(log2(bound + 1)) + 1`` integer bits (sign
+included) holds every partial sum of that step: partial sums of
+non-negative-weighted bounds never exceed the full sum, so the accumulator
+cannot wrap either. Fractional bits are the user's choice (``frac_bits``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from keras_model import ht
+
+_FIXED = re.compile(r"^\s*ap_(u?)fixed\s*<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?(?:,\s*\d+\s*)?>\s*$")
+
+
+def parse_fixed(text: str) -> Tuple[int, int, bool]:
+    """(width, integer bits, signed) of an ``ap_fixed``/``ap_ufixed`` string."""
+    m = _FIXED.match(str(text))
+    if not m:
+        raise ValueError(f"not an ap_fixed type: {text!r}")
+    return int(m.group(2)), int(m.group(3)), m.group(1) != "u"
+
+
+def int_bits_for(bound: float) -> int:
+    """Integer bits (sign included) of a signed fixed type holding [-bound, bound]."""
+    return max(1, int(math.ceil(math.log2(bound + 1.0))) + 1) if bound > 0 else 1
+
+
+def fixed_type(int_bits: int, frac_bits: int, rounding: bool = True) -> str:
+    width = int_bits + frac_bits
+    if rounding:
+        return f"ap_fixed<{width},{int_bits},AP_RND_CONV,AP_SAT>"
+    return f"ap_fixed<{width},{int_bits}>"
+
+
+def stage_bounds(shape: ht.HTShape, cores: Dict[str, np.ndarray], input_bound: Sequence[float] | float) -> List[float]:
+    """Worst-case |entry| of every step's output for inputs with
+    ``|v_i| <= input_bound[i]`` (a scalar or one bound per input entry)."""
+    bound = np.broadcast_to(np.asarray(input_bound, dtype=np.float64), (shape.in_features,))
+    v = ht.pad_input(bound[None, :], shape)[0]
+    vals = {"x": np.abs(v).reshape(shape.input_modes)}
+    root = shape.root.name
+    for name, arr in cores.items():
+        a = np.abs(np.asarray(arr, dtype=np.float64))
+        vals[name] = a[..., 0] if name == root else a
+    out = []
+    for a, b, o, spec in shape.plan.einsum_steps(batch=False):
+        vals[o] = np.einsum(spec, vals[a], vals[b])
+        out.append(float(vals[o].max()))
+    return out
+
+
+def derive_stage_types(
+    shape: ht.HTShape,
+    cores: Dict[str, np.ndarray],
+    input_bound,
+    frac_bits: int,
+    accum_extra_frac: int = 4,
+    bias: Optional[np.ndarray] = None,
+) -> Dict[str, object]:
+    """Per-step intermediate and accumulator types, and the final sum type.
+
+    Intermediates keep ``frac_bits`` fractional bits, accumulators
+    ``frac_bits + accum_extra_frac`` (a product of two values with f
+    fractional bits has 2f; keeping a few more than f before the one
+    rounding at the end of the sum bounds the rounding error by one output
+    LSB per step). The last entry (the product output z, plus the bias if
+    given) sets ``out_t``."""
+    bounds = stage_bounds(shape, cores, input_bound)
+    if bias is not None:
+        bounds[-1] = bounds[-1] + float(np.max(np.abs(bias))) if np.size(bias) else bounds[-1]
+    inter = [fixed_type(int_bits_for(b), frac_bits) for b in bounds]
+    accum = [fixed_type(int_bits_for(b), frac_bits + accum_extra_frac, rounding=False) for b in bounds]
+    return {"bounds": bounds, "inter": inter, "accum": accum, "out": accum[-1]}
