@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""FDHT-LSTM -> HLS C++ project -> C simulation (and, with vendor tools, IP).
+
+    python build.py --csim                      # default model on the built-in data
+    python build.py --config configs/ucf11.yml --csim --samples 8
+
+Trains the configured model if no trained model with the same config is
+cached under build/, converts it with hls4ml through our HT extension,
+writes the project, builds the testbench with g++, C-simulates the test set
+and compares with the Keras predictions. The report is printed and written
+to <output dir>/csim_report.json. Exit status: 0 when top-1 agreement
+reaches hls.min_agreement, 1 when it does not, 2 on a usage/input error,
+3 when an external tool is missing or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_model.errors import FlowError  # noqa: E402  (light import, no TF)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python build.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument("--config", default=None,
+                   help="YAML config (sections data, model, train, quantization, hls); default: configs/default.yml")
+    p.add_argument("--csim", action="store_true",
+                   help="build the testbench with g++, C-simulate the test set and compare with Keras")
+    p.add_argument("--model", default=None,
+                   help="a saved Keras model (.h5/.keras) to convert instead of training/caching one")
+    p.add_argument("--data", default=None,
+                   help="an .npz data set (x_train, y_train, x_test, y_test); overrides data.source. With the "
+                        "default config, modes are derived from its shape, so any frames/sequences work")
+    p.add_argument("--output-dir", default=None, help="project folder (default build/hls/<config name>)")
+    p.add_argument("--backend", default=None, choices=["Vivado", "Vitis"], help="hls4ml backend (hls.backend)")
+    p.add_argument("--precision", default=None,
+                   help="default fixed-point type, e.g. 'ap_fixed<16,6>' (hls.precision)")
+    p.add_argument("--reuse-factor", type=int, default=None,
+                   help="reuse factor: pipeline II of the HT stages and of Dense (hls.reuse_factor)")
+    p.add_argument("--samples", type=int, default=None, help="cap on the number of test samples simulated")
+    return p.parse_args(argv)
+
+
+def overrides_from_args(args) -> dict:
+    o: dict = {}
+    if args.data:
+        o["data"] = {"source": args.data, "frames": None, "size": None}
+    hls = {}
+    if args.output_dir:
+        hls["output_dir"] = args.output_dir
+    if args.backend:
+        hls["backend"] = args.backend
+    if args.precision:
+        hls["precision"] = args.precision
+    if args.reuse_factor is not None:
+        hls["reuse_factor"] = args.reuse_factor
+    if args.samples is not None:
+        hls["samples"] = args.samples
+    if hls:
+        o["hls"] = hls
+    return o
+
+
+def print_report(r: dict) -> None:
+    c = r.get("csim") or {}
+    p = r["parameters"]
+    lines = [
+        "",
+        f"=== FDHT-LSTM build report: {r['config']} ===",
+        f"project             {r['output_dir']}",
+        f"parameters          {p['model']:,} (recurrent {p['recurrent']:,}; a dense LSTM needs {p['dense_lstm_recurrent']:,})",
+        f"MACs per time step  {r['macs_per_step']:,} (dense LSTM {r['dense_lstm_macs_per_step']:,})",
+        f"weight storage      {r['weight_bits']:,} bits ({r['weight_bits'] / 8192:.1f} KiB)",
+    ]
+    if c:
+        lines += [
+            f"csim samples        {c['samples']}",
+            f"top-1 agreement     {c['top1_agreement'] * 100:.2f} % csim vs Keras (threshold {r['min_agreement'] * 100:.0f} %)",
+            f"|diff| of probs     max {c['max_abs_diff']:.4g}, mean {c['mean_abs_diff']:.4g}",
+            f"csim vs predict     {'identical' if c['csim_equals_predict'] else 'DIFFERENT'} "
+            f"(max |diff| {c['csim_vs_predict_max_abs_diff']:.3g})",
+            f"accuracy            Keras {c['keras_accuracy'] * 100:.2f} %, csim {c['csim_accuracy'] * 100:.2f} %",
+        ]
+    lines.append("stage times         " + ", ".join(f"{k} {v:.1f}s" for k, v in r["stage_seconds"].items()))
+    lines.append(f"report              {os.path.join(r['output_dir'], 'csim_report.json')}")
+    print("\n".join(lines))
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        from keras_model.config import CONFIG_DIR, load_config
+
+        path = args.config or os.path.join(CONFIG_DIR, "default.yml")
+        cfg = load_config(path, overrides_from_args(args))
+        if args.model is not None and not os.path.isfile(args.model):
+            raise FlowError(f"model file {args.model} does not exist")
+        if not args.csim:
+            print("nothing to do: add --csim to write, build and C-simulate the project", file=sys.stderr)
+            return 2
+        from hls_project.flow import run_flow
+
+        report = run_flow(cfg, model_path=args.model, samples=cfg["hls"].get("samples"), csim_enabled=args.csim)
+    except FlowError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3 if type(e).__name__ == "ToolError" else e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; the previous project (if any) is untouched", file=sys.stderr)
+        return 130
+    print_report(report)
+    if report.get("passed") is False:
+        print(f"FAILED: top-1 agreement below hls.min_agreement = {report['min_agreement']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""The flow: config -> trained Keras model -> hls4ml graph -> written C++
+project (atomic) -> g++ csim -> comparison -> csim_report.json.
+
+Everything is written into a temporary folder beside the output folder and
+moved into place only when the project is complete, so an interrupted or
+failed run leaves a previous project untouched and no stray temp folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from keras_model.config import BUILD_DIR, ROOT
+from keras_model.errors import ConfigError, DataError, FlowError, ToolError
+
+from . import csim
+
+SUPPORTED_KERAS = {"InputLayer", "Reshape", "Flatten", "Dense", "Activation", "FDHTLSTM", "HTDense", "LSTM",
+                   "QDense", "QActivation", "Dropout"}
+
+
+class Timer:
+    def __init__(self, log):
+        self.times: Dict[str, float] = {}
+        self.log = log
+
+    @contextmanager
+    def stage(self, name: str):
+        self.log(f"[{name}] ...")
+        t = time.time()
+        try:
+            yield
+        finally:
+            self.times[name] = round(time.time() - t, 2)
+            self.log(f"[{name}] done in {self.times[name]:.1f} s")
+
+
+def output_dir_for(cfg: Dict[str, Any]) -> str:
+    out = cfg["hls"].get("output_dir") or os.path.join(BUILD_DIR, "hls", cfg["_name"])
+    return os.path.abspath(out if os.path.isabs(out) else os.path.join(os.getcwd(), out))
+
+
+def check_output_dir(out_dir: str) -> str:
+    """Fail early (before any heavy step) if the output folder's parent
+    cannot be written."""
+    parent = os.path.dirname(out_dir.rstrip(os.sep)) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+        probe = tempfile.mkdtemp(prefix=".probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as e:
+        raise ConfigError(f"output dir {out_dir} cannot be written ({e.strerror}); choose another --output-dir") from None
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ConfigError(f"output dir {out_dir} exists and is not a folder; choose another --output-dir")
+    return out_dir
+
+
+def check_model_layers(model) -> None:
+    for layer in model.layers:
+        cls = type(layer).__name__
+        if cls not in SUPPORTED_KERAS:
+            raise ConfigError(f"model layer '{layer.name}' ({cls}) is not supported by the flow; "
+                              f"supported: {', '.join(sorted(SUPPORTED_KERAS))}")
+
+
+def hls_config(model, cfg: Dict[str, Any], input_range: float) -> Dict[str, Any]:
+    """hls4ml config (granularity 'name') from the ``hls:`` section."""
+    import hls4ml
+
+    h = cfg["hls"]
+    hc = hls4ml.utils.config_from_keras_model(model, granularity="name", default_precision=h["precision"],
+                                              default_reuse_factor=int(h["reuse_factor"]), backend=h["backend"])
+    for name, lc in hc["LayerName"].items():
+        prec = lc.setdefault("Precision", {})
+        if isinstance(prec, dict):
+            for k, v in list(prec.items()):
+                if v == "auto" and k in ("result",):
+                    prec[k] = h["precision"]
+        layer = model.get_layer(name) if name in [l.name for l in model.layers] else None
+        cls = type(layer).__name__ if layer is not None else ""
+        if cls in ("FDHTLSTM", "HTDense"):
+            lc["InputRange"] = float(input_range)
+            lc["TableSize"] = int(h["table_size"])
+            if h.get("state_precision"):
+                prec["state"] = h["state_precision"]
+            if h.get("accum_precision"):
+                prec["accum"] = h["accum_precision"]
+        if cls == "Dense" or name.endswith("_linear"):
+            prec["result"] = h["precision"]  # pitfall: 'auto' collapses the softmax
+        if name == "softmax":
+            lc["Implementation"] = "stable"
+    for name, override in (h.get("layers") or {}).items():
+        if name not in hc["LayerName"]:
+            raise ConfigError(f"hls.layers.{name}: no such layer; layers are {', '.join(hc['LayerName'])}")
+        if not isinstance(override, dict):
+            raise ConfigError(f"hls.layers.{name}: expected a mapping like {{Precision: {{core_u1: ap_fixed<8,1>}}}}")
+        for k, v in override.items():
+            if k == "Precision" and isinstance(v, dict):
+                hc["LayerName"][name].setdefault("Precision", {}).update(v)
+            else:
+                hc["LayerName"][name][k] = v
+    return hc
+
+
+def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0):
+    import hls4ml
+
+    from .extension import register
+
+    register()
+    h = cfg["hls"]
+    hc = hls_config(model, cfg, input_range)
+    kwargs = {}
+    if x_tb is not None:
+        np.save(os.path.join(out_dir, "tb_input.npy"), x_tb)
+        np.save(os.path.join(out_dir, "tb_output.npy"), y_tb)
+        kwargs = dict(input_data_tb=os.path.join(out_dir, "tb_input.npy"),
+                      output_data_tb=os.path.join(out_dir, "tb_output.npy"))
+    hm = hls4ml.converters.convert_from_keras_model(
+        model, hls_config=hc, output_dir=out_dir, project_name=h["project_name"], backend=h["backend"],
+        part=h["part"], clock_period=h["clock_period"], io_type=h["io_type"], **kwargs)
+    return hm
+
+
+def weight_bits(hls_model) -> Dict[str, Any]:
+    """Bits of every weight variable (size x width), per layer."""
+    per_layer = {}
+    for layer in hls_model.get_layers():
+        rows = {}
+        for wname, w in layer.weights.items():
+            width = getattr(w.type.precision, "width", None)
+            if width is None:
+                continue
+            rows[w.name] = {"entries": int(np.size(w.data)), "bits_each": int(width),
+                            "bits": int(np.size(w.data)) * int(width), "type": str(w.type.name)}
+        if rows:
+            per_layer[layer.name] = rows
+    total = sum(v["bits"] for rows in per_layer.values() for v in rows.values())
+    return {"total_bits": int(total), "per_layer": per_layer}
+
+
+def _replace_dir(tmp: str, out_dir: str) -> None:
+    """Move the finished project into place; the previous one goes only after."""
+    old = None
+    if os.path.exists(out_dir):
+        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(out_dir))
+        os.rmdir(old)
+        os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        if old:
+            os.replace(old, out_dir)
+        raise
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def printed(values) -> np.ndarray:
+    """Values as the testbench's ``std::cout << v`` prints them (6 significant digits)."""
+    return np.vectorize(lambda v: float(f"{v:.6g}"))(np.asarray(values, dtype=np.float64))
+
+
+def compare(keras_probs, csim_probs, predict_probs, labels) -> Dict[str, Any]:
+    diff = np.abs(csim_probs - keras_probs)
+    return {
+        "samples": int(len(keras_probs)),
+        "top1_agreement": float(np.mean(np.argmax(csim_probs, 1) == np.argmax(keras_probs, 1))),
+        "max_abs_diff": float(diff.max()),
+        "mean_abs_diff": float(diff.mean()),
+        "csim_vs_predict_max_abs_diff": float(np.abs(csim_probs - predict_probs).max()),
+        # the testbench prints with the stream's default 6 significant digits
+        "csim_equals_predict": bool(np.array_equal(csim_probs, printed(predict_probs))),
+        "keras_accuracy": float(np.mean(np.argmax(keras_probs, 1) == labels)),
+        "csim_accuracy": float(np.mean(np.argmax(csim_probs, 1) == labels)),
+    }
+
+
+def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Optional[int] = None,
+             csim_enabled: bool = True, log=print) -> Dict[str, Any]:
+    """Run the whole flow; returns the report (also written to
+    ``<output_dir>/csim_report.json``)."""
+    from keras_model.data import frames_to_float, load_dataset
+    from keras_model.models import load_keras_model, rnn_costs
+    from keras_model.train import cached_or_train, versions, weights_hash
+
+    timer = Timer(log)
+    h = cfg["hls"]
+    out_dir = check_output_dir(output_dir_for(cfg))
+    if csim_enabled:
+        csim.find_compiler()  # fail before training if there is no compiler
+    report: Dict[str, Any] = {"config": cfg["_name"], "output_dir": out_dir}
+
+    with timer.stage("data"):
+        dataset = load_dataset(cfg["data"])
+    with timer.stage("model"):
+        if model_path:
+            model = load_keras_model(model_path)
+            metrics = {}
+            report["model_path"] = os.path.abspath(model_path)
+        else:
+            model, metrics, path, cached = cached_or_train(cfg, dataset=dataset, log=log)
+            report["model_path"] = path
+            report["model_cached"] = cached
+        check_model_layers(model)
+        if tuple(model.input_shape[1:]) != tuple(dataset.sample_shape):
+            raise DataError(f"the model takes samples of shape {tuple(model.input_shape[1:])} but the data has "
+                            f"{tuple(dataset.sample_shape)}; pass matching --data and --model")
+        for w in model.weights:
+            if not np.all(np.isfinite(w.numpy())):
+                raise DataError(f"model weight {w.name} contains NaN/Inf; retrain the model")
+    x_test = frames_to_float(dataset.x_test)
+    y_test = dataset.y_test
+    n = len(x_test) if samples is None else min(int(samples), len(x_test))
+    x_tb, y_lab = x_test[:n], y_test[:n]
+    x_flat = x_tb.reshape(n, -1)
+    input_range = float(max(np.abs(frames_to_float(dataset.x_train)).max(), np.abs(x_tb).max(), 1e-6))
+    with timer.stage("keras predict"):
+        keras_probs = model.predict(x_tb, verbose=0, batch_size=256)
+
+    parent = os.path.dirname(out_dir)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}-tmp-", dir=parent)
+    try:
+        with timer.stage("convert + write"):
+            hm = convert(model, cfg, tmp, x_flat, keras_probs, input_range)
+            hm.write()
+        result: Dict[str, Any] = {}
+        if csim_enabled:
+            with timer.stage("g++ build (csim + predict library, in parallel)"):
+                proc = csim.start_build(tmp, h["project_name"])
+                try:
+                    hm.compile()
+                except Exception as e:
+                    proc.kill()
+                    raise ToolError(f"hls4ml compile (build_lib.sh) failed: {str(e).splitlines()[0]}") from None
+                csim.wait_build(proc, tmp, float(h["csim_timeout"]))
+            with timer.stage("csim"):
+                t = time.time()
+                csim.run(tmp, float(h["csim_timeout"]))
+                csim_seconds = time.time() - t
+                csim_probs = csim.read_results(tmp, n, keras_probs.shape[1])
+            with timer.stage("hls_model.predict"):
+                predict_probs = np.asarray(hm.predict(np.ascontiguousarray(x_flat))).reshape(n, -1)
+            result = compare(keras_probs, csim_probs, predict_probs, y_lab)
+            result["csim_seconds_per_sample"] = round(csim_seconds / n, 5)
+        costs = rnn_costs(model)
+        wb = weight_bits(hm)
+        report.update({
+            "backend": h["backend"], "part": h["part"], "clock_period_ns": h["clock_period"],
+            "io_type": h["io_type"], "precision": h["precision"], "reuse_factor": h["reuse_factor"],
+            "parameters": {"model": costs["model_params"], "recurrent": costs["rnn_params"],
+                           "dense_lstm_recurrent": costs["dense_lstm_params"]},
+            "macs_per_step": costs["macs_per_step"], "dense_lstm_macs_per_step": costs["dense_lstm_macs_per_step"],
+            "weight_bits": wb["total_bits"], "weight_bits_per_layer": wb["per_layer"],
+            "input_range": input_range,
+            "csim": result,
+            "min_agreement": h["min_agreement"],
+            "passed": (result.get("top1_agreement", 0.0) >= float(h["min_agreement"])) if result else None,
+            "seeds": metrics.get("seeds"), "weights_sha256": weights_hash(model),
+            "training": {k: metrics.get(k) for k in ("test_accuracy", "epochs_run", "train_seconds")} if metrics else None,
+            "versions": versions(),
+            "stage_seconds": timer.times,
+        })
+        with open(os.path.join(tmp, "csim_report.json"), "w") as f:
+            json.dump(report, f, indent=2, default=str)
+        for leftover in ("tb_input.npy", "tb_output.npy"):
+            if os.path.exists(os.path.join(tmp, leftover)):
+                os.remove(os.path.join(tmp, leftover))
+        _fix_paths(tmp, out_dir)
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def _fix_paths(tmp: str, out_dir: str) -> None:
+    """hls4ml records its output folder in a few text files; point them at
+    the final folder."""
+    for name in ("hls4ml_config.yml",):
+        p = os.path.join(tmp, name)
+        if os.path.isfile(p):
+            with open(p) as f:
+                text = f.read()
+            with open(p, "w") as f:
+                f.write(text.replace(tmp, out_dir))
