@@ -166,23 +166,27 @@ def _replace_dir(tmp: str, out_dir: str) -> None:
 
 def compare(keras_probs, csim_probs, predict_probs, labels) -> Dict[str, Any]:
     diff = np.abs(csim_probs - keras_probs)
-    return {
+    out = {
         "samples": int(len(keras_probs)),
         "top1_agreement": float(np.mean(np.argmax(csim_probs, 1) == np.argmax(keras_probs, 1))),
         "max_abs_diff": float(diff.max()),
         "mean_abs_diff": float(diff.mean()),
-        "csim_vs_predict_max_abs_diff": float(np.abs(csim_probs - predict_probs).max()),
-        # the testbench prints with the stream's default 6 significant digits,
-        # so "identical" means equal up to that printing: |c - p| <= half a
-        # unit in the 6th significant digit <= 5e-6 |p|
-        "csim_equals_predict": bool(np.all(np.abs(csim_probs - predict_probs) <= 5e-6 * np.abs(predict_probs) + 1e-12)),
         "keras_accuracy": float(np.mean(np.argmax(keras_probs, 1) == labels)),
         "csim_accuracy": float(np.mean(np.argmax(csim_probs, 1) == labels)),
     }
+    if predict_probs is not None:
+        out["csim_vs_predict_max_abs_diff"] = float(np.abs(csim_probs - predict_probs).max())
+        # the testbench prints with the stream's default 6 significant digits,
+        # so "identical" means equal up to that printing: |c - p| <= half a
+        # unit in the 6th significant digit <= 5e-6 |p|
+        out["csim_equals_predict"] = bool(np.all(np.abs(csim_probs - predict_probs)
+                                                 <= 5e-6 * np.abs(predict_probs) + 1e-12))
+    return out
 
 
 def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Optional[int] = None,
-             csim_enabled: bool = True, log=print) -> Dict[str, Any]:
+             csim_enabled: bool = True, log=print, with_predict: bool = True,
+             profile: bool = False) -> Dict[str, Any]:
     """Run the whole flow; returns the report (also written to
     ``<output_dir>/csim_report.json``)."""
     from keras_model.data import frames_to_float, load_dataset
@@ -229,12 +233,25 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
         with timer.stage("convert + write"):
             hm = convert(model, cfg, tmp, x_flat, keras_probs, input_range)
             hm.write()
+        from . import profiling
+
+        if profile:
+            with timer.stage("profile"):
+                ranges = profiling.profile(hm, model, x_tb[:64], os.path.join(tmp, "profile"), log=log)
+                ranges["plots"] = [os.path.join(out_dir, os.path.relpath(p, tmp)) for p in ranges["plots"]]
+        else:
+            ranges = profiling.range_check(hm, model, x_tb)
+        if ranges["out_of_range_total"]:
+            log(f"warning: {ranges['out_of_range_total']} values lie outside their fixed-point types "
+                f"({', '.join(ranges['out_of_range_tensors'][:5])}); they saturate or wrap in hardware. "
+                "See range_check in csim_report.json")
         result: Dict[str, Any] = {}
         if csim_enabled:
             with timer.stage("g++ build (csim + predict library, in parallel)"):
                 proc = csim.start_build(tmp, h["project_name"])
                 try:
-                    hm.compile()
+                    if with_predict:
+                        hm.compile()
                 except Exception as e:
                     proc.kill()
                     raise ToolError(f"hls4ml compile (build_lib.sh) failed: {str(e).splitlines()[0]}") from None
@@ -244,8 +261,11 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
                 csim.run(tmp, float(h["csim_timeout"]))
                 csim_seconds = time.time() - t
                 csim_probs = csim.read_results(tmp, n, keras_probs.shape[1])
-            with timer.stage("hls_model.predict"):
-                predict_probs = np.asarray(hm.predict(np.ascontiguousarray(x_flat))).reshape(n, -1)
+            if with_predict:
+                with timer.stage("hls_model.predict"):
+                    predict_probs = np.asarray(hm.predict(np.ascontiguousarray(x_flat))).reshape(n, -1)
+            else:
+                predict_probs = None
             result = compare(keras_probs, csim_probs, predict_probs, y_lab)
             result["csim_seconds_per_sample"] = round(csim_seconds / n, 5)
         costs = rnn_costs(model)
@@ -258,6 +278,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
             "macs_per_step": costs["macs_per_step"], "dense_lstm_macs_per_step": costs["dense_lstm_macs_per_step"],
             "weight_bits": wb["total_bits"], "weight_bits_per_layer": wb["per_layer"],
             "input_range": input_range,
+            "range_check": ranges,
             "csim": result,
             "min_agreement": h["min_agreement"],
             "passed": (result.get("top1_agreement", 0.0) >= float(h["min_agreement"])) if result else None,

@@ -72,7 +72,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "clock_period": 5,
         "io_type": "io_parallel",
         "precision": "ap_fixed<16,6>",
-        "state_precision": "ap_fixed<16,6>",
+        "state_precision": None,  # default: ap_fixed<W, bits for |c| <= T>, rounding + saturation
         "accum_precision": None,  # default: derived so sums cannot overflow
         "table_size": 1024,
         "reuse_factor": 1,
