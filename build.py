@@ -8,9 +8,21 @@ Trains the configured model if no trained model with the same config is
 cached under build/, converts it with hls4ml through our HT extension,
 writes the project, builds the testbench with g++, C-simulates the test set
 and compares with the Keras predictions. The report is printed and written
-to <output dir>/csim_report.json. Exit status: 0 when top-1 agreement
-reaches hls.min_agreement, 1 when it does not, 2 on a usage/input error,
-3 when an external tool is missing or fails.
+to <output dir>/csim_report.json. Every run also writes a hardware report
+(hardware_report.json / .md, hardware_kinds.png): MACs, weight bits, buffers
+and an analytic multiplier/cycle estimate against the part's ceilings.
+
+    python build.py --config configs/ucf11.yml --export     # + C synthesis and IP export
+
+--synth / --cosim / --export / --vsynth run the vendor tools through
+hls4ml's build() in the finished project folder (Vivado backend: vivado_hls,
+Vitis: vitis-run, on PATH), with hls.part and hls.clock_period; their
+figures are added to the hardware report. Without the tool the project is
+still written and the exact command to run later is printed (exit 3).
+
+Exit status: 0 when top-1 agreement reaches hls.min_agreement (or no csim
+ran) and the vendor steps succeeded, 1 when the agreement does not, 2 on a
+usage/input error, 3 when an external tool is missing or fails.
 """
 
 from __future__ import annotations
@@ -48,6 +60,18 @@ def parse_args(argv=None):
     p.add_argument("--reuse-factor", type=int, default=None,
                    help="reuse factor: pipeline II of the HT stages and of Dense (hls.reuse_factor)")
     p.add_argument("--samples", type=int, default=None, help="cap on the number of test samples simulated")
+    v = p.add_argument_group("vendor tools (Vivado: vivado_hls, Vitis: vitis-run on PATH; run after the project "
+                             "is written, in its folder, with hls.part and hls.clock_period)")
+    v.add_argument("--synth", action="store_true",
+                   help="C synthesis (csynth_design); latency, II and DSP/LUT/FF/BRAM/URAM go into the hardware report")
+    v.add_argument("--cosim", action="store_true",
+                   help="C/RTL co-simulation (cosim_design) of the testbench; implies --synth")
+    v.add_argument("--export", action="store_true",
+                   help="export the IP for the Vivado IP catalog (export_design -format ip_catalog, in "
+                        "<project>_prj/solution1/impl/ip); implies --synth. Without --csim the project is written "
+                        "but not C-simulated")
+    v.add_argument("--vsynth", action="store_true",
+                   help="Vivado logic synthesis of the generated RTL (vivado_synth.tcl); implies --synth")
     return p.parse_args(argv)
 
 
@@ -93,6 +117,29 @@ def print_report(r: dict) -> None:
         ]
     lines.append("stage times         " + ", ".join(f"{k} {v:.1f}s" for k, v in r["stage_seconds"].items()))
     lines.append(f"report              {os.path.join(r['output_dir'], 'csim_report.json')}")
+    hw_path = r.get("hardware_report")
+    if hw_path and os.path.isfile(hw_path):
+        from hls_project import reports
+
+        with open(hw_path) as f:
+            lines += reports.summary_lines(json.load(f))
+        lines.append(f"hardware report     {os.path.splitext(hw_path)[0]}.md")
+    print("\n".join(lines))
+
+
+def print_vendor(result: dict) -> None:
+    lines = [f"vendor              {result['tool']} ({result['backend']}, {result['part']}, "
+             f"{result['clock_period_ns']} ns) done in {result.get('seconds', 0):.0f} s"]
+    s = result.get("synthesis")
+    if s and not s.get("error"):
+        r = s["resources"]
+        lines.append(f"csynth              latency {s['latency_cycles']['min']}-{s['latency_cycles']['max']} cycles "
+                     f"({s['latency_ns']['min']}-{s['latency_ns']['max']} ns), II {s['interval_cycles']['min']}-"
+                     f"{s['interval_cycles']['max']}; DSP {r['DSP']}, LUT {r['LUT']}, FF {r['FF']}, "
+                     f"BRAM_18K {r['BRAM_18K']}, URAM {r['URAM']}")
+    ip = result.get("ip")
+    if ip:
+        lines.append(f"exported IP         {ip['ip_dir']}" + (f" ({ip['zip'][0]})" if ip.get("zip") else ""))
     print("\n".join(lines))
 
 
@@ -105,9 +152,15 @@ def main(argv=None) -> int:
         cfg = load_config(path, overrides_from_args(args))
         if args.model is not None and not os.path.isfile(args.model):
             raise FlowError(f"model file {args.model} does not exist")
-        if not args.csim:
-            print("nothing to do: add --csim to write, build and C-simulate the project", file=sys.stderr)
+        vendor_steps = args.synth or args.cosim or args.export or args.vsynth
+        if not (args.csim or vendor_steps):
+            print("nothing to do: add --csim to write, build and C-simulate the project, and/or "
+                  "--synth/--cosim/--export/--vsynth for the vendor tools", file=sys.stderr)
             return 2
+        if vendor_steps:
+            from hls_project import vendor
+
+            vendor.tool_for(cfg["hls"]["backend"])  # a bad backend fails before any heavy step
         from hls_project.flow import run_flow
 
         report = run_flow(cfg, model_path=args.model, samples=cfg["hls"].get("samples"), csim_enabled=args.csim)
@@ -119,8 +172,33 @@ def main(argv=None) -> int:
         return 130
     print_report(report)
     if report.get("passed") is False:
-        print(f"FAILED: top-1 agreement below hls.min_agreement = {report['min_agreement']}", file=sys.stderr)
+        print(f"FAILED: top-1 agreement below hls.min_agreement = {report['min_agreement']}"
+              + ("; vendor steps skipped" if vendor_steps else ""), file=sys.stderr)
         return 1
+    if vendor_steps:
+        return run_vendor(args, cfg, report)
+    return 0
+
+
+def run_vendor(args, cfg: dict, report: dict) -> int:
+    """The vendor steps in the finished project folder; their result goes into its hardware report."""
+    from hls_project import reports, vendor
+
+    out_dir = report["output_dir"]
+    try:
+        result = vendor.synthesize(cfg, out_dir, synth=args.synth, cosim=args.cosim, export=args.export,
+                                   vsynth=args.vsynth, report=report)
+    except FlowError as e:
+        if getattr(e, "vendor_result", None) and os.path.isfile(os.path.join(out_dir, reports.JSON_NAME)):
+            reports.record_vendor(out_dir, e.vendor_result)
+        print(f"error: {e}", file=sys.stderr)
+        return 3 if type(e).__name__ == "ToolError" else e.exit_code
+    except KeyboardInterrupt:
+        print(f"error: interrupted during the vendor build; the written project in {out_dir} stays usable",
+              file=sys.stderr)
+        return 130
+    reports.record_vendor(out_dir, result)
+    print_vendor(result)
     return 0
 
 

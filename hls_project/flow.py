@@ -287,6 +287,11 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
             "versions": versions(),
             "stage_seconds": timer.times,
         })
+        with timer.stage("hardware report"):
+            from . import reports
+
+            reports.write_hardware_report(hm, model, cfg, tmp, report)
+            report["hardware_report"] = os.path.join(out_dir, reports.JSON_NAME)
         with open(os.path.join(tmp, "csim_report.json"), "w") as f:
             json.dump(report, f, indent=2, default=str)
         for leftover in ("tb_input.npy", "tb_output.npy"):

@@ -15,6 +15,15 @@
 
 namespace nnet {
 
+#ifdef HT_COUNT_MACS
+// Test instrumentation only (never defined for synthesis): every multiply-add
+// that ht_stage executes increments nnet::ht_mac_count. One counter shared by
+// all translation units, in C++11 as well (a template's static member).
+template <int N> struct ht_mac_counter { static unsigned long long value; };
+template <int N> unsigned long long ht_mac_counter<N>::value = 0;
+static unsigned long long &ht_mac_count = ht_mac_counter<0>::value;
+#endif
+
 // One contraction stage: out[o] = sum over the summed indices of a[ia] * b[ib].
 // Free (output) levels f0..f5 and summed levels s0..s3, outermost first; unused
 // levels are padded on the OUTER side with n = 1 and strides 0, so the
@@ -91,6 +100,9 @@ Free0:
                                             // already lies on accum_t's grid.
                                             const accum_t prod = a[ia] * b[ib];
                                             acc += prod;
+#ifdef HT_COUNT_MACS
+                                            ht_mac_count++;
+#endif
                                         }
                                     }
                                 }
