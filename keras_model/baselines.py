@@ -37,14 +37,20 @@ class _DenseRecurrentMixin:
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel", shape=(h, 4 * h), initializer=keras.initializers.Orthogonal(seed=self.seed)
         )
-        init = keras.initializers.Constant(
-            np.concatenate([np.zeros(h), np.ones(h) if self.unit_forget_bias else np.zeros(h), np.zeros(2 * h)])
-        )
-        self.bias = self.add_weight(name="bias", shape=(4 * h,), initializer=init)
+        if self.use_bias:
+            init = keras.initializers.Constant(
+                np.concatenate([np.zeros(h), np.ones(h) if self.unit_forget_bias else np.zeros(h), np.zeros(2 * h)])
+            )
+            self.bias = self.add_weight(name="bias", shape=(4 * h,), initializer=init)
+        else:
+            self.bias = None
 
     def _gates(self, zx, states):
         h_prev, c_prev = states[0], states[1]
-        z = zx + tf.matmul(h_prev, self.recurrent_kernel) + self.bias
+        wh = self.kernel_quantizer(self.recurrent_kernel) if self.kernel_quantizer else self.recurrent_kernel
+        z = zx + tf.matmul(h_prev, wh)
+        if self.bias is not None:
+            z = z + (self.bias_quantizer(self.bias) if self.bias_quantizer else self.bias)
         zi, zf, zg, zo = tf.split(z, 4, axis=-1)
         i, f, o = (self.recurrent_activation(v) for v in (zi, zf, zo))
         c = f * c_prev + i * self.activation(zg)
@@ -127,7 +133,8 @@ class TTLSTMCell(_DenseRecurrentMixin, FDHTLSTMCell):
         std = (target / float(np.prod(self.tt_rank_list))) ** (0.5 / len(shapes))
         self.tt_cores = [
             self.add_weight(name=f"tt_core{k + 1}_", shape=s,
-                            initializer=keras.initializers.RandomNormal(stddev=std, seed=self.seed))
+                            initializer=keras.initializers.RandomNormal(
+                                stddev=std, seed=None if self.seed is None else self.seed + k))
             for k, s in enumerate(shapes)
         ]
         self._build_recurrent()

@@ -102,6 +102,15 @@ class HTProduct:
         return tf.reshape(vals[self.steps[-1][2]], (-1, shape.out_features))
 
 
+def _plain(value):
+    """Ranks as plain JSON types (Keras wraps dicts/lists set on a layer)."""
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): int(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or hasattr(value, "__len__"):
+        return [int(v) for v in value]
+    return value
+
+
 def _check_in_features(layer_name, input_shape):
     n = input_shape[-1]
     if n is None:
@@ -185,7 +194,7 @@ class HTDense(keras.layers.Layer):
         cfg.update(
             input_modes=None if self.input_modes is None else list(self.input_modes),
             output_modes=None if self.output_modes is None else list(self.output_modes),
-            ranks=self.ranks,
+            ranks=_plain(self.ranks),
             units=self.units,
             d=self.d,
             use_bias=self.use_bias,
@@ -281,7 +290,7 @@ class FDHTLSTMCell(keras.layers.Layer):
             units=self.units,
             input_modes=None if self.input_modes is None else list(self.input_modes),
             output_modes=None if self.output_modes is None else list(self.output_modes),
-            ranks=self.ranks,
+            ranks=_plain(self.ranks),
             d=self.d,
             activation=serialize_activation(self.activation),
             recurrent_activation=serialize_activation(self.recurrent_activation),
@@ -310,7 +319,8 @@ class _CellRNN(keras.layers.RNN):
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, **kwargs):
         cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _CELL_ARGS}
-        cell = self.cell_class(units, name=f"{self.cell_class.__name__.lower()}", **cell_kwargs)
+        cell = self.cell_class(units, name=f"{self.cell_class.__name__.lower()}", dtype=kwargs.get("dtype"),
+                               trainable=kwargs.get("trainable", True), **cell_kwargs)
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
 

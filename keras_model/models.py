@@ -83,6 +83,9 @@ def build_model(model_cfg: Dict, sample_shape: Sequence[int], n_classes: int,
     elif kind == "tt":
         rnn = TTLSTM(units, name="ttlstm", **common)
     else:
+        if q:
+            raise ConfigError("quantization is not supported for kind 'dense' (a float Keras LSTM); "
+                              "use kind fdht, ht or tt, or set quantization.enabled: false")
         rnn = keras.layers.LSTM(
             units, name="lstm", unit_forget_bias=bool(cfg["unit_forget_bias"]),
             kernel_initializer=keras.initializers.GlorotUniform(seed=cfg["seed"]),

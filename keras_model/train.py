@@ -160,7 +160,7 @@ def save_model_dir(model, metrics: Dict, out_dir: str) -> str:
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
     try:
-        model.save(os.path.join(tmp, "model.h5"))
+        model.save(os.path.join(tmp, "model.h5"), include_optimizer=False)
         with open(os.path.join(tmp, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
         with open(os.path.join(tmp, "weights.sha256"), "w") as f:
