@@ -60,6 +60,15 @@ def parse_args(argv=None):
     p.add_argument("--reuse-factor", type=int, default=None,
                    help="reuse factor: pipeline II of the HT stages and of Dense (hls.reuse_factor)")
     p.add_argument("--samples", type=int, default=None, help="cap on the number of test samples simulated")
+    q = p.add_argument_group("precision")
+    q.add_argument("--profile", action="store_true",
+                   help="compare every weight, input and layer output with the range of its fixed-point type; "
+                        "counts out-of-range values and saves profile_weights.png / profile_activations.png "
+                        "in <project>/profile/")
+    q.add_argument("--sweep-precision", default=None, nargs="?", const="", metavar="W,W,...",
+                   help="for each default width W (e.g. 6,8,10,12,16): convert, csim and compare, two at a time; "
+                        "writes sweep.md/.json/.png into <project>-sweep/. Without a value: the list in "
+                        "hls.sweep_precision")
     v = p.add_argument_group("vendor tools (Vivado: vivado_hls, Vitis: vitis-run on PATH; run after the project "
                              "is written, in its folder, with hls.part and hls.clock_period)")
     v.add_argument("--synth", action="store_true",
@@ -153,7 +162,9 @@ def main(argv=None) -> int:
         if args.model is not None and not os.path.isfile(args.model):
             raise FlowError(f"model file {args.model} does not exist")
         vendor_steps = args.synth or args.cosim or args.export or args.vsynth
-        if not (args.csim or vendor_steps):
+        if args.sweep_precision is not None:
+            return run_sweep(args, cfg)
+        if not (args.csim or vendor_steps or args.profile):
             print("nothing to do: add --csim to write, build and C-simulate the project, and/or "
                   "--synth/--cosim/--export/--vsynth for the vendor tools", file=sys.stderr)
             return 2
@@ -163,7 +174,8 @@ def main(argv=None) -> int:
             vendor.tool_for(cfg["hls"]["backend"])  # a bad backend fails before any heavy step
         from hls_project.flow import run_flow
 
-        report = run_flow(cfg, model_path=args.model, samples=cfg["hls"].get("samples"), csim_enabled=args.csim)
+        report = run_flow(cfg, model_path=args.model, samples=cfg["hls"].get("samples"), csim_enabled=args.csim,
+                          profile=args.profile)
     except FlowError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3 if type(e).__name__ == "ToolError" else e.exit_code
@@ -177,6 +189,23 @@ def main(argv=None) -> int:
         return 1
     if vendor_steps:
         return run_vendor(args, cfg, report)
+    return 0
+
+
+def run_sweep(args, cfg: dict) -> int:
+    """--sweep-precision: one independent flow per width on the same trained model."""
+    from hls_project.flow import check_output_dir, output_dir_for
+    from hls_project.sweep import parse_widths, run_sweep as sweep
+    from keras_model.train import cached_or_train
+
+    widths = parse_widths(args.sweep_precision or cfg["hls"].get("sweep_precision") or "")
+    base = output_dir_for(cfg)
+    check_output_dir(base + "-sweep")
+    model_path = args.model
+    if model_path is None:
+        _, _, model_path, _ = cached_or_train(cfg)
+    result = sweep(cfg, widths, model_path, cfg["hls"].get("samples"), base)
+    print(f"sweep table         {base}-sweep/sweep.md (plot sweep.png)")
     return 0
 
 

@@ -78,6 +78,10 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float) -> Dict[str, Any]
     h = cfg["hls"]
     hc = hls4ml.utils.config_from_keras_model(model, granularity="name", default_precision=h["precision"],
                                               default_reuse_factor=int(h["reuse_factor"]), backend=h["backend"])
+    if h.get("pipeline_style") and h["pipeline_style"] != "auto":
+        # 'pipeline' on the top function would fully unroll every loop below
+        # it (the time loop and all HT stages); dataflow keeps the loops.
+        hc["Model"]["PipelineStyle"] = h["pipeline_style"]
     for name, lc in hc["LayerName"].items():
         prec = lc.setdefault("Precision", {})
         if isinstance(prec, dict):

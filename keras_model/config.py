@@ -80,6 +80,8 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "min_agreement": 0.99,
         "samples": None,
         "csim_timeout": 600,
+        "pipeline_style": "dataflow",  # hls4ml Model.PipelineStyle: 'pipeline' would unroll the time loop
+        "sweep_precision": None,  # e.g. [6, 8, 10, 12, 16] for build.py --sweep-precision
     },
 }
 
@@ -99,7 +101,7 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
         "output_dir": _STR, "project_name": _STR, "backend": _STR, "part": _STR, "clock_period": _NUM,
         "io_type": _STR, "precision": _STR, "state_precision": _STR, "accum_precision": _STR,
         "table_size": _INT, "reuse_factor": _INT, "layers": dict, "min_agreement": _NUM,
-        "samples": _INT, "csim_timeout": _NUM,
+        "samples": _INT, "csim_timeout": _NUM, "pipeline_style": _STR, "sweep_precision": _LIST,
     },
 }
 
@@ -189,6 +191,8 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
         problems.append(f"hls.backend: '{h.get('backend')}' is not supported; use Vivado or Vitis")
     if h.get("io_type") not in (None, "io_parallel"):
         problems.append(f"hls.io_type: '{h.get('io_type')}' is not supported by the HT kernels; use io_parallel")
+    if h.get("pipeline_style") not in (None, "dataflow", "pipeline", "auto"):
+        problems.append(f"hls.pipeline_style: '{h.get('pipeline_style')}' is not one of dataflow, pipeline, auto")
     ma = h.get("min_agreement")
     if _is(ma, _NUM) and not 0 <= ma <= 1:
         problems.append(f"hls.min_agreement: must be a fraction in [0, 1], got {ma}")
