@@ -71,7 +71,33 @@ def check_model_layers(model) -> None:
                               f"supported: {', '.join(sorted(SUPPORTED_KERAS))}")
 
 
-def hls_config(model, cfg: Dict[str, Any], input_range: float) -> Dict[str, Any]:
+def dense_output_ranges(model, x) -> Dict[str, float]:
+    """max |output| of every Dense layer on ``x`` (the logits before softmax)."""
+    from tensorflow import keras
+
+    names = [l.name for l in model.layers if type(l).__name__ in ("Dense", "QDense")]
+    if not names:
+        return {}
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    outs = probe.predict(x, verbose=0, batch_size=256)
+    outs = outs if isinstance(outs, list) else [outs]
+    return {n: float(np.max(np.abs(o))) for n, o in zip(names, outs)}
+
+
+def _result_type(precision: str, bound: float) -> str:
+    """The default width, with integer bits for 1.5x the largest value seen
+    (margin for unseen inputs) and saturation instead of wrap-around."""
+    from .precision import fixed_type, int_bits_for, parse_fixed
+
+    width, integer, _ = parse_fixed(precision)
+    need = int_bits_for(1.5 * bound)
+    if need <= integer:
+        return precision
+    return fixed_type(need, max(width - need, 1))
+
+
+def hls_config(model, cfg: Dict[str, Any], input_range: float,
+               dense_ranges: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
     """hls4ml config (granularity 'name') from the ``hls:`` section."""
     import hls4ml
 
@@ -98,7 +124,12 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float) -> Dict[str, Any]
             if h.get("accum_precision"):
                 prec["accum"] = h["accum_precision"]
         if cls == "Dense" or name.endswith("_linear"):
-            prec["result"] = h["precision"]  # pitfall: 'auto' collapses the softmax
+            # pitfall: 'auto' collapses the softmax; a too narrow type wraps the
+            # logits. The stable softmax computes x_i - max(x) in the input
+            # type, so it must also hold differences up to twice the bound.
+            # (hls4ml appends '<dense>_linear' after a Dense: same range.)
+            base = name[: -len("_linear")] if name.endswith("_linear") else name
+            prec["result"] = _result_type(h["precision"], 2.0 * (dense_ranges or {}).get(base, 0.0))
         if name == "softmax":
             lc["Implementation"] = "stable"
     for name, override in (h.get("layers") or {}).items():
@@ -114,14 +145,14 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float) -> Dict[str, Any]
     return hc
 
 
-def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0):
+def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ranges=None):
     import hls4ml
 
     from .extension import register
 
     register()
     h = cfg["hls"]
-    hc = hls_config(model, cfg, input_range)
+    hc = hls_config(model, cfg, input_range, dense_ranges)
     kwargs = {}
     if x_tb is not None:
         np.save(os.path.join(out_dir, "tb_input.npy"), x_tb)
@@ -235,7 +266,8 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}-tmp-", dir=parent)
     try:
         with timer.stage("convert + write"):
-            hm = convert(model, cfg, tmp, x_flat, keras_probs, input_range)
+            x_cal = frames_to_float(dataset.x_train[:256])  # calibration: the training data, not the test set
+            hm = convert(model, cfg, tmp, x_flat, keras_probs, input_range, dense_output_ranges(model, x_cal))
             hm.write()
         from . import profiling
 

@@ -1,14 +1,17 @@
 """Fixed-point widths for the HT stages that cannot overflow.
 
-For every plan step the worst-case magnitude of each output entry is
-``sum over the summed indices of |a| * |b|`` with ``|a|``, ``|b|`` the
-worst-case magnitudes of the operands: the cores' actual absolute values, and
-for the input ``v`` its declared bound (``input_range`` for x, 1 for h, which
-is the output of tanh times a sigmoid). Running the planned contraction on
-these absolute values gives, per step, the exact worst case over all inputs
-within the bound (element-wise, then the max over the tensor). An
-``ap_fixed<W, I>`` with ``I = ceil(log2(bound + 1)) + 1`` integer bits (sign
-included) holds every partial sum of that step: partial sums of
+For every plan step, each output entry is bounded by ``sum over the summed
+indices of |a| * |b|`` where ``|a|``, ``|b|`` bound the operands: the cores'
+actual absolute values, and for the input ``v`` its declared bound
+(``input_range`` for x, 1 for h, which is the output of tanh times a
+sigmoid). Running the planned contraction on these absolute values gives,
+per step, an upper bound over all inputs within the bound (element-wise,
+then the max over the tensor). It is safe but not tight: signs that cancel
+inside an earlier intermediate are counted as if they added up (the tests
+check it is never exceeded and stays within a small factor of the true
+worst case). An
+``ap_fixed<W, I>`` with the smallest ``I`` such that ``2^(I-1) > bound``
+(``int_bits_for``) holds every partial sum of that step: partial sums of
 non-negative-weighted bounds never exceed the full sum, so the accumulator
 cannot wrap either. Fractional bits are the user's choice (``frac_bits``).
 """
@@ -35,8 +38,13 @@ def parse_fixed(text: str) -> Tuple[int, int, bool]:
 
 
 def int_bits_for(bound: float) -> int:
-    """Integer bits (sign included) of a signed fixed type holding [-bound, bound]."""
-    return max(1, int(math.ceil(math.log2(bound + 1.0))) + 1) if bound > 0 else 1
+    """Integer bits I (sign included) of a signed ``ap_fixed<W, I>`` holding
+    [-bound, bound]: the smallest I with 2^(I-1) > bound (the type's range
+    is [-2^(I-1), 2^(I-1) - lsb]; a bound within one lsb of 2^(I-1) still
+    gets the next I)."""
+    if bound <= 0:
+        return 1
+    return max(1, int(math.floor(math.log2(bound * (1 + 1e-6)))) + 2)
 
 
 def fixed_type(int_bits: int, frac_bits: int, rounding: bool = True) -> str:
