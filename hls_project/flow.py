@@ -101,6 +101,9 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
     """hls4ml config (granularity 'name') from the ``hls:`` section."""
     import hls4ml
 
+    from .extension import register
+
+    register()
     h = cfg["hls"]
     hc = hls4ml.utils.config_from_keras_model(model, granularity="name", default_precision=h["precision"],
                                               default_reuse_factor=int(h["reuse_factor"]), backend=h["backend"])
@@ -132,6 +135,14 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
             prec["result"] = _result_type(h["precision"], 2.0 * (dense_ranges or {}).get(base, 0.0))
         if name == "softmax":
             lc["Implementation"] = "stable"
+            # The stable softmax indexes its 1/x table with the top bits of
+            # sum(exp) (<= number of classes): with hls4ml's default
+            # ap_fixed<18,8> most of those bits are empty integer bits and
+            # 1/x comes in steps of 0.25 (probabilities off by up to 0.2).
+            from .precision import int_bits_for
+
+            n_classes = int(model.output_shape[-1])
+            lc["inv_inp_t"] = f"ap_fixed<18,{int_bits_for(n_classes)},AP_RND,AP_SAT>"  # a layer-level *_t key sets the type
     for name, override in (h.get("layers") or {}).items():
         if name not in hc["LayerName"]:
             raise ConfigError(f"hls.layers.{name}: no such layer; layers are {', '.join(hc['LayerName'])}")
