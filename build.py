@@ -111,8 +111,10 @@ def print_report(r: dict) -> None:
         "",
         f"=== FDHT-LSTM build report: {r['config']} ===",
         f"project             {r['output_dir']}",
-        f"parameters          {p['model']:,} (recurrent {p['recurrent']:,}; a dense LSTM needs {p['dense_lstm_recurrent']:,})",
-        f"MACs per time step  {r['macs_per_step']:,} (dense LSTM {r['dense_lstm_macs_per_step']:,})",
+        f"parameters          {p['model']:,}" + (f" (recurrent {p['recurrent']:,}; a dense LSTM needs "
+                                                f"{p['dense_lstm_recurrent']:,})" if p["dense_lstm_recurrent"] else ""),
+        f"MACs per time step  {r['macs_per_step']:,}" + (f" (dense LSTM {r['dense_lstm_macs_per_step']:,})"
+                                                        if r["dense_lstm_macs_per_step"] else ""),
         f"weight storage      {r['weight_bits']:,} bits ({r['weight_bits'] / 8192:.1f} KiB)",
     ]
     if c:

@@ -61,8 +61,26 @@ def wait_build(proc: subprocess.Popen, project_dir: str, timeout: float) -> str:
     log_path = os.path.join(project_dir, "csim_build.log")
     if rc != 0:
         first = _first_error(log_path)
-        raise ToolError(f"g++ failed to build the testbench ({first}); full log: {log_path}")
+        kept = _keep_log(log_path)
+        raise ToolError(f"g++ failed to build the testbench ({first}); full log: {kept}")
     return os.path.join(project_dir, "csim")
+
+
+def _keep_log(log_path: str) -> str:
+    """Copy a failed build's log to build/logs/ (the temporary project
+    folder it sits in is removed when the flow fails)."""
+    import time
+
+    from keras_model.config import BUILD_DIR
+
+    dest_dir = os.path.join(BUILD_DIR, "logs")
+    try:
+        os.makedirs(dest_dir, exist_ok=True)
+        dest = os.path.join(dest_dir, time.strftime("csim_build-%Y%m%d-%H%M%S.log"))
+        shutil.copyfile(log_path, dest)
+        return dest
+    except OSError:
+        return log_path
 
 
 def _first_error(log_path: str) -> str:

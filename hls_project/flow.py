@@ -176,6 +176,26 @@ def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ra
     return hm
 
 
+def model_costs(model) -> Dict[str, Any]:
+    """``models.rnn_costs`` for a recurrent model; for one without an LSTM
+    (e.g. HTDense layers) the MACs of one forward pass and no LSTM figures."""
+    from tensorflow import keras
+
+    from keras_model.models import rnn_costs
+
+    if any(isinstance(l, keras.layers.RNN) for l in model.layers):
+        return rnn_costs(model)
+    macs = 0
+    for layer in model.layers:
+        if type(layer).__name__ == "HTDense":
+            macs += layer.ht_shape.plan.macs
+        elif type(layer).__name__ in ("Dense", "QDense"):
+            macs += int(np.prod(layer.kernel.shape))
+    params = int(model.count_params())
+    return {"kind": "feedforward", "model_params": params, "rnn_params": 0, "macs_per_step": int(macs),
+            "dense_lstm_params": None, "dense_lstm_macs_per_step": None}
+
+
 def weight_bits(hls_model) -> Dict[str, Any]:
     """Bits of every weight variable (size x width), per layer."""
     per_layer = {}
@@ -236,7 +256,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
     """Run the whole flow; returns the report (also written to
     ``<output_dir>/csim_report.json``)."""
     from keras_model.data import frames_to_float, load_dataset
-    from keras_model.models import load_keras_model, rnn_costs
+    from keras_model.models import load_keras_model
     from keras_model.train import cached_or_train, versions, weights_hash
 
     timer = Timer(log)
@@ -298,7 +318,9 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
                 proc = csim.start_build(tmp, h["project_name"])
                 try:
                     if with_predict:
-                        hm.compile()
+                        # hm.compile() would write() the project again (re-copying
+                        # ap_types under the running g++); it was just written.
+                        hm._compile()
                 except Exception as e:
                     proc.kill()
                     raise ToolError(f"hls4ml compile (build_lib.sh) failed: {str(e).splitlines()[0]}") from None
@@ -315,7 +337,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
                 predict_probs = None
             result = compare(keras_probs, csim_probs, predict_probs, y_lab)
             result["csim_seconds_per_sample"] = round(csim_seconds / n, 5)
-        costs = rnn_costs(model)
+        costs = model_costs(model)
         wb = weight_bits(hm)
         report.update({
             "backend": h["backend"], "part": h["part"], "clock_period_ns": h["clock_period"],
@@ -334,11 +356,14 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
             "versions": versions(),
             "stage_seconds": timer.times,
         })
-        with timer.stage("hardware report"):
-            from . import reports
+        if costs["kind"] != "feedforward":
+            with timer.stage("hardware report"):
+                from . import reports
 
-            reports.write_hardware_report(hm, model, cfg, tmp, report)
-            report["hardware_report"] = os.path.join(out_dir, reports.JSON_NAME)
+                reports.write_hardware_report(hm, model, cfg, tmp, report)
+                report["hardware_report"] = os.path.join(out_dir, reports.JSON_NAME)
+        else:
+            log("hardware report: written for recurrent models only (this one has no LSTM layer); skipped")
         with open(os.path.join(tmp, "csim_report.json"), "w") as f:
             json.dump(report, f, indent=2, default=str)
         for leftover in ("tb_input.npy", "tb_output.npy"):
