@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 from typing import Any, Dict, List, Optional
 
 import yaml
@@ -193,6 +194,10 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
         problems.append(f"hls.io_type: '{h.get('io_type')}' is not supported by the HT kernels; use io_parallel")
     if h.get("pipeline_style") not in (None, "dataflow", "pipeline", "auto"):
         problems.append(f"hls.pipeline_style: '{h.get('pipeline_style')}' is not one of dataflow, pipeline, auto")
+    pn = h.get("project_name")
+    if isinstance(pn, str) and not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", pn):
+        problems.append(f"hls.project_name: {pn!r} must be a C++ identifier (letters, digits, _; not starting "
+                        "with a digit), since it names the top function and files")
     ma = h.get("min_agreement")
     if _is(ma, _NUM) and not 0 <= ma <= 1:
         problems.append(f"hls.min_agreement: must be a fraction in [0, 1], got {ma}")
