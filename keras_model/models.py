@@ -21,6 +21,7 @@ from tensorflow import keras
 from . import ht
 from .baselines import CUSTOM_OBJECTS as _BASELINE_OBJECTS
 from .baselines import HTLSTM, TTLSTM, tt_core_shapes, tt_macs
+from .config import DEFAULTS
 from .errors import ConfigError
 from .layers import CUSTOM_OBJECTS as _LAYER_OBJECTS
 from .layers import FDHTLSTM
@@ -28,18 +29,8 @@ from .layers import FDHTLSTM
 KINDS = ("fdht", "ht", "tt", "dense")
 CUSTOM_OBJECTS = {**_LAYER_OBJECTS, **_BASELINE_OBJECTS}
 
-MODEL_DEFAULTS = {
-    "kind": "fdht",
-    "units": 32,
-    "d": 4,
-    "input_modes": None,
-    "output_modes": None,
-    "ranks": 6,
-    "unit_forget_bias": True,
-    "activation": "tanh",
-    "recurrent_activation": "sigmoid",
-    "seed": 0,
-}
+# one source of truth for the defaults: the config module
+MODEL_DEFAULTS = DEFAULTS["model"]
 
 
 def features_per_step(sample_shape: Sequence[int]) -> int:

@@ -47,7 +47,7 @@ if str(ROOT / "tests") not in sys.path:
 
 from hls_project import codegen as cg  # noqa: E402
 from keras_model import ht  # noqa: E402
-from test_kernel import BUILD_FLAGS, GXX, VIVADO, _finish, _launch, carray  # noqa: E402
+from test_kernel import BUILD_FLAGS, GXX, PRELUDE, VIVADO, _finish, _launch, carray  # noqa: E402
 
 N_EXAMPLES = 25
 BATCH = 4  # input vectors per example
@@ -181,23 +181,6 @@ def test_keras_htdense_float64_equals_numpy_plan(drawn):
 # The C++ kernel: one source, one (cached) build, one run
 # --------------------------------------------------------------------------
 
-PRELUDE = """\
-#include <cstdio>
-
-#include "ap_fixed.h"
-#include "nnet_ht.h"
-
-inline double to_double(double v) { return v; }
-template <int W, int I, ap_q_mode Q, ap_o_mode O, int N> double to_double(const ap_fixed<W, I, Q, O, N> &v) {
-    return v.to_double();
-}
-template <class T> void print_row(const char *name, int s, const T *y, int n) {
-    std::printf("%s %d", name, s);
-    for (int i = 0; i < n; i++)
-        std::printf(" %.17g", to_double(y[i]));
-    std::printf("\\n");
-}
-"""
 
 
 def example_cpp(ex: Example, name: str, fixed: bool) -> str:
