@@ -200,33 +200,30 @@ def _ir_classes():
                                       type_name=None if bq else f"{lname}_bias_t")
 
         def core_values(self):
-            """The cores as the C++ sees them (after quantization)."""
-            return {n: np.asarray(self.get_weights(f"core_{n}").data).reshape(self.ht_shape().core_shape(
-                self.ht_shape().nodes[self.ht_shape().core_names.index(n)])) for n in self.get_attr("core_names")}
+            """The cores as the C++ sees them (after quantization), by node name."""
+            shapes = self.ht_shape().core_shapes
+            return {n: np.asarray(self.get_weights(f"core_{n}").data).reshape(shapes[n])
+                    for n in self.get_attr("core_names")}
 
         def input_bound(self):
             return float(self.get_attr("input_range", 1.0))
 
         def _stage_types(self, input_bound, bias):
             """Per-step intermediate/accumulator C++ types: from the config
-            (``inter``/``accum`` precision) when given, else derived."""
+            (``inter``/``accum`` precision) when given, else derived with
+            the default type's fraction bits (or the layer's ``FracBits``)."""
             shape = self.ht_shape()
             frac = self.get_attr("frac_bits")
             if frac is None:
                 width, integer, _ = parse_fixed(self._default_precision())
                 frac = width - integer
             derived = derive_stage_types(shape, self.core_values(), input_bound, int(frac), bias=bias)
-            names = self.model.config.layer_name_precision
-            lname = self.name.lower()
-            def given(key):
-                value = names.get(f"{lname}_{key}")
-                return value is not None and str(value).strip().lower() != "auto"
-
-            if given("inter"):
-                derived["inter"] = [names[f"{lname}_inter"]] * len(shape.plan.steps)
-            if given("accum"):
-                derived["accum"] = [names[f"{lname}_accum"]] * len(shape.plan.steps)
-                derived["out"] = names[f"{lname}_accum"]
+            inter, accum = self._given("inter"), self._given("accum")
+            if inter:
+                derived["inter"] = [inter] * len(shape.plan.steps)
+            if accum:
+                derived["accum"] = [accum] * len(shape.plan.steps)
+                derived["out"] = accum
             return derived
 
         def _set_types(self, defaults):
