@@ -38,7 +38,9 @@ from keras_model.errors import FlowError  # noqa: E402  (light import, no TF)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
+    from keras_model.cli import ArgumentParser
+
+    p = ArgumentParser(
         prog="python build.py",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -155,7 +157,11 @@ def print_vendor(result: dict) -> None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except FlowError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
     try:
         from keras_model.config import CONFIG_DIR, load_config
 

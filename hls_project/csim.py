@@ -60,7 +60,7 @@ def wait_build(proc: subprocess.Popen, project_dir: str, timeout: float) -> str:
         proc._fdht_log.close()
     log_path = os.path.join(project_dir, "csim_build.log")
     if rc != 0:
-        first = _first_error(log_path)
+        first = f"killed by signal {-rc}" if rc < 0 else _first_error(log_path)
         kept = _keep_log(log_path)
         raise ToolError(f"g++ failed to build the testbench ({first}); full log: {kept}")
     return os.path.join(project_dir, "csim")
@@ -76,7 +76,7 @@ def _keep_log(log_path: str) -> str:
     dest_dir = os.path.join(BUILD_DIR, "logs")
     try:
         os.makedirs(dest_dir, exist_ok=True)
-        dest = os.path.join(dest_dir, time.strftime("csim_build-%Y%m%d-%H%M%S.log"))
+        dest = os.path.join(dest_dir, time.strftime("csim_build-%Y%m%d-%H%M%S") + f"-{os.getpid()}.log")
         shutil.copyfile(log_path, dest)
         return dest
     except OSError:

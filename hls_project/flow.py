@@ -27,6 +27,10 @@ SUPPORTED_KERAS = {"InputLayer", "Reshape", "Flatten", "Dense", "Activation", "F
                    "QDense", "QActivation", "Dropout"}
 
 
+# files that mark a folder as a project this flow wrote (and may replace)
+PROJECT_MARKERS = ("csim_report.json", "hls4ml_config.yml", "build_prj.tcl")
+
+
 class Timer:
     def __init__(self, log):
         self.times: Dict[str, float] = {}
@@ -60,6 +64,14 @@ def check_output_dir(out_dir: str) -> str:
         raise ConfigError(f"output dir {out_dir} cannot be written ({e.strerror}); choose another --output-dir") from None
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ConfigError(f"output dir {out_dir} exists and is not a folder; choose another --output-dir")
+    if any(ch in out_dir for ch in '"\\'):
+        # hls4ml's build_lib.sh writes the path into a C string literal
+        raise ConfigError(f"output dir {out_dir!r} contains a quote or backslash, which hls4ml's build script "
+                          "cannot handle; choose another --output-dir")
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not any(
+            os.path.exists(os.path.join(out_dir, marker)) for marker in PROJECT_MARKERS):
+        raise ConfigError(f"output dir {out_dir} is a non-empty folder that is not an HLS project of this flow; "
+                          "it would be replaced, so choose an empty or new --output-dir")
     return out_dir
 
 
@@ -281,6 +293,9 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
         if tuple(model.input_shape[1:]) != tuple(dataset.sample_shape):
             raise DataError(f"the model takes samples of shape {tuple(model.input_shape[1:])} but the data has "
                             f"{tuple(dataset.sample_shape)}; pass matching --data and --model")
+        if int(model.output_shape[-1]) != int(dataset.n_classes):
+            raise DataError(f"the model predicts {model.output_shape[-1]} classes but the data has "
+                            f"{dataset.n_classes}; pass matching --data and --model")
         for w in model.weights:
             if not np.all(np.isfinite(w.numpy())):
                 raise DataError(f"model weight {w.name} contains NaN/Inf; retrain the model")
@@ -295,6 +310,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
 
     parent = os.path.dirname(out_dir)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}-tmp-", dir=parent)
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the project is an ordinary folder
     try:
         with timer.stage("convert + write"):
             x_cal = frames_to_float(dataset.x_train[:256])  # calibration: the training data, not the test set

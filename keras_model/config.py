@@ -126,6 +126,19 @@ def _is(value, t) -> bool:
     return isinstance(value, types)
 
 
+_CPP_RESERVED = set("""alignas alignof and and_eq asm auto bitand bitor bool break case catch char char16_t
+char32_t class compl const constexpr const_cast continue decltype default delete do double dynamic_cast else enum
+explicit export extern false float for friend goto if inline int long mutable namespace new noexcept not not_eq
+nullptr operator or or_eq private protected public register reinterpret_cast return short signed sizeof static
+static_assert static_cast struct switch template this thread_local throw true try typedef typeid typename union
+unsigned using virtual void volatile wchar_t while xor xor_eq main nnet""".split())
+
+
+def _section(cfg, name) -> Dict[str, Any]:
+    value = cfg.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
     """All problems of a merged config, as 'key.path: problem; fix' lines."""
     problems: List[str] = []
@@ -153,10 +166,10 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
                 continue
             if path in _POSITIVE and v <= 0:
                 problems.append(f"{path}: must be > 0, got {v}")
-    d = cfg.get("data", {})
+    d = _section(cfg, "data")
     if isinstance(d.get("size"), list) and (len(d["size"]) != 2 or not all(_is(s, int) and s > 0 for s in d["size"])):
         problems.append(f"data.size: expected [height, width] of positive integers, got {d['size']}")
-    m = cfg.get("model", {})
+    m = _section(cfg, "model")
     if m.get("kind") not in (None, "fdht", "ht", "tt", "dense"):
         problems.append(f"model.kind: '{m.get('kind')}' is unknown; use fdht, ht, tt or dense")
     for key in ("input_modes", "output_modes"):
@@ -183,11 +196,11 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
         problems.append(f"model.ranks: every rank must be an integer >= 1, got {r}")
     if _is(m.get("d"), int) and m["d"] < 2:
         problems.append(f"model.d: must be >= 2, got {m['d']}")
-    t = cfg.get("train", {})
+    t = _section(cfg, "train")
     vs = t.get("validation_split")
     if _is(vs, _NUM) and not 0 <= vs < 1:
         problems.append(f"train.validation_split: must be in [0, 1), got {vs}")
-    h = cfg.get("hls", {})
+    h = _section(cfg, "hls")
     if h.get("backend") not in (None, "Vivado", "Vitis"):
         problems.append(f"hls.backend: '{h.get('backend')}' is not supported; use Vivado or Vitis")
     if h.get("io_type") not in (None, "io_parallel"):
@@ -195,9 +208,14 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
     if h.get("pipeline_style") not in (None, "dataflow", "pipeline", "auto"):
         problems.append(f"hls.pipeline_style: '{h.get('pipeline_style')}' is not one of dataflow, pipeline, auto")
     pn = h.get("project_name")
-    if isinstance(pn, str) and not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", pn):
+    if isinstance(pn, str) and (not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", pn) or pn in _CPP_RESERVED):
         problems.append(f"hls.project_name: {pn!r} must be a C++ identifier (letters, digits, _; not starting "
-                        "with a digit), since it names the top function and files")
+                        "with a digit; not a C++ keyword or 'main'), since it names the top function and files")
+    for key in ("precision", "state_precision", "accum_precision"):
+        value = h.get(key)
+        if isinstance(value, str) and not re.match(
+                r"^\s*ap_u?fixed\s*<\s*\d+\s*,\s*-?\d+\s*(,\s*\w+\s*){0,3}>\s*$", value):
+            problems.append(f"hls.{key}: {value!r} is not a fixed-point type; write it like 'ap_fixed<16,6>'")
     ma = h.get("min_agreement")
     if _is(ma, _NUM) and not 0 <= ma <= 1:
         problems.append(f"hls.min_agreement: must be a fraction in [0, 1], got {ma}")
@@ -223,8 +241,12 @@ def load_config(path: Optional[str] = None, overrides: Optional[Dict] = None) ->
         if not os.path.isfile(path):
             raise ConfigError(f"config file {path} does not exist; see configs/ for examples")
         try:
-            with open(path) as f:
+            with open(path, encoding="utf-8") as f:
                 user = yaml.safe_load(f) or {}
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+        except OSError as e:
+            raise ConfigError(f"config file {path} cannot be read ({e.strerror})") from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
@@ -232,6 +254,11 @@ def load_config(path: Optional[str] = None, overrides: Optional[Dict] = None) ->
         if not isinstance(user, dict):
             raise ConfigError(f"config file {path} must be a mapping of sections (data, model, train, hls)")
         name = os.path.splitext(os.path.basename(path))[0]
+    bad = [f"{k}: must be a mapping of keys, got {type(v).__name__}" for k, v in user.items()
+           if k in SCHEMA and not isinstance(v, dict) and v is not None]
+    if bad:
+        raise ConfigError(f"{path or 'config'}: " + " | ".join(bad))
+    user = {k: v for k, v in user.items() if v is not None}  # an empty section means the defaults
     cfg = merge(DEFAULTS, user)
     cfg = merge(cfg, overrides or {})
     problems = validate(cfg)

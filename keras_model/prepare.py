@@ -21,16 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_model.cli import ArgumentParser
 from keras_model.data import save_npz
 from keras_model.errors import ConfigError, FlowError
 from keras_model.video import VideoSummary, videos_to_dataset
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is a one-line ConfigError instead of usage + exit."""
-
-    def error(self, message: str):
-        raise ConfigError(f"{message} (see --help)")
 
 
 def _positive_int(text: str) -> int:
@@ -75,7 +69,7 @@ def _fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m keras_model.prepare",
         description="Decode a folder of videos (<root>/<class>/[<group>/]<clip>) into a train/test .npz.",
     )

@@ -10,7 +10,6 @@ A later run with the same config hash reuses the saved model.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -193,13 +192,19 @@ def cached_or_train(cfg: Dict[str, Any], dataset=None, log=print):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m keras_model.train", description=__doc__.split("\n")[0])
+    from .cli import ArgumentParser
+
+    p = ArgumentParser(prog="python -m keras_model.train", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None, help="YAML config (default: built-in defaults = configs/default.yml)")
     p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
     p.add_argument("--kind", default=None, choices=["fdht", "ht", "tt", "dense"], help="override model.kind")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     p.add_argument("--out", default=None, help="output folder (default build/models/<name>-<kind>-<hash>)")
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except FlowError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
     overrides: Dict[str, Any] = {}
     if args.data:
         # frames/size describe the built-in digits; a file brings its own shape
