@@ -186,18 +186,20 @@ def _ir_classes():
             return self.model.config.backend.convert_precision_string(
                 fixed_type(integer, max(self._width() - integer, 1), rounding=False))
 
-        def _add_cores_and_bias(self):
-            quant = self.get_attr("weight_quantizer")
+        def _add_weight(self, var, var_name, quantizer, fallback_var=None):
+            """Precedence: a precision the hls config names for this variable,
+            then the QKeras quantizer's type, then the derived default."""
             lname = self.name.lower()
+            if quantizer is not None and not (self._given(var) or (fallback_var and self._given(fallback_var))):
+                self.add_weights_variable(name=var, var_name=var_name, quantizer=quantizer)
+                return
+            prec = self._weight_precision(var, self.get_attr(var + "_data"), fallback_var)
+            self.add_weights_variable(name=var, var_name=var_name, precision=prec, type_name=f"{lname}_{var}_t")
+
+        def _add_cores_and_bias(self):
             for name in self.get_attr("core_names"):
-                var = f"core_{name}"
-                prec = None if quant else self._weight_precision(var, self.get_attr(var + "_data"), "core")
-                self.add_weights_variable(name=var, var_name=f"core_{name}_{{index}}", quantizer=quant,
-                                          precision=prec, type_name=None if quant else f"{lname}_{var}_t")
-            bq = self.get_attr("bias_quantizer")
-            prec = None if bq else self._weight_precision("bias", self.get_attr("bias_data"))
-            self.add_weights_variable(name="bias", var_name="b{index}", quantizer=bq, precision=prec,
-                                      type_name=None if bq else f"{lname}_bias_t")
+                self._add_weight(f"core_{name}", f"core_{name}_{{index}}", self.get_attr("weight_quantizer"), "core")
+            self._add_weight("bias", "b{index}", self.get_attr("bias_quantizer"))
 
         def core_values(self):
             """The cores as the C++ sees them (after quantization), by node name."""

@@ -1,0 +1,86 @@
+"""Precision choices reach the written project: QKeras quantizer types, a
+config override that beats them, and inputs outside their type reported by
+the range check / profiling instead of wrapping silently. No g++ here
+(csim_enabled=False): the written headers are what is checked."""
+
+import os
+import re
+
+import numpy as np
+import pytest
+
+from keras_model.config import CONFIG_DIR, load_config
+from keras_model.data import Dataset, save_npz
+
+T, F, H, CLASSES = 4, 12, 8, 3
+
+
+def _model(tmp_path, quantized):
+    from qkeras import quantized_bits
+
+    from keras_model.models import build_model
+
+    q = {"kernel": quantized_bits(8, 0, alpha=1), "bias": quantized_bits(8, 2, alpha=1)} if quantized else None
+    model = build_model({"kind": "fdht", "units": H, "input_modes": [5, 2, 2, 1], "output_modes": [4, 2, 2, 2],
+                         "ranks": 3, "seed": 1}, (T, F), CLASSES, quantizers=q)
+    path = str(tmp_path / ("q.h5" if quantized else "f.h5"))
+    model.save(path)
+    return path
+
+
+def _data(tmp_path, scale=1.0):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((24, T, F)) * 0.5).astype("float32")
+    x[16, 0, 0] = scale  # one test-set value at the given magnitude
+    y = np.arange(24) % CLASSES
+    path = tmp_path / f"d{scale}.npz"
+    save_npz(path, Dataset(x[:16], y[:16], x[16:], y[16:], ["a", "b", "c"]))
+    return str(path)
+
+
+def _run(tmp_path, model, data, hls=None, profile=False):
+    from hls_project.flow import run_flow
+
+    out = tmp_path / "prj"
+    cfg = load_config(os.path.join(CONFIG_DIR, "default.yml"),
+                      {"data": {"source": data, "frames": None, "size": None},
+                       "hls": {"output_dir": str(out), **(hls or {})}})
+    logs = []
+    report = run_flow(cfg, model_path=model, csim_enabled=False, profile=profile, log=logs.append)
+    return out, report, logs
+
+
+def test_quantizer_types_reach_the_project(tmp_path):
+    out, _, _ = _run(tmp_path, _model(tmp_path, True), _data(tmp_path))
+    defines = (out / "firmware" / "defines.h").read_text()
+    cores = re.findall(r"typedef (ap_fixed<[^;]*>) (\w*core_\w+);", defines)
+    assert len(cores) == 7 and all(t == "ap_fixed<8,1>" for t, _ in cores), cores
+    assert re.search(r"typedef ap_fixed<8,3> \w*b\w*_t;", defines)  # the bias: quantized_bits(8,2) -> <8,3>
+
+
+def test_config_override_beats_the_quantizer(tmp_path):
+    override = {"layers": {"fdhtlstm": {"Precision": {"core_u1": "ap_fixed<12,2>"}}}}
+    out, _, _ = _run(tmp_path, _model(tmp_path, True), _data(tmp_path), override)
+    defines = (out / "firmware" / "defines.h").read_text()
+    assert re.search(r"typedef ap_fixed<12,2> fdhtlstm_core_u1_t;", defines), defines
+    others = re.findall(r"typedef (ap_fixed<[^;]*>) \w*core_u[234]\w*;", defines)
+    assert others and all(t == "ap_fixed<8,1>" for t in others)  # the rest still from the quantizer
+    params = (out / "firmware" / "parameters.h").read_text()
+    assert "fdhtlstm_core_u1_t" in params  # the product functor uses the overridden type
+
+
+def test_input_outside_its_type_is_reported_not_wrapped(tmp_path):
+    # ap_fixed<16,6> holds [-32, 32): a value of 100 cannot be represented
+    out, report, logs = _run(tmp_path, _model(tmp_path, False), _data(tmp_path, scale=100.0), profile=True)
+    rc = report["range_check"]
+    inp = [t for t in rc["tensors"] if t["kind"] == "input"][0]
+    assert inp["out_of_range"] == 1 and inp["max"] == pytest.approx(100.0)
+    assert rc["out_of_range_total"] >= 1 and "input" in rc["out_of_range_tensors"]
+    assert any("outside" in line and "input" in line for line in logs)
+    assert (out / "profile" / "profile_activations.png").is_file()
+    assert (out / "profile" / "profile_weights.png").is_file()
+
+
+def test_inputs_within_range_report_nothing(tmp_path):
+    _, report, _ = _run(tmp_path, _model(tmp_path, False), _data(tmp_path))
+    assert report["range_check"]["out_of_range_total"] == 0
