@@ -367,16 +367,23 @@ def _templates(FDHTLSTM, HTDense):
             )
             return code + "\n" + act + "\n" + recr + "\n" + cfg
 
-    class FDHTLSTMFunctionTemplate(FunctionCallTemplate):
+    class _HTFunctionTemplate(FunctionCallTemplate):
+        """``nnet::<kernel><in_t, out_t, configN>(x, y, configN_ht(cores...), bN);``"""
+
+        kernel = header = None
+
         def __init__(self):
-            super().__init__(FDHTLSTM, include_header=["nnet_utils/nnet_fdht_lstm.h"])
+            super().__init__(self.layer, include_header=[f"nnet_utils/{self.header}"])
 
         def format(self, node):
             p = self._default_function_params(node)
             _, vars_ = core_maps(node)
             call = codegen.product_call(node.ht_shape(), p["config"], vars_)
-            return (f"nnet::fdht_lstm<{p['input_t']}, {p['output_t']}, {p['config']}>"
+            return (f"nnet::{self.kernel}<{p['input_t']}, {p['output_t']}, {p['config']}>"
                     f"({p['input']}, {p['output']}, {call}, {node.get_weights('bias').name});")
+
+    class FDHTLSTMFunctionTemplate(_HTFunctionTemplate):
+        layer, kernel, header = FDHTLSTM, "fdht_lstm", "nnet_fdht_lstm.h"
 
     class HTDenseConfigTemplate(LayerConfigTemplate):
         def __init__(self):
@@ -392,16 +399,8 @@ def _templates(FDHTLSTM, HTDense):
                                        reuse_factor=node.get_attr("reuse_factor", 1))
             return code + "\n" + cfg
 
-    class HTDenseFunctionTemplate(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(HTDense, include_header=["nnet_utils/nnet_ht.h"])
-
-        def format(self, node):
-            p = self._default_function_params(node)
-            _, vars_ = core_maps(node)
-            call = codegen.product_call(node.ht_shape(), p["config"], vars_)
-            return (f"nnet::ht_dense<{p['input_t']}, {p['output_t']}, {p['config']}>"
-                    f"({p['input']}, {p['output']}, {call}, {node.get_weights('bias').name});")
+    class HTDenseFunctionTemplate(_HTFunctionTemplate):
+        layer, kernel, header = HTDense, "ht_dense", "nnet_ht.h"
 
     return (FDHTLSTMConfigTemplate, FDHTLSTMFunctionTemplate, HTDenseConfigTemplate, HTDenseFunctionTemplate)
 
