@@ -48,6 +48,15 @@ def start_build(project_dir: str, project_name: str) -> subprocess.Popen:
     return proc
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Kill a build that is still running and close its log."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if not proc._fdht_log.closed:
+        proc._fdht_log.close()
+
+
 def wait_build(proc: subprocess.Popen, project_dir: str, timeout: float) -> str:
     try:
         rc = proc.wait(timeout=timeout)

@@ -337,10 +337,15 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
                         # hm.compile() would write() the project again (re-copying
                         # ap_types under the running g++); it was just written.
                         hm._compile()
+                    csim.wait_build(proc, tmp, float(h["csim_timeout"]))
                 except Exception as e:
-                    proc.kill()
+                    csim.stop(proc)
+                    if isinstance(e, FlowError):
+                        raise
                     raise ToolError(f"hls4ml compile (build_lib.sh) failed: {str(e).splitlines()[0]}") from None
-                csim.wait_build(proc, tmp, float(h["csim_timeout"]))
+                except BaseException:  # Ctrl-C: no g++ left writing into the removed folder
+                    csim.stop(proc)
+                    raise
             with timer.stage("csim"):
                 t = time.time()
                 csim.run(tmp, float(h["csim_timeout"]))
