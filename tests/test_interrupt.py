@@ -56,8 +56,11 @@ def test_ctrl_c_during_the_build_keeps_the_previous_project(case):
     assert first.returncode == 0, first.stderr[-2000:]
     before = _tree_hash(out)
 
+    # A job started in the background (as CI may run us) inherits SIGINT as
+    # ignored, and Python then installs no Ctrl-C handler: restore the default
+    # in the child, as a terminal would have it.
     proc = subprocess.Popen(_cmd(case, out), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # wait until the new project is being compiled in its temporary folder
     deadline = time.time() + 300
     tmp = []
