@@ -212,7 +212,7 @@ def run_sweep(args, cfg: dict) -> int:
     model_path = args.model
     if model_path is None:
         _, _, model_path, _ = cached_or_train(cfg)
-    result = sweep(cfg, widths, model_path, cfg["hls"].get("samples"), base)
+    sweep(cfg, widths, model_path, cfg["hls"].get("samples"), base)
     print(f"sweep table         {base}-sweep/sweep.md (plot sweep.png)")
     return 0
 

@@ -27,7 +27,7 @@ The call sites are then::
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Sequence, Union
 
 from keras_model import ht
 from keras_model.errors import ConfigError

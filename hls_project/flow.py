@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from keras_model.config import BUILD_DIR, ROOT
+from keras_model.config import BUILD_DIR
 from keras_model.errors import ConfigError, DataError, FlowError, ToolError
 
 from . import csim

@@ -11,20 +11,18 @@ The dense LSTM baseline is Keras's own ``keras.layers.LSTM``.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
-from . import ht
 from .errors import ShapeError
 from .layers import (
     FDHTLSTMCell,
     HTProduct,
     _CellRNN,
     _check_in_features,
-    get_quantizer,
     resolve_modes,
 )
 

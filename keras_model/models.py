@@ -18,7 +18,6 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from tensorflow import keras
 
-from . import ht
 from .baselines import CUSTOM_OBJECTS as _BASELINE_OBJECTS
 from .baselines import HTLSTM, TTLSTM, tt_core_shapes, tt_macs
 from .config import DEFAULTS

@@ -75,7 +75,6 @@ def build_for(cfg, dataset):
 
 def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=print) -> Tuple[Any, Dict, str]:
     """Train the config's model; returns (model, metrics, saved model path)."""
-    import tensorflow as tf
     from tensorflow import keras
 
     from .data import load_dataset
