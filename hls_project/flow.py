@@ -18,6 +18,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from keras_model.atomic import replace_dir
 from keras_model.config import BUILD_DIR
 from keras_model.errors import ConfigError, DataError, FlowError, ToolError
 
@@ -225,23 +226,6 @@ def weight_bits(hls_model) -> Dict[str, Any]:
     return {"total_bits": int(total), "per_layer": per_layer}
 
 
-def _replace_dir(tmp: str, out_dir: str) -> None:
-    """Move the finished project into place; the previous one goes only after."""
-    old = None
-    if os.path.exists(out_dir):
-        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(out_dir))
-        os.rmdir(old)
-        os.replace(out_dir, old)
-    try:
-        os.replace(tmp, out_dir)
-    except BaseException:
-        if old:
-            os.replace(old, out_dir)
-        raise
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def compare(keras_probs, csim_probs, predict_probs, labels) -> Dict[str, Any]:
     diff = np.abs(csim_probs - keras_probs)
     out = {
@@ -391,7 +375,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
             if os.path.exists(os.path.join(tmp, leftover)):
                 os.remove(os.path.join(tmp, leftover))
         _fix_paths(tmp, out_dir)
-        _replace_dir(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -50,6 +50,8 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from .atomic import replace_dir
+from .cli import ArgumentParser
 from .config import BUILD_DIR, load_config
 from .errors import ConfigError, FlowError
 
@@ -176,7 +178,7 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
         t0 = time.time()
         try:
             with strategy.scope():
-                model, metrics, _ = train(kcfg, dataset=dataset, out_dir=model_dir,
+                _, metrics, _ = train(kcfg, dataset=dataset, out_dir=model_dir,
                                           log=lambda msg, k=kind: log(f"[{i}/{n}] {k}: {shown(msg)}"))
         except FlowError as e:
             log(f"[{i}/{n}] {kind}: FAILED: {e}")
@@ -184,7 +186,6 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
             rows.append({"kind": kind, "error": str(e)})
             continue
         finally:
-            model = None
             tf.keras.backend.clear_session()
             gc.collect()
         if not keep_models:
@@ -338,32 +339,13 @@ def write_outputs(results: Dict[str, Any], work_dir: str) -> None:
     plot_results(results, os.path.join(work_dir, PLOT_NAME))
 
 
-def _replace_dir(tmp: str, out_dir: str) -> None:
-    """Move the finished ``tmp`` folder to ``out_dir``, replacing an existing one."""
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    old = None
-    if os.path.exists(out_dir):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old.", dir=parent)
-        os.replace(out_dir, os.path.join(old, "x"))
-    os.replace(tmp, out_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is a one-line ConfigError instead of usage + exit."""
-
-    def error(self, message: str):
-        raise ConfigError(f"{message} (see --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m keras_model.experiment",
+    p = ArgumentParser(prog="python -m keras_model.experiment",
                 description="Train fdht/ht/tt/dense LSTMs on one data set and tabulate size, cost and accuracy.")
     p.add_argument("--config", default=None, help="YAML config (default: the built-in defaults)")
     p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
@@ -397,7 +379,7 @@ def main(argv=None) -> int:
             results = run_experiment(cfg, kinds, tmp, dataset=dataset, strategy=select_strategy(),
                                      keep_models=not args.no_models, final_dir=out_dir)
             write_outputs(results, tmp)
-            _replace_dir(tmp, out_dir)
+            replace_dir(tmp, out_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

