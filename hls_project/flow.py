@@ -246,6 +246,16 @@ def compare(keras_probs, csim_probs, predict_probs, labels) -> Dict[str, Any]:
     return out
 
 
+def _max_abs(x) -> float:
+    """max |value| of model inputs (uint8 frames scaled as the model sees
+    them) without converting the whole array to float."""
+    from keras_model.data import frames_to_float
+
+    x = np.asarray(x)
+    peak = x.max() if x.dtype == np.uint8 else np.abs(x).max()
+    return float(frames_to_float(np.asarray([peak], dtype=x.dtype))[0])
+
+
 def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Optional[int] = None,
              csim_enabled: bool = True, log=print, with_predict: bool = True,
              profile: bool = False) -> Dict[str, Any]:
@@ -283,12 +293,11 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
         for w in model.weights:
             if not np.all(np.isfinite(w.numpy())):
                 raise DataError(f"model weight {w.name} contains NaN/Inf; retrain the model")
-    x_test = frames_to_float(dataset.x_test)
-    y_test = dataset.y_test
-    n = len(x_test) if samples is None else min(int(samples), len(x_test))
-    x_tb, y_lab = x_test[:n], y_test[:n]
+    n_test = len(dataset.x_test)
+    n = n_test if samples is None else min(int(samples), n_test)
+    x_tb, y_lab = frames_to_float(dataset.x_test[:n]), dataset.y_test[:n]  # only the simulated samples
     x_flat = x_tb.reshape(n, -1)
-    input_range = float(max(np.abs(frames_to_float(dataset.x_train)).max(), np.abs(x_tb).max(), 1e-6))
+    input_range = max(_max_abs(dataset.x_train), float(np.abs(x_tb).max()), 1e-6)
     with timer.stage("keras predict"):
         keras_probs = model.predict(x_tb, verbose=0, batch_size=256)
 
