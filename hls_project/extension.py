@@ -26,7 +26,7 @@ from keras_model.errors import ConfigError
 from keras_model.layers import CORE_PREFIX
 
 from . import codegen
-from .precision import derive_stage_types, fixed_type, int_bits_for, parse_fixed
+from .precision import derive_stage_types, fixed_type, int_bits_for, parse_fixed, precision_str
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
 HEADERS = ("nnet_ht.h", "nnet_fdht_lstm.h")
@@ -247,7 +247,7 @@ def _ir_classes():
             prec, _ = self.model.config.get_precision(self, "result")
             if isinstance(prec, UnspecifiedPrecisionType):
                 return str(self.model.config.model_precision.get("default", "ap_fixed<16,6>"))
-            return _precision_str(prec)
+            return precision_str(prec)
 
     class FDHTLSTM(_HTLayer):
         _expected_attributes = [
@@ -310,15 +310,6 @@ def _ir_classes():
     return FDHTLSTM, HTDense
 
 
-def _precision_str(prec) -> str:
-    """'ap_fixed<16,6>'-style text of an hls4ml precision type."""
-    w, i = getattr(prec, "width", None), getattr(prec, "integer", None)
-    signed = getattr(prec, "signed", True)
-    if w is None or i is None:
-        return str(prec)
-    return f"ap_{'' if signed else 'u'}fixed<{w},{i}>"
-
-
 # --------------------------------------------------------------------------
 # Templates
 # --------------------------------------------------------------------------
@@ -351,9 +342,9 @@ def _templates(FDHTLSTM, HTDense):
             code, st = product_code(node, prefix, bias)
             h = node.get_attr("n_out")
             table_t = node.get_attr("table_t").precision
-            act = codegen.activation_config(f"{prefix}_act", h, _precision_str(table_t),
+            act = codegen.activation_config(f"{prefix}_act", h, precision_str(table_t),
                                             node.get_attr("table_size", 1024), node.get_attr("reuse_factor", 1))
-            recr = codegen.activation_config(f"{prefix}_recr_act", h, _precision_str(table_t),
+            recr = codegen.activation_config(f"{prefix}_recr_act", h, precision_str(table_t),
                                              node.get_attr("table_size", 1024), node.get_attr("reuse_factor", 1))
             cfg = codegen.lstm_config(
                 node.ht_shape(), prefix, node.get_attr("n_timesteps"), node.get_attr("n_in"),

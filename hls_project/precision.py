@@ -37,6 +37,16 @@ def parse_fixed(text: str) -> Tuple[int, int, bool]:
     return int(m.group(2)), int(m.group(3)), m.group(1) != "u"
 
 
+def precision_str(prec) -> str:
+    """'ap_fixed<16,6>'-style text of an hls4ml precision type (its ``str``
+    when it has no width/integer, e.g. an integer or exponent type)."""
+    w, i = getattr(prec, "width", None), getattr(prec, "integer", None)
+    signed = getattr(prec, "signed", True)
+    if w is None or i is None:
+        return str(prec)
+    return f"ap_{'' if signed else 'u'}fixed<{w},{i}>"
+
+
 def int_bits_for(bound: float) -> int:
     """Integer bits I (sign included) of a signed ``ap_fixed<W, I>`` holding
     [-bound, bound]: the smallest I with 2^(I-1) > bound (the type's range

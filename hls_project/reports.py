@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from . import codegen
+from .precision import parse_fixed, precision_str
 
 JSON_NAME = "hardware_report.json"
 MD_NAME = "hardware_report.md"
@@ -63,7 +64,6 @@ LOOP_ENTRY_CYCLES = 5
 #: Cycles assumed per table activation call (hls4ml's io_parallel activations are unrolled).
 ACTIVATION_CYCLES = 1
 
-_FIXED = re.compile(r"^\s*ap_(u?)fixed\s*<\s*(\d+)\s*,\s*(-?\d+)")
 _INT = re.compile(r"^\s*ap_(u?)int\s*<\s*(\d+)")
 
 
@@ -78,16 +78,13 @@ def type_width(text: str) -> int:
     if w is not None:
         return int(w)
     s = str(text)
-    m = _FIXED.match(s) or _INT.match(s)
-    if not m:
-        raise ValueError(f"cannot read the bit width of type {s!r}")
-    return int(m.group(2))
-
-
-def precision_str(prec) -> str:
-    from .extension import _precision_str
-
-    return _precision_str(prec)
+    m = _INT.match(s)
+    if m:
+        return int(m.group(2))
+    try:
+        return parse_fixed(s)[0]
+    except ValueError:
+        raise ValueError(f"cannot read the bit width of type {s!r}") from None
 
 
 def dsp_per_multiplier(wa: int, wb: int) -> int:
