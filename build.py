@@ -89,7 +89,9 @@ def parse_args(argv=None):
 def overrides_from_args(args) -> dict:
     o: dict = {}
     if args.data:
-        o["data"] = {"source": args.data, "frames": None, "size": None}
+        from keras_model.config import data_file_override
+
+        o["data"] = data_file_override(args.data)
     hls = {}
     if args.output_dir:
         hls["output_dir"] = args.output_dir

@@ -222,6 +222,12 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
     return problems
 
 
+def data_file_override(path: str) -> Dict[str, Any]:
+    """The ``data`` override of a ``--data FILE.npz`` flag: frames/size
+    describe the built-in digits; a file brings its own shape."""
+    return {"source": path, "frames": None, "size": None}
+
+
 def merge(base: Dict, override: Dict) -> Dict:
     out = copy.deepcopy(base)
     for k, v in (override or {}).items():

@@ -52,7 +52,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .atomic import replace_dir
 from .cli import ArgumentParser
-from .config import BUILD_DIR, load_config
+from .config import BUILD_DIR, data_file_override, load_config
 from .errors import ConfigError, FlowError
 
 KINDS = ("fdht", "ht", "tt", "dense")  # = keras_model.models.KINDS, without importing TensorFlow
@@ -362,7 +362,7 @@ def main(argv=None) -> int:
         kinds = parse_kinds(args.kinds)
         overrides: Dict[str, Any] = {}
         if args.data:
-            overrides["data"] = {"source": args.data, "frames": None, "size": None}
+            overrides["data"] = data_file_override(args.data)
         if args.epochs is not None:
             overrides["train"] = {"epochs": args.epochs}
         cfg = load_config(args.config, overrides)

@@ -22,7 +22,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from .atomic import replace_dir
-from .config import BUILD_DIR, config_hash, load_config
+from .config import BUILD_DIR, config_hash, data_file_override, load_config
 from .errors import FlowError
 
 
@@ -205,8 +205,7 @@ def main(argv=None) -> int:
         return e.exit_code
     overrides: Dict[str, Any] = {}
     if args.data:
-        # frames/size describe the built-in digits; a file brings its own shape
-        overrides["data"] = {"source": args.data, "frames": None, "size": None}
+        overrides["data"] = data_file_override(args.data)
     if args.kind:
         overrides.setdefault("model", {})["kind"] = args.kind
     if args.epochs is not None:
