@@ -62,8 +62,7 @@ VU9P_ONCHIP_BITS = (75.9 + 270.0) * 1e6  # Block RAM + UltraRAM, Xilinx DS890
 
 
 def build_models():
-    import tensorflow as tf
-    from tensorflow import keras
+    from keras_model.keras2 import keras, tf
 
     tf.get_logger().setLevel("ERROR")  # no retracing warnings between the table rows
     from keras_model.models import build_model
@@ -256,7 +255,7 @@ def _decisive_inputs(model, pool, n, l1=16.0):
     ``pool`` with the largest Keras margin between the top two logits, so
     the agreement figure says something about the C++."""
     import numpy as np
-    from tensorflow import keras
+    from keras_model.keras2 import keras
 
     clf = model.get_layer("classifier")
     w, b = clf.get_weights()

@@ -80,9 +80,9 @@ def _keep_log(log_path: str) -> str:
     folder it sits in is removed when the flow fails)."""
     import time
 
-    from keras_model.config import BUILD_DIR
+    from keras_model.config import build_dir
 
-    dest_dir = os.path.join(BUILD_DIR, "logs")
+    dest_dir = os.path.join(build_dir(), "logs")
     try:
         os.makedirs(dest_dir, exist_ok=True)
         dest = os.path.join(dest_dir, time.strftime("csim_build-%Y%m%d-%H%M%S") + f"-{os.getpid()}.log")

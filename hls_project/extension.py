@@ -28,7 +28,15 @@ from keras_model.layers import CORE_PREFIX
 from . import codegen
 from .precision import derive_stage_types, fixed_type, int_bits_for, parse_fixed, precision_str
 
-TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+def _template_dir() -> str:
+    """Our C++ headers: ``hls_project/templates`` in an installed package (``pip
+    install .`` puts ``templates/`` there), else ``templates/`` of the checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(here, "templates")
+    return installed if os.path.isfile(os.path.join(installed, "nnet_ht.h")) else os.path.join(os.path.dirname(here), "templates")
+
+
+TEMPLATE_DIR = _template_dir()
 HEADERS = ("nnet_ht.h", "nnet_fdht_lstm.h")
 BACKENDS = ("Vivado", "Vitis")
 

@@ -19,10 +19,11 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from keras_model.atomic import replace_dir
-from keras_model.config import BUILD_DIR
+from keras_model.config import build_dir
 from keras_model.errors import ConfigError, DataError, FlowError, ToolError
 
 from . import csim
+from keras_model.logs import info
 
 SUPPORTED_KERAS = {"InputLayer", "Reshape", "Flatten", "Dense", "Activation", "FDHTLSTM", "HTDense", "LSTM",
                    "QDense", "QActivation", "Dropout"}
@@ -49,7 +50,7 @@ class Timer:
 
 
 def output_dir_for(cfg: Dict[str, Any]) -> str:
-    out = cfg["hls"].get("output_dir") or os.path.join(BUILD_DIR, "hls", cfg["_name"])
+    out = cfg["hls"].get("output_dir") or os.path.join(build_dir(), "hls", cfg["_name"])
     return os.path.abspath(out if os.path.isabs(out) else os.path.join(os.getcwd(), out))
 
 
@@ -86,7 +87,7 @@ def check_model_layers(model) -> None:
 
 def dense_output_ranges(model, x) -> Dict[str, float]:
     """max |output| of every Dense layer on ``x`` (the logits before softmax)."""
-    from tensorflow import keras
+    from keras_model.keras2 import keras
 
     names = [l.name for l in model.layers if type(l).__name__ in ("Dense", "QDense")]
     if not names:
@@ -112,13 +113,12 @@ def _result_type(precision: str, bound: float) -> str:
 def hls_config(model, cfg: Dict[str, Any], input_range: float,
                dense_ranges: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
     """hls4ml config (granularity 'name') from the ``hls:`` section."""
-    import hls4ml
-
     from .extension import register
+    from .keras2_converter import config_from_keras_model
 
     register()
     h = cfg["hls"]
-    hc = hls4ml.utils.config_from_keras_model(model, granularity="name", default_precision=h["precision"],
+    hc = config_from_keras_model(model, granularity="name", default_precision=h["precision"],
                                               default_reuse_factor=int(h["reuse_factor"]), backend=h["backend"])
     if h.get("pipeline_style") and h["pipeline_style"] != "auto":
         # 'pipeline' on the top function would fully unroll every loop below
@@ -170,9 +170,8 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
 
 
 def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ranges=None):
-    import hls4ml
-
     from .extension import register
+    from .keras2_converter import convert_from_keras_model
 
     register()
     h = cfg["hls"]
@@ -183,7 +182,7 @@ def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ra
         np.save(os.path.join(out_dir, "tb_output.npy"), y_tb)
         kwargs = dict(input_data_tb=os.path.join(out_dir, "tb_input.npy"),
                       output_data_tb=os.path.join(out_dir, "tb_output.npy"))
-    hm = hls4ml.converters.convert_from_keras_model(
+    hm = convert_from_keras_model(
         model, hls_config=hc, output_dir=out_dir, project_name=h["project_name"], backend=h["backend"],
         part=h["part"], clock_period=h["clock_period"], io_type=h["io_type"], **kwargs)
     return hm
@@ -192,7 +191,7 @@ def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ra
 def model_costs(model) -> Dict[str, Any]:
     """``models.rnn_costs`` for a recurrent model; for one without an LSTM
     (e.g. HTDense layers) the MACs of one forward pass and no LSTM figures."""
-    from tensorflow import keras
+    from keras_model.keras2 import keras
 
     from keras_model.models import rnn_costs
 
@@ -257,7 +256,7 @@ def _max_abs(x) -> float:
 
 
 def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Optional[int] = None,
-             csim_enabled: bool = True, log=print, with_predict: bool = True,
+             csim_enabled: bool = True, log=info, with_predict: bool = True,
              profile: bool = False) -> Dict[str, Any]:
     """Run the whole flow; returns the report (also written to
     ``<output_dir>/csim_report.json``)."""

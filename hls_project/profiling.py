@@ -13,6 +13,7 @@ import os
 from typing import Any, Dict, List
 
 import numpy as np
+from keras_model.logs import info
 
 
 def type_range(precision):
@@ -43,7 +44,7 @@ def range_check(hls_model, keras_model, x) -> Dict[str, Any]:
     """Values outside their fixed-point type, per tensor: the input, each
     layer's output (Keras values vs the hls4ml result type) and each weight.
     ``x`` is the model input (float, Keras layout)."""
-    from tensorflow import keras
+    from keras_model.keras2 import keras
 
     rows: List[Dict[str, Any]] = []
     in_layer = hls_model.get_input_variables()[0]
@@ -97,7 +98,7 @@ def _plot(rows, title, path):
     plt.close(fig)
 
 
-def profile(hls_model, keras_model, x, out_dir: str, log=print) -> Dict[str, Any]:
+def profile(hls_model, keras_model, x, out_dir: str, log=info) -> Dict[str, Any]:
     """Range check + plots (PNG) of weights and activations against their
     types. (hls4ml 1.3.0's own ``numerical()`` assumes at most two weights
     per non-recurrent layer and fails on our cores, so we draw our own.)"""

@@ -880,21 +880,30 @@ def summary_lines(hw: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def main(argv=None) -> int:
-    import argparse
+def build_parser(prog: str = "python -m hls_project.reports"):
+    from keras_model.cli import ArgumentParser, add_common
 
-    p = argparse.ArgumentParser(prog="python -m hls_project.reports",
-                                description="Re-read the synthesis reports of a written project into its "
-                                            "hardware_report.json/.md (e.g. after copying them in).")
+    p = ArgumentParser(prog=prog, description="Re-read the synthesis reports of a written project into its "
+                                              "hardware_report.json/.md (e.g. after copying them in).")
     p.add_argument("project_dir")
-    a = p.parse_args(argv)
+    return add_common(p)
+
+
+def run(a) -> int:
+    from keras_model.errors import ConfigError
+
     if not os.path.isfile(os.path.join(a.project_dir, JSON_NAME)):
-        print(f"error: {a.project_dir} has no {JSON_NAME}; write the project with build.py first")
-        return 2
+        raise ConfigError(f"{a.project_dir} has no {JSON_NAME}; write the project with fdht build first")
     hw = refresh(a.project_dir)
     print("\n".join(summary_lines(hw)))
     print(f"report              {os.path.join(a.project_dir, MD_NAME)}")
     return 0
+
+
+def main(argv=None, prog: str = "python -m hls_project.reports") -> int:
+    from keras_model.cli import run_command
+
+    return run_command(build_parser, run, argv, prog)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Dict, List, Optional
 
 from keras_model.errors import ConfigError
+from keras_model.logs import info
 
 
 def integer_bits(width: int) -> int:
@@ -49,7 +50,7 @@ def _one(args):
 
 
 def run_sweep(cfg: Dict[str, Any], widths: List[int], model_path: str, samples: Optional[int],
-              out_base: str, log=print, workers: int = 2) -> Dict[str, Any]:
+              out_base: str, log=info, workers: int = 2) -> Dict[str, Any]:
     jobs = []
     for w in widths:
         c = copy.deepcopy(cfg)

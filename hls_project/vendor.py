@@ -38,6 +38,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from keras_model.errors import ConfigError, ToolError
+from keras_model.logs import info
 
 TOOLS = {"Vivado": "vivado_hls", "Vitis": "vitis-run"}
 
@@ -194,7 +195,7 @@ def hls_model_for(cfg: Dict[str, Any], project_dir: str, report: Dict[str, Any])
 
 def synthesize(cfg: Dict[str, Any], project_dir: str, synth: bool = False, cosim: bool = False,
                export: bool = False, vsynth: bool = False, hls_model=None, report: Optional[Dict[str, Any]] = None,
-               log=print) -> Dict[str, Any]:
+               log=info) -> Dict[str, Any]:
     """Run the requested vendor steps in ``project_dir`` through
     ``hls_model.build()`` (``hls_model``, or the flow's model converted again
     from ``report``, see :func:`hls_model_for`); returns what ran, where the IP

@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
-import tensorflow as tf
-from tensorflow import keras
+from keras_model.keras2 import keras, tf
 
 from .errors import ShapeError
 from .layers import (

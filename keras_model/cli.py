@@ -1,11 +1,23 @@
-"""Shared command-line pieces: a parser whose bad arguments are one-line
-errors (every entry point prints ``error: <message>`` and exits 2), and the
-argument types the entry points share."""
+"""Shared command-line pieces.
+
+* :class:`ArgumentParser`: bad arguments are one-line errors (``error: ...``, exit 2).
+* :func:`add_common`: the flags every command has (``-v``/``-q``).
+* :func:`run_command`: the ONE place that turns errors into exit codes, used by
+  every entry point (``fdht <command>``, ``python build.py``, ``python -m ...``):
+  a :class:`~keras_model.errors.FlowError` prints ``error: <message>`` and
+  exits with its ``exit_code`` (2 for bad input, 3 for a missing or failing
+  tool), Ctrl-C exits 130.
+* argument types the commands share.
+"""
+
+from __future__ import annotations
 
 import argparse
 import re
+import sys
+from typing import Callable, Optional, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, FlowError
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -13,6 +25,41 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise ConfigError(f"{message} (see --help)")
+
+
+def add_common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    g = p.add_argument_group("output")
+    g.add_argument("-v", "--verbose", action="count", default=0,
+                   help="debug lines, and TensorFlow's and hls4ml's own messages")
+    g.add_argument("-q", "--quiet", action="count", default=0, help="warnings and errors only")
+    return p
+
+
+def add_output_dir(p: argparse.ArgumentParser, help: str, **kwargs) -> None:
+    """``--output-dir`` (every command spells it so); ``--out`` is kept as a
+    hidden alias of older versions."""
+    p.add_argument("--output-dir", dest="output_dir", help=help, **kwargs)
+    p.add_argument("--out", dest="output_dir", help=argparse.SUPPRESS, **kwargs)
+
+
+def run_command(build_parser: Callable[..., argparse.ArgumentParser], run: Callable[[argparse.Namespace], int],
+                argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
+                interrupted: str = "interrupted") -> int:
+    """Parse ``argv`` with ``build_parser(prog)``, set up logging, call
+    ``run(args)``; errors become exit codes here and nowhere else."""
+    from . import logs
+
+    try:
+        parser = build_parser(prog) if prog else build_parser()
+        args = parser.parse_args(argv)
+        logs.setup(min(1, getattr(args, "verbose", 0)) - min(1, getattr(args, "quiet", 0)))
+        return int(run(args))
+    except FlowError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"error: {interrupted}", file=sys.stderr)
+        return 130
 
 
 def int_at_least(minimum: int):
@@ -30,12 +77,24 @@ def int_at_least(minimum: int):
     return parse
 
 
-def frame_size(text: str) -> tuple:
-    """argparse type: '160x120' -> (width, height)."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+_SIZE = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
+
+
+def parse_frame_size(text: str) -> tuple:
+    """'160x120' -> (width, height): the one frame-size convention, WIDTHxHEIGHT,
+    for flags and configs alike. Raises ValueError."""
+    match = _SIZE.fullmatch(str(text))
     if not match:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}")
+        raise ValueError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}")
     width, height = int(match.group(1)), int(match.group(2))
     if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"width and height must be >= 1, got {text!r}")
+        raise ValueError(f"width and height must be >= 1, got {text!r}")
     return width, height
+
+
+def frame_size(text: str) -> tuple:
+    """argparse type: '160x120' -> (width, height)."""
+    try:
+        return parse_frame_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

@@ -20,8 +20,44 @@ import yaml
 from .errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG_DIR = os.path.join(ROOT, "configs")
-BUILD_DIR = os.path.join(ROOT, "build")
+
+
+def _shipped(package_dir: str, source_dir: str) -> str:
+    """A folder of shipped files: inside the installed package (``pip install .``
+    puts ``configs/`` there) or, in a source checkout, beside the package."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), package_dir)
+    return here if os.path.isdir(here) else os.path.join(ROOT, source_dir)
+
+
+CONFIG_DIR = _shipped("configs", "configs")
+WORKDIR_ENV = "FDHT_WORKDIR"
+
+
+def build_dir() -> str:
+    """Where everything generated goes (trained models, projects, caches, logs):
+    ``--workdir`` (env ``FDHT_WORKDIR``) if given, else ``./build`` of the
+    current directory."""
+    return os.path.abspath(os.environ.get(WORKDIR_ENV) or os.path.join(os.getcwd(), "build"))
+
+
+def __getattr__(name):  # BUILD_DIR follows --workdir and the current directory
+    if name == "BUILD_DIR":
+        return build_dir()
+    raise AttributeError(name)
+
+
+def default_config_path() -> str:
+    return os.path.join(CONFIG_DIR, "default.yml")
+
+
+def resolve_config_path(path: Optional[str]) -> Optional[str]:
+    """A config file, or the name of a shipped one (``ucf11`` -> configs/ucf11.yml)."""
+    if path is None or os.path.isfile(path):
+        return path
+    shipped = os.path.join(CONFIG_DIR, path if path.endswith((".yml", ".yaml")) else path + ".yml")
+    if os.sep not in path and os.path.isfile(shipped):
+        return shipped
+    return path
 
 # (type or tuple of types, or "any"), None allowed where the default is None
 _INT, _NUM, _STR, _BOOL = int, (int, float), str, bool
@@ -31,7 +67,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "data": {
         "source": "digits",  # 'digits' (built-in moving digits) or a path to an .npz
         "frames": 8,
-        "size": [32, 32],
+        "size": "32x32",  # WIDTHxHEIGHT, as the --size flags
         "seed": 0,
         "n_train": 2000,
         "n_test": 500,
@@ -87,7 +123,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
 }
 
 SCHEMA: Dict[str, Dict[str, Any]] = {
-    "data": {"source": _STR, "frames": _INT, "size": _LIST, "seed": _INT, "n_train": _INT, "n_test": _INT},
+    "data": {"source": _STR, "frames": _INT, "size": (_STR, _LIST), "seed": _INT, "n_train": _INT, "n_test": _INT},
     "model": {
         "kind": _STR, "units": _INT, "d": _INT, "input_modes": _LIST, "output_modes": _LIST,
         "ranks": (int, list, dict), "unit_forget_bias": _BOOL, "activation": _STR,
@@ -167,8 +203,11 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
             if path in _POSITIVE and v <= 0:
                 problems.append(f"{path}: must be > 0, got {v}")
     d = _section(cfg, "data")
-    if isinstance(d.get("size"), list) and (len(d["size"]) != 2 or not all(_is(s, int) and s > 0 for s in d["size"])):
-        problems.append(f"data.size: expected [height, width] of positive integers, got {d['size']}")
+    if d.get("size") is not None:
+        try:
+            frame_size_hw(d["size"])
+        except ConfigError as e:
+            problems.append(str(e))
     m = _section(cfg, "model")
     if m.get("kind") not in (None, "fdht", "ht", "tt", "dense"):
         problems.append(f"model.kind: '{m.get('kind')}' is unknown; use fdht, ht, tt or dense")
@@ -222,6 +261,23 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
     return problems
 
 
+def frame_size_hw(value) -> Optional[tuple]:
+    """``data.size`` ('160x120', WIDTHxHEIGHT like every --size flag) as
+    (height, width), the order of the frame arrays; None stays None."""
+    from .cli import parse_frame_size
+
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        raise ConfigError(f"data.size: {list(value)} is a list; write WIDTHxHEIGHT like the --size flags, e.g. "
+                          f"size: {value[-1]}x{value[0]} for [height, width] = {list(value)}")
+    try:
+        width, height = parse_frame_size(value)
+    except ValueError as e:
+        raise ConfigError(f"data.size: {e}") from None
+    return height, width
+
+
 def data_file_override(path: str) -> Dict[str, Any]:
     """The ``data`` override of a ``--data FILE.npz`` flag: frames/size
     describe the built-in digits; a file brings its own shape."""
@@ -243,6 +299,7 @@ def load_config(path: Optional[str] = None, overrides: Optional[Dict] = None) ->
     config's name (file stem, 'default' without a file)."""
     user: Dict[str, Any] = {}
     name = "default"
+    path = resolve_config_path(path)
     if path is not None:
         if not os.path.isfile(path):
             raise ConfigError(f"config file {path} does not exist; see configs/ for examples")

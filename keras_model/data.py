@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_model.config import frame_size_hw
 from keras_model.errors import ConfigError, DataError
 
 __all__ = [
@@ -307,7 +308,30 @@ def _validate(arrays: dict, source: str) -> Dataset:
             )
     if len(names) < 2:
         raise DataError(f"{source}: the labels use only {len(names)} class; classification needs at least 2")
+    missing = sorted(set(range(len(names))) - set(np.unique(y_train).tolist()))
+    if missing and arrays.get("class_names") is None:
+        raise DataError(
+            f"{source}: the labels run to {max_label} but class(es) {_ranges(missing)} have no training samples, so "
+            f"this would be a {max_label + 1}-class model; relabel to 0..{len(names) - len(missing) - 1} (e.g. "
+            f"np.unique(y, return_inverse=True)) or give class_names for all {max_label + 1} classes")
+    if missing:
+        from .logs import logger
+
+        logger.warning("warning: %s: class(es) %s (%s) have no training samples; the model cannot learn them",
+                       source, _ranges(missing), ", ".join(names[i] for i in missing[:10]))
     return Dataset(x_train, y_train, x_test, y_test, names)
+
+
+def _ranges(values) -> str:
+    """[0, 1, 2, 5, 7, 8] -> '0-2, 5, 7-8'."""
+    out, start = [], None
+    for i, v in enumerate(values):
+        if start is None:
+            start = v
+        if i + 1 == len(values) or values[i + 1] != v + 1:
+            out.append(str(start) if start == v else f"{start}-{v}")
+            start = None
+    return ", ".join(out)
 
 
 def validate_dataset(dataset: Dataset, source: str = "dataset") -> Dataset:
@@ -411,7 +435,7 @@ def load_dataset(data_cfg: dict) -> Dataset:
     """The data set named by the ``data:`` section of a config.
 
     ``source``: ``"digits"`` (default) for :func:`make_moving_digits`, or a path
-    to an ``.npz`` for :func:`load_npz`. ``frames``, ``size`` ([H, W]), ``seed``,
+    to an ``.npz`` for :func:`load_npz`. ``frames``, ``size`` (WIDTHxHEIGHT), ``seed``,
     ``n_train`` and ``n_test`` configure the digits; for an ``.npz`` they are not
     used to change the data, but ``frames`` and ``size`` if given must match
     the file (so a config cannot silently describe other data than it loads).
@@ -428,6 +452,8 @@ def load_dataset(data_cfg: dict) -> Dataset:
         raise ConfigError(f"data.source must be 'digits' or a path to an .npz file, got {source!r}")
     if str(source) == "digits":
         kwargs = {k: data_cfg.get(k, v) for k, v in _DIGITS_DEFAULTS.items()}
+        if data_cfg.get("size") is not None:
+            kwargs["size"] = frame_size_hw(data_cfg["size"])
         return make_moving_digits(**kwargs)
 
     dataset = load_npz(source)
@@ -437,15 +463,14 @@ def load_dataset(data_cfg: dict) -> Dataset:
             f"data.frames is {frames} but {source} has {dataset.sample_shape[0]} frames per sample; "
             f"fix data.frames or remove it"
         )
-    size = data_cfg.get("size")
+    size = frame_size_hw(data_cfg.get("size"))
     if size is not None:
         if not dataset.is_video:
             raise ConfigError(f"data.size is set but {source} holds (N, T, F) sequences, not frames; remove data.size")
-        if list(size) != list(dataset.sample_shape[1:3]):
-            raise ConfigError(
-                f"data.size is {list(size)} but {source} has frames of {list(dataset.sample_shape[1:3])} "
-                f"[height, width]; fix data.size or remove it"
-            )
+        if tuple(size) != tuple(dataset.sample_shape[1:3]):
+            h, w = dataset.sample_shape[1:3]
+            raise ConfigError(f"data.size is {data_cfg['size']} (WIDTHxHEIGHT) but {source} has frames of {w}x{h}; "
+                              f"fix data.size or remove it")
     return dataset
 
 

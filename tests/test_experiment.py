@@ -131,7 +131,7 @@ def test_parse_kinds():
 
 
 def test_select_strategy_on_this_machine():
-    import tensorflow as tf
+    from keras_model.keras2 import tf
 
     strategy = experiment.select_strategy()
     gpus = tf.config.list_logical_devices("GPU")

@@ -52,7 +52,7 @@ LSB16 = 2.0**-10  # ap_fixed<16,6>, the default precision
 
 
 def _keras():
-    from tensorflow import keras
+    from keras_model.keras2 import keras
 
     return keras
 
@@ -319,6 +319,11 @@ def test_fdht_lstm_build_py_csim(fdht_rf1, fdht_case):
     # the printed summary and a clean project folder
     assert "top-1 agreement" in proc.stdout and "identical" in proc.stdout
     assert not _error_lines(proc.stderr)
+    # no TensorFlow / absl / Keras chatter in the default output (shown with -v)
+    chatter = [l for l in (proc.stdout + proc.stderr).splitlines()
+               if re.match(r"^[IWEF]\d{4} \d\d:|WARNING: All log messages|.*(UserWarning|DeprecationWarning)|"
+                           r"WARNING:tensorflow|.*oneDNN|.*cuda", l)]
+    assert chatter == []
     assert not (out / "tb_input.npy").exists() and not (out / "tb_output.npy").exists()
     assert str(out) in (out / "hls4ml_config.yml").read_text()
     assert ".fdht_rf1-tmp-" not in (out / "hls4ml_config.yml").read_text()

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from tensorflow import keras
+from keras_model.keras2 import keras
 
 from keras_model import config, models, train
 from keras_model.baselines import HTLSTM, TTLSTM

@@ -1,0 +1,258 @@
+"""FDHT-LSTM -> HLS C++ project -> C simulation (and, with vendor tools, IP).
+
+    fdht build --csim                           # default model on the built-in data
+    fdht build --config configs/ucf11.yml --csim --samples 8
+    (python build.py ... is the same command)
+
+Trains the configured model if no trained model with the same config is
+cached under build/, converts it with hls4ml through our HT extension,
+writes the project, builds the testbench with g++, C-simulates the test set
+and compares with the Keras predictions. The report is printed and written
+to <output dir>/csim_report.json. Every run also writes a hardware report
+(hardware_report.json / .md, hardware_kinds.png): MACs, weight bits, buffers
+and an analytic multiplier/cycle estimate against the part's ceilings.
+
+    fdht build --config configs/ucf11.yml --export     # + C synthesis and IP export
+
+--synth / --cosim / --export / --vsynth run the vendor tools through
+hls4ml's build() in the finished project folder (Vivado backend: vivado_hls,
+Vitis: vitis-run, on PATH), with hls.part and hls.clock_period; their
+figures are added to the hardware report. Without the tool the project is
+still written and the exact command to run later is printed (exit 3).
+
+Exit status: 0 when top-1 agreement reaches hls.min_agreement (or no csim
+ran) and the vendor steps succeeded, 1 when the agreement does not, 2 on a
+usage/input error, 3 when an external tool is missing or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from keras_model.cli import ArgumentParser, add_common, add_output_dir, run_command
+from keras_model.errors import FlowError
+
+
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    """Flags that choose the model, the data and the project (build and sweep share them)."""
+    p.add_argument("--config", default=None,
+                   help="YAML config (sections data, model, train, quantization, hls); default: configs/default.yml")
+    p.add_argument("--model", default=None,
+                   help="a saved Keras model (.h5/.keras) to convert instead of training/caching one")
+    p.add_argument("--data", default=None,
+                   help="an .npz data set (x_train, y_train, x_test, y_test); overrides data.source. With the "
+                        "default config, modes are derived from its shape, so any frames/sequences work")
+    add_output_dir(p, "project folder (default build/hls/<config name>; for a sweep build/hls/<config name>-sweep)")
+    p.add_argument("--backend", default=None, choices=["Vivado", "Vitis"], help="hls4ml backend (hls.backend)")
+    p.add_argument("--precision", default=None,
+                   help="default fixed-point type, e.g. 'ap_fixed<16,6>' (hls.precision)")
+    p.add_argument("--reuse-factor", type=int, default=None,
+                   help="reuse factor: pipeline II of the HT stages and of Dense (hls.reuse_factor)")
+    p.add_argument("--samples", type=int, default=None, help="cap on the number of test samples simulated")
+
+
+def build_parser(prog: str = "python build.py") -> argparse.ArgumentParser:
+    p = ArgumentParser(
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument("--csim", action="store_true",
+                   help="build the testbench with g++, C-simulate the test set and compare with Keras")
+    _add_model_flags(p)
+    q = p.add_argument_group("precision")
+    q.add_argument("--profile", action="store_true",
+                   help="compare every weight, input and layer output with the range of its fixed-point type; "
+                        "counts out-of-range values and saves profile_weights.png / profile_activations.png "
+                        "in <project>/profile/")
+    q.add_argument("--sweep-precision", default=None, nargs="?", const="", metavar="W,W,...",
+                   help="the same as the sweep command: for each default width W (e.g. 6,8,10,12,16) convert, "
+                        "csim and compare, two at a time; writes sweep.md/.json/.png and one project per width into "
+                        "--output-dir (default build/hls/<config name>-sweep). Without a value: the list in "
+                        "hls.sweep_precision")
+    v = p.add_argument_group("vendor tools (Vivado: vivado_hls, Vitis: vitis-run on PATH; run after the project "
+                             "is written, in its folder, with hls.part and hls.clock_period)")
+    v.add_argument("--synth", action="store_true",
+                   help="C synthesis (csynth_design); latency, II and DSP/LUT/FF/BRAM/URAM go into the hardware report")
+    v.add_argument("--cosim", action="store_true",
+                   help="C/RTL co-simulation (cosim_design) of the testbench; implies --synth")
+    v.add_argument("--export", action="store_true",
+                   help="export the IP for the Vivado IP catalog (export_design -format ip_catalog, in "
+                        "<project>_prj/solution1/impl/ip); implies --synth. Without --csim the project is written "
+                        "but not C-simulated")
+    v.add_argument("--vsynth", action="store_true",
+                   help="Vivado logic synthesis of the generated RTL (vivado_synth.tcl); implies --synth")
+    return add_common(p)
+
+
+def build_sweep_parser(prog: str = "fdht sweep") -> argparse.ArgumentParser:
+    p = ArgumentParser(prog=prog, description="Precision sweep: for each default fixed-point width, convert, "
+                       "C-simulate and compare with Keras (two at a time); a table, a plot and one project per width.")
+    p.add_argument("--widths", default="", metavar="W,W,...",
+                   help="default widths, e.g. 6,8,10,12,16 (default: hls.sweep_precision of the config)")
+    _add_model_flags(p)
+    return add_common(p)
+
+
+def overrides_from_args(args) -> dict:
+    o: dict = {}
+    if args.data:
+        from keras_model.config import data_file_override
+
+        o["data"] = data_file_override(args.data)
+    hls = {}
+    if args.output_dir:
+        hls["output_dir"] = args.output_dir
+    if args.backend:
+        hls["backend"] = args.backend
+    if args.precision:
+        hls["precision"] = args.precision
+    if args.reuse_factor is not None:
+        hls["reuse_factor"] = args.reuse_factor
+    if args.samples is not None:
+        hls["samples"] = args.samples
+    if hls:
+        o["hls"] = hls
+    return o
+
+
+def print_report(r: dict) -> None:
+    c = r.get("csim") or {}
+    p = r["parameters"]
+    lines = [
+        "",
+        f"=== FDHT-LSTM build report: {r['config']} ===",
+        f"project             {r['output_dir']}",
+        f"parameters          {p['model']:,}" + (f" (recurrent {p['recurrent']:,}; a dense LSTM needs "
+                                                f"{p['dense_lstm_recurrent']:,})" if p["dense_lstm_recurrent"] else ""),
+        f"MACs per time step  {r['macs_per_step']:,}" + (f" (dense LSTM {r['dense_lstm_macs_per_step']:,})"
+                                                        if r["dense_lstm_macs_per_step"] else ""),
+        f"weight storage      {r['weight_bits']:,} bits ({r['weight_bits'] / 8192:.1f} KiB)",
+    ]
+    if c:
+        lines += [
+            f"csim samples        {c['samples']}",
+            f"top-1 agreement     {c['top1_agreement'] * 100:.2f} % csim vs Keras (threshold {r['min_agreement'] * 100:.0f} %)",
+            f"|diff| of probs     max {c['max_abs_diff']:.4g}, mean {c['mean_abs_diff']:.4g}",
+            f"csim vs predict     {'identical' if c['csim_equals_predict'] else 'DIFFERENT'} "
+            f"(max |diff| {c['csim_vs_predict_max_abs_diff']:.3g})",
+            f"accuracy            Keras {c['keras_accuracy'] * 100:.2f} %, csim {c['csim_accuracy'] * 100:.2f} %",
+        ]
+    lines.append("stage times         " + ", ".join(f"{k} {v:.1f}s" for k, v in r["stage_seconds"].items()))
+    lines.append(f"report              {os.path.join(r['output_dir'], 'csim_report.json')}")
+    hw_path = r.get("hardware_report")
+    if hw_path and os.path.isfile(hw_path):
+        from hls_project import reports
+
+        with open(hw_path) as f:
+            lines += reports.summary_lines(json.load(f))
+        lines.append(f"hardware report     {os.path.splitext(hw_path)[0]}.md")
+    print("\n".join(lines))
+
+
+def print_vendor(result: dict) -> None:
+    lines = [f"vendor              {result['tool']} ({result['backend']}, {result['part']}, "
+             f"{result['clock_period_ns']} ns) done in {result.get('seconds', 0):.0f} s"]
+    s = result.get("synthesis")
+    if s and not s.get("error"):
+        r = s["resources"]
+        lines.append(f"csynth              latency {s['latency_cycles']['min']}-{s['latency_cycles']['max']} cycles "
+                     f"({s['latency_ns']['min']}-{s['latency_ns']['max']} ns), II {s['interval_cycles']['min']}-"
+                     f"{s['interval_cycles']['max']}; DSP {r['DSP']}, LUT {r['LUT']}, FF {r['FF']}, "
+                     f"BRAM_18K {r['BRAM_18K']}, URAM {r['URAM']}")
+    ip = result.get("ip")
+    if ip:
+        lines.append(f"exported IP         {ip['ip_dir']}" + (f" ({ip['zip'][0]})" if ip.get("zip") else ""))
+    print("\n".join(lines))
+
+
+def _load(args) -> dict:
+    from keras_model.config import default_config_path, load_config
+
+    cfg = load_config(args.config or default_config_path(), overrides_from_args(args))
+    if args.model is not None and not os.path.isfile(args.model):
+        raise FlowError(f"model file {args.model} does not exist")
+    return cfg
+
+
+def run(args) -> int:
+    """The build command: write the project, csim it, run the vendor steps."""
+    cfg = _load(args)
+    vendor_steps = args.synth or args.cosim or args.export or args.vsynth
+    if args.sweep_precision is not None:
+        return run_sweep(args, cfg, args.sweep_precision)
+    if not (args.csim or vendor_steps or args.profile):
+        raise FlowError("nothing to do: add --csim to write, build and C-simulate the project, and/or "
+                        "--synth/--cosim/--export/--vsynth for the vendor tools")
+    if vendor_steps:
+        from hls_project import vendor
+
+        vendor.tool_for(cfg["hls"]["backend"])  # a bad backend fails before any heavy step
+    from hls_project.flow import run_flow
+
+    report = run_flow(cfg, model_path=args.model, samples=cfg["hls"].get("samples"), csim_enabled=args.csim,
+                      profile=args.profile)
+    print_report(report)
+    if report.get("passed") is False:
+        print(f"FAILED: top-1 agreement below hls.min_agreement = {report['min_agreement']}"
+              + ("; vendor steps skipped" if vendor_steps else ""), file=sys.stderr)
+        return 1
+    if vendor_steps:
+        return run_vendor(args, cfg, report)
+    return 0
+
+
+def run_sweep(args, cfg: dict, widths_text: str) -> int:
+    """One independent flow per width on the same trained model, into
+    --output-dir (default build/hls/<config name>-sweep)."""
+    from hls_project.flow import check_output_dir, output_dir_for
+    from hls_project.sweep import parse_widths, run_sweep as sweep
+    from keras_model.train import cached_or_train
+
+    widths = parse_widths(widths_text or cfg["hls"].get("sweep_precision") or "")
+    out_dir = args.output_dir or output_dir_for(cfg) + "-sweep"
+    check_output_dir(out_dir)
+    model_path = args.model
+    if model_path is None:
+        _, _, model_path, _ = cached_or_train(cfg)
+    sweep(cfg, widths, model_path, cfg["hls"].get("samples"), out_dir)
+    print(f"sweep table         {os.path.join(out_dir, 'sweep.md')} (plot sweep.png)")
+    return 0
+
+
+def run_sweep_command(args) -> int:
+    return run_sweep(args, _load(args), args.widths)
+
+
+def run_vendor(args, cfg: dict, report: dict) -> int:
+    """The vendor steps in the finished project folder; their result goes into its hardware report."""
+    from hls_project import reports, vendor
+
+    out_dir = report["output_dir"]
+    try:
+        result = vendor.synthesize(cfg, out_dir, synth=args.synth, cosim=args.cosim, export=args.export,
+                                   vsynth=args.vsynth, report=report)
+    except FlowError as e:
+        if getattr(e, "vendor_result", None) and os.path.isfile(os.path.join(out_dir, reports.JSON_NAME)):
+            reports.record_vendor(out_dir, e.vendor_result)
+        raise
+    except KeyboardInterrupt:
+        print(f"error: interrupted during the vendor build; the written project in {out_dir} stays usable",
+              file=sys.stderr)
+        return 130
+    reports.record_vendor(out_dir, result)
+    print_vendor(result)
+    return 0
+
+
+def main(argv=None, prog: str = "python build.py") -> int:
+    return run_command(build_parser, run, argv, prog,
+                       interrupted="interrupted; the previous project (if any) is untouched")
+
+
+def sweep_main(argv=None, prog: str = "fdht sweep") -> int:
+    return run_command(build_sweep_parser, run_sweep_command, argv, prog)

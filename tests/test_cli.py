@@ -1,0 +1,240 @@
+"""The one command (`fdht`), its shims, the packaging and the new-user fixes:
+one exit-code mapping, labels with gaps, useless ranks, the prepare layout
+check, the sweep folder, the frame-size convention."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hls_project import cli as fdht_cli
+from keras_model import cli, ht
+from keras_model.errors import ConfigError, DataError, ShapeError, ToolError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fdht_help_lists_every_subcommand(capsys):
+    assert fdht_cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("train", "build", "sweep", "report", "prepare", "sample-videos", "experiment"):
+        assert f"\n  {name} " in out
+
+
+@pytest.mark.parametrize("name", sorted(fdht_cli.COMMANDS))
+def test_every_subcommand_has_help_and_shared_flags(name, capsys):
+    with pytest.raises(SystemExit) as info:
+        fdht_cli.main([name, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: fdht {name}")
+    assert "--verbose" in out and "--quiet" in out
+    if name in ("train", "build", "sweep", "experiment"):
+        for flag in ("--config", "--data", "--output-dir"):
+            assert flag in out, (name, flag)
+
+
+def test_unknown_command_and_option_exit_2(capsys):
+    assert fdht_cli.main(["bild"]) == 2
+    assert "unknown command 'bild'" in capsys.readouterr().err
+    assert fdht_cli.main(["--nope", "build"]) == 2
+    assert fdht_cli.main([]) == 2
+
+
+def test_one_place_maps_errors_to_exit_codes(capsys):
+    def parser(prog="t"):
+        return cli.add_common(cli.ArgumentParser(prog=prog))
+
+    def raising(exc):
+        def run(args):
+            raise exc
+        return run
+
+    assert cli.run_command(parser, raising(ToolError("g++ not found")), []) == 3
+    assert cli.run_command(parser, raising(ConfigError("bad key")), []) == 2
+    assert cli.run_command(parser, raising(DataError("bad file")), []) == 2
+    assert cli.run_command(parser, raising(KeyboardInterrupt()), []) == 130
+    assert cli.run_command(parser, lambda a: 0, ["--bogus"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[:3] == ["error: g++ not found", "error: bad key", "error: bad file"]
+
+
+def test_workdir_moves_generated_files(tmp_path, monkeypatch):
+    from keras_model import config
+
+    monkeypatch.delenv(config.WORKDIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert config.build_dir() == str(tmp_path / "build")
+    monkeypatch.setenv(config.WORKDIR_ENV, str(tmp_path / "w"))
+    assert config.build_dir() == str(tmp_path / "w")
+    assert config.BUILD_DIR == str(tmp_path / "w")
+
+
+def test_shipped_config_by_name():
+    from keras_model.config import load_config
+
+    assert load_config("ucf11")["model"]["units"] == 256
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("no_such_config")
+
+
+# -- packaging -----------------------------------------------------------------
+
+
+def _requirements(name):
+    return [l.split("#")[0].strip() for l in (ROOT / name).read_text().splitlines()
+            if l.split("#")[0].strip() and not l.startswith("-r")]
+
+
+def test_dependencies_are_pinned_and_test_extra_matches():
+    import re
+
+    runtime = _requirements("requirements.txt")
+    assert runtime and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", r) for r in runtime), runtime
+    assert any(r.startswith("tensorflow==2.21") for r in runtime) and "tf-keras==2.21.0" in runtime
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'dependencies = {file = ["requirements.txt"]}' in pyproject
+    extra = re.search(r"^test = \[(.*)\]$", pyproject, re.M).group(1)
+    assert [x.strip().strip('"') for x in extra.split(",")] == _requirements("requirements-test.txt")
+
+
+def test_wheel_ships_templates_configs_and_the_fdht_script(tmp_path):
+    """`pip install .` content: build the wheel offline and look inside, then
+    import the packages from the unpacked wheel in another directory."""
+    import shutil
+
+    src = tmp_path / "src"  # a copy, so the build leaves nothing in the checkout
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns("build", ".git", "__pycache__", "*.egg-info",
+                                                              ".pytest_cache", ".hypothesis"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(tmp_path), str(src)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    wheel = next(tmp_path.glob("fdht_lstm-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        entry = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "fdht = hls_project.cli:main" in z.read(entry).decode()
+        z.extractall(tmp_path / "site")
+    for header in ("nnet_ht.h", "nnet_fdht_lstm.h"):
+        assert f"hls_project/templates/{header}" in names
+    for cfg in ("default.yml", "ucf11.yml", "default_q8.yml"):
+        assert f"keras_model/configs/{cfg}" in names
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]);"
+             "from hls_project.extension import TEMPLATE_DIR; from keras_model.config import CONFIG_DIR, build_dir;"
+             "print(TEMPLATE_DIR); print(CONFIG_DIR); print(build_dir())")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FDHT_WORKDIR")}
+    run = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "site")], cwd=other, capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    template_dir, config_dir, build = run.stdout.split()
+    assert template_dir == str(tmp_path / "site" / "hls_project" / "templates")
+    assert config_dir == str(tmp_path / "site" / "keras_model" / "configs")
+    assert build == str(other / "build")
+
+
+# -- fixes found by a new user ---------------------------------------------------------
+
+
+def _npz(path, y_train, y_test, **extra):
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.random((len(y_train), 3, 4), dtype=np.float32), y_train=np.asarray(y_train),
+             x_test=rng.random((len(y_test), 3, 4), dtype=np.float32), y_test=np.asarray(y_test), **extra)
+    return path
+
+
+def test_labels_with_gaps_are_refused_naming_the_empty_classes(tmp_path):
+    from keras_model.data import load_npz
+
+    path = _npz(tmp_path / "gaps.npz", [0, 1, 2, 99] * 3, [0, 1, 2, 99])
+    with pytest.raises(DataError, match=r"class\(es\) 3-98 have no training samples.*100-class model.*relabel"):
+        load_npz(path)
+
+
+def test_labels_with_gaps_and_class_names_warn(tmp_path, caplog):
+    from keras_model.data import load_npz
+
+    names = np.array(["a", "b", "c", "d"])
+    path = _npz(tmp_path / "named.npz", [0, 1, 3] * 3, [0, 1, 3], class_names=names)
+    with caplog.at_level("WARNING", logger="fdht"):
+        ds = load_npz(path)
+    assert ds.n_classes == 4
+    assert any("class(es) 2 (c) have no training samples" in r.getMessage() for r in caplog.records)
+
+
+def test_absurd_ranks_are_refused_before_tensorflow():
+    with pytest.raises(ShapeError, match=r"rank 100000 of node u1 .* at most 24 .* parameters"):
+        ht.make_shape([6, 6, 6, 5], [4, 4, 4, 2], 100000, in_features=1056)
+    # the same check reached from a config, before any model is built
+    from keras_model.config import load_config
+    from keras_model.models import build_model
+
+    cfg = load_config(None, {"model": {"ranks": 100000}})
+    with pytest.raises(ShapeError, match="at most"):
+        build_model(cfg["model"], (8, 32, 32, 1), 4)
+    # a uniform rank a little above a small leaf's bound stays allowed (saved models use it)
+    assert ht.make_shape([2, 3], [2, 2], 6).ranks["u1"] == 6
+
+
+def _video_tree(root, layout):
+    """layout: {class: {group or '': n_clips}}; the files are NOT videos, so
+    decoding any of them would fail (and print a 'skipped' warning)."""
+    for cls, groups in layout.items():
+        for group, n in groups.items():
+            d = root / cls / group if group else root / cls
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                (d / f"clip{i}.avi").write_bytes(b"not a video")
+
+
+def test_prepare_checks_the_layout_before_decoding(tmp_path, capsys):
+    from keras_model import prepare
+
+    _video_tree(tmp_path / "v", {"a": {"g1": 2, "g2": 2}, "b": {"": 1}})
+    code = prepare.main(["--video-dir", str(tmp_path / "v"), "--output", str(tmp_path / "o.npz"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "class 'b' has only one clip" in err
+    assert "skipped" not in err  # nothing was decoded
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_single_group_class_is_split_by_clip_with_a_warning():
+    from keras_model.video import Clip, split_clips
+
+    clips = [Clip(Path(f"/v/a/g1/c{i}.avi"), "a", "g1") for i in range(4)]
+    clips += [Clip(Path(f"/v/b/g{i}/c.avi"), "b", f"g{i}") for i in range(4)]
+    notes = []
+    train, test = split_clips(clips, 0.25, 0, warnings=notes)
+    assert len(notes) == 1 and "class 'a' has one group folder (g1)" in notes[0]
+    for cls in ("a", "b"):
+        members = {i for i, c in enumerate(clips) if c.class_name == cls}
+        assert members & set(train.tolist()) and members & set(test.tolist())
+    # --split clip ignores the group folders for every class
+    train_c, test_c = split_clips(clips, 0.25, 0, by="clip")
+    assert len(train_c) + len(test_c) == len(clips) and len(test_c) >= 2
+
+
+def test_frame_size_convention_is_width_x_height():
+    from keras_model.config import frame_size_hw
+
+    assert cli.frame_size("160x120") == (160, 120)
+    assert frame_size_hw("160x120") == (120, 160)
+    with pytest.raises(ConfigError, match="size: 160x120 for \\[height, width\\] = \\[120, 160\\]"):
+        frame_size_hw([120, 160])
+
+
+def test_build_py_and_python_m_forms_are_the_same_commands():
+    from hls_project import build_cmd
+    from keras_model import experiment, prepare, sample_videos, train
+
+    src = (ROOT / "build.py").read_text()
+    assert "from hls_project.build_cmd import main" in src
+    for module in (build_cmd, train, prepare, sample_videos, experiment):
+        assert callable(module.build_parser) and callable(module.run)
+        assert module.__name__ in {m for m, _, _ in fdht_cli.COMMANDS.values()}
