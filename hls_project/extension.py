@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from keras_model import ht
+from keras_model.fixedtype import canonical
 from keras_model.errors import ConfigError
 from keras_model.layers import CORE_PREFIX
 
@@ -95,10 +96,11 @@ def _read_cores(layer, shape, data_reader):
 
 def _common(keras_layer, input_names, shape, data_reader, kind):
     cfg = keras_layer["config"]
-    layer = {
-        "name": cfg["name"],
+    layer = {"name": cfg["name"]}
+    if input_names is not None:  # a Sequential model gives none: hls4ml chains the layers itself
+        layer["inputs"] = input_names
+    layer.update({
         "class_name": kind,
-        "inputs": input_names,
         "input_modes": list(shape.input_modes),
         "output_modes": list(shape.output_modes),
         "ranks": dict(shape.ranks),
@@ -106,7 +108,7 @@ def _common(keras_layer, input_names, shape, data_reader, kind):
         "core_names": list(shape.core_names),
         "weight_quantizer": _quantizer(cfg, "kernel_quantizer"),
         "bias_quantizer": _quantizer(cfg, "bias_quantizer"),
-    }
+    })
     _read_cores(layer, shape, data_reader)
     return layer
 
@@ -228,7 +230,7 @@ def _ir_classes():
                 width, integer, _ = parse_fixed(self._default_precision())
                 frac = width - integer
             derived = derive_stage_types(shape, self.core_values(), input_bound, int(frac), bias=bias)
-            inter, accum = self._given("inter"), self._given("accum")
+            inter, accum = (canonical(v) if v else v for v in (self._given("inter"), self._given("accum")))
             if inter:
                 derived["inter"] = [inter] * len(shape.plan.steps)
             if accum:
@@ -254,7 +256,8 @@ def _ir_classes():
 
             prec, _ = self.model.config.get_precision(self, "result")
             if isinstance(prec, UnspecifiedPrecisionType):
-                return str(self.model.config.model_precision.get("default", "ap_fixed<16,6>"))
+                # hls4ml's configs spell it 'fixed<16,6>'; ours 'ap_fixed<16,6>': the C++ spelling either way
+                return canonical(str(self.model.config.model_precision.get("default", "ap_fixed<16,6>")))
             return precision_str(prec)
 
     class FDHTLSTM(_HTLayer):
@@ -416,7 +419,12 @@ def register():
 
     Safe to call many times: hls4ml's own registries (which survive module
     reloads) are checked before each registration, since hls4ml raises on a
-    second registration."""
+    second registration. Also installs the plugin's wrappers of hls4ml's
+    Keras entry points (``plugin.install``), so hls4ml's public functions work
+    on our models whether or not hls4ml found the plugin."""
+    from . import plugin
+
+    plugin.install()
     from hls4ml.backends import get_backend
     from hls4ml.converters import get_supported_keras_layers, register_keras_v2_layer_handler
     from hls4ml.model.layers import layer_map, register_layer

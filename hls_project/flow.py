@@ -23,7 +23,7 @@ from keras_model.config import build_dir
 from keras_model.errors import ConfigError, DataError, FlowError, ToolError
 
 from . import csim
-from keras_model.logs import info
+from keras_model.logs import chatter, info
 
 SUPPORTED_KERAS = {"InputLayer", "Reshape", "Flatten", "Dense", "Activation", "FDHTLSTM", "HTDense", "LSTM",
                    "QDense", "QActivation", "Dropout"}
@@ -113,13 +113,15 @@ def _result_type(precision: str, bound: float) -> str:
 def hls_config(model, cfg: Dict[str, Any], input_range: float,
                dense_ranges: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
     """hls4ml config (granularity 'name') from the ``hls:`` section."""
+    import hls4ml
+
     from .extension import register
-    from .keras2_converter import config_from_keras_model
 
     register()
     h = cfg["hls"]
-    hc = config_from_keras_model(model, granularity="name", default_precision=h["precision"],
-                                              default_reuse_factor=int(h["reuse_factor"]), backend=h["backend"])
+    with chatter("hls4ml"):
+        hc = hls4ml.utils.config_from_keras_model(model, granularity="name", default_precision=h["precision"],
+                                                  default_reuse_factor=int(h["reuse_factor"]), backend=h["backend"])
     if h.get("pipeline_style") and h["pipeline_style"] != "auto":
         # 'pipeline' on the top function would fully unroll every loop below
         # it (the time loop and all HT stages); dataflow keeps the loops.
@@ -170,8 +172,9 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
 
 
 def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ranges=None):
+    import hls4ml
+
     from .extension import register
-    from .keras2_converter import convert_from_keras_model
 
     register()
     h = cfg["hls"]
@@ -182,9 +185,10 @@ def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ra
         np.save(os.path.join(out_dir, "tb_output.npy"), y_tb)
         kwargs = dict(input_data_tb=os.path.join(out_dir, "tb_input.npy"),
                       output_data_tb=os.path.join(out_dir, "tb_output.npy"))
-    hm = convert_from_keras_model(
-        model, hls_config=hc, output_dir=out_dir, project_name=h["project_name"], backend=h["backend"],
-        part=h["part"], clock_period=h["clock_period"], io_type=h["io_type"], **kwargs)
+    with chatter("hls4ml"):
+        hm = hls4ml.converters.convert_from_keras_model(
+            model, hls_config=hc, output_dir=out_dir, project_name=h["project_name"], backend=h["backend"],
+            part=h["part"], clock_period=h["clock_period"], io_type=h["io_type"], **kwargs)
     return hm
 
 
@@ -307,7 +311,8 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
         with timer.stage("convert + write"):
             x_cal = frames_to_float(dataset.x_train[:256])  # calibration: the training data, not the test set
             hm = convert(model, cfg, tmp, x_flat, keras_probs, input_range, dense_output_ranges(model, x_cal))
-            hm.write()
+            with chatter("hls4ml"):
+                hm.write()
         from . import profiling
 
         if profile:

@@ -19,22 +19,21 @@ cannot wrap either. Fractional bits are the user's choice (``frac_bits``).
 from __future__ import annotations
 
 import math
-import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from keras_model import ht
+from keras_model import fixedtype, ht
 
-_FIXED = re.compile(r"^\s*ap_(u?)fixed\s*<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?(?:,\s*\d+\s*)?>\s*$")
-
-
-def parse_fixed(text: str) -> Tuple[int, int, bool]:
-    """(width, integer bits, signed) of an ``ap_fixed``/``ap_ufixed`` string."""
-    m = _FIXED.match(str(text))
-    if not m:
-        raise ValueError(f"not an ap_fixed type: {text!r}")
-    return int(m.group(2)), int(m.group(3)), m.group(1) != "u"
+def parse_fixed(text) -> Tuple[int, int, bool]:
+    """(width, integer bits, signed) of a fixed-point type in any notation
+    hls4ml accepts (``ap_fixed<16,6>``, ``fixed<16,6,RND_CONV,SAT>``,
+    ``ufixed<8,0>``, ``ap_int<8>``; see :mod:`keras_model.fixedtype`), or of an
+    hls4ml precision object."""
+    if not isinstance(text, str) and getattr(text, "width", None) is not None:
+        return int(text.width), int(text.integer), bool(getattr(text, "signed", True))
+    t = fixedtype.parse(text)
+    return t.width, t.integer, t.signed
 
 
 def precision_str(prec) -> str:

@@ -252,9 +252,13 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
                         "with a digit; not a C++ keyword or 'main'), since it names the top function and files")
     for key in ("precision", "state_precision", "accum_precision"):
         value = h.get(key)
-        if isinstance(value, str) and not re.match(
-                r"^\s*ap_u?fixed\s*<\s*\d+\s*,\s*-?\d+\s*(,\s*\w+\s*){0,3}>\s*$", value):
-            problems.append(f"hls.{key}: {value!r} is not a fixed-point type; write it like 'ap_fixed<16,6>'")
+        if isinstance(value, str):
+            from .fixedtype import parse
+
+            try:
+                parse(value)
+            except ValueError as e:
+                problems.append(f"hls.{key}: {e}")
     ma = h.get("min_agreement")
     if _is(ma, _NUM) and not 0 <= ma <= 1:
         problems.append(f"hls.min_agreement: must be a fraction in [0, 1], got {ma}")

@@ -2,7 +2,7 @@
 
     python -m keras_model.experiment --config configs/sample_videos.yml \\
         [--data build/x.npz] [--kinds fdht,ht,tt,dense] [--epochs N] \\
-        [--out build/experiments/<config name>] [--no-models]
+        [--output-dir build/experiments/<config name>] [--no-models]
 
 The data set is loaded once and every kind is trained on exactly the same
 arrays with :func:`keras_model.train.train` (same seeds, same validation split,

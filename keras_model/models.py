@@ -156,5 +156,24 @@ def load_keras_model(path) -> keras.Model:
         _add_supported_quantized_objects(objs)
         return keras.models.load_model(path, custom_objects=objs, compile=False)
     except (OSError, ValueError, TypeError, KeyError) as e:
+        old = _saved_keras_version(path)
+        if old and old != keras.__version__:
+            raise DataError(
+                f"cannot load {path}: it was saved as .keras by Keras {old}, whose .keras layout this Keras "
+                f"({keras.__version__}) does not read; .h5 files of that version do load. Convert it once with the "
+                f"version that wrote it: keras.models.load_model('{path}', custom_objects=...).save('model.h5'), "
+                f"or retrain (fdht train)") from None
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DataError(f"cannot load model {path}: {msg}") from None
+
+
+def _saved_keras_version(path) -> Optional[str]:
+    """The Keras version recorded in a .keras file (its metadata.json), if any."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return json.loads(z.read("metadata.json")).get("keras_version")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None

