@@ -93,9 +93,11 @@ def test_experiment_end_to_end(tiny, tmp_path, monkeypatch, capsys):
     table = [line for line in md.splitlines() if line.startswith("| ")]
     assert len(table) == 1 + 3 and table[1].startswith("| fdht |")
     # progress lines per kind and the summary table on stdout
-    assert "[1/3] fdht: training" in captured.out and "[3/3] dense: done" in captured.out
+    # progress lines on stderr (the fdht logger), the table and the summary on stdout
+    assert "[1/3] fdht: training" in captured.err and "[3/3] dense: done" in captured.err
     assert captured.out.count("| fdht |") == 1 and "wrote " in captured.out
-    assert str(out.parent) not in captured.out.replace(str(out), "")  # no temp paths in the log
+    log = captured.out + captured.err
+    assert str(out.parent) not in log.replace(str(out), "")  # no temp paths in the log
     assert sorted(os.listdir(out.parent)) == ["tiny"]  # nothing left behind
 
     # A second run replaces the folder atomically; --no-models keeps only the results.
@@ -195,7 +197,8 @@ def test_sample_videos_folder_feeds_prepare(tmp_path, capsys):
     out = tmp_path / "videos"
     argv = ["--out", str(out), "--groups", "2", "--windows", "1", "--clip-frames", "8", "--size", "80x60"]
     assert sample_videos.main(argv) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err  # the summary on stdout, progress lines on stderr
     assert "carphone_distorted.mp4" in printed and "not used" in printed
     classes = sorted(p.name for p in out.iterdir())
     assert classes == sorted(used.values())

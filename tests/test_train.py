@@ -87,8 +87,7 @@ def test_same_config_and_seed_give_same_weights(first_run, dataset, tmp_path):
 
 
 def test_cached_or_train_reuses_and_retrains(tmp_path, monkeypatch, dataset):
-    monkeypatch.setattr(config, "BUILD_DIR", str(tmp_path))
-    monkeypatch.setattr(train, "BUILD_DIR", str(tmp_path))
+    monkeypatch.setenv(config.WORKDIR_ENV, str(tmp_path))
     logs = []
     cfg = small_cfg(train={"epochs": 1})
     model, metrics, path, cached = train.cached_or_train(cfg, dataset=dataset, log=logs.append)

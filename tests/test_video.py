@@ -255,6 +255,7 @@ def test_bad_folders(tmp_path):
     write_clip(dead / "good" / "b.avi")
     (dead / "broken").mkdir()
     (dead / "broken" / "x.avi").write_bytes(os.urandom(1000))
+    (dead / "broken" / "y.avi").write_bytes(os.urandom(1000))
     with pytest.raises(DataError, match="broken have no readable clips") as info:
         videos_to_dataset(dead, log=None)
     assert "\n" not in str(info.value)
@@ -264,8 +265,18 @@ def test_bad_folders(tmp_path):
     write_clip(single / "a" / "g1" / "2.avi")
     write_clip(single / "b" / "3.avi")
     write_clip(single / "b" / "4.avi")
-    with pytest.raises(DataError, match="class 'a' has only one group folder"):
-        videos_to_dataset(single, log=None)
+    # one group folder: its clips are split one by one, with a warning (not an error)
+    log = io.StringIO()
+    ds, summary = videos_to_dataset(single, frames=2, height=8, width=8, log=log, progress=False)
+    assert "class 'a' has one group folder (g1)" in log.getvalue()
+    assert summary.train_per_class["a"] == 1 and summary.test_per_class["a"] == 1
+
+    lone = tmp_path / "lone"
+    write_clip(lone / "a" / "1.avi")
+    write_clip(lone / "b" / "2.avi")
+    write_clip(lone / "b" / "3.avi")
+    with pytest.raises(DataError, match="class 'a' has only one clip"):
+        videos_to_dataset(lone, log=None)
 
 
 # -- the command line ----------------------------------------------------------------
