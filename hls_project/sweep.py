@@ -50,13 +50,14 @@ def _one(args):
 
 
 def run_sweep(cfg: Dict[str, Any], widths: List[int], model_path: str, samples: Optional[int],
-              out_base: str, log=info, workers: int = 2) -> Dict[str, Any]:
+              out_dir: str, log=info, workers: int = 2) -> Dict[str, Any]:
+    """One project per width in ``out_dir/w<W>``, and sweep.md/.json/.png in ``out_dir``."""
     jobs = []
     for w in widths:
         c = copy.deepcopy(cfg)
         c["hls"]["precision"] = f"ap_fixed<{w},{integer_bits(w)}>"
         c["hls"]["state_precision"] = None  # derived at this width
-        c["hls"]["output_dir"] = os.path.join(out_base + "-sweep", f"w{w}")
+        c["hls"]["output_dir"] = os.path.join(out_dir, f"w{w}")
         jobs.append((c, model_path, samples))
     log(f"sweep: {len(widths)} widths {widths}, {workers} at a time")
     rows = []
@@ -74,7 +75,7 @@ def run_sweep(cfg: Dict[str, Any], widths: List[int], model_path: str, samples: 
             log(f"sweep: {w:>2} bits  agreement {c['top1_agreement'] * 100:6.2f} %  "
                 f"accuracy {c['csim_accuracy'] * 100:6.2f} %  weight bits {rep['weight_bits']:,}")
     result = {"config": cfg["_name"], "model_path": model_path, "rows": rows}
-    write_outputs(result, out_base + "-sweep")
+    write_outputs(result, out_dir)
     return result
 
 

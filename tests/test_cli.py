@@ -263,3 +263,26 @@ def test_keras_format_of_the_previous_version_says_how_to_convert():
 
     with pytest.raises(DataError, match=r"saved as .keras by Keras 2\.14\.0.*\.h5 files of that version do load"):
         load_keras_model(str(DATA / "keras214_fdht.keras"))
+
+
+def test_sweep_writes_where_the_user_said(tmp_path):
+    """fdht sweep --output-dir X puts the table, the plot and one project per
+    width into X itself (not X-sweep); real conversions and g++ builds."""
+    from keras_model.data import Dataset, save_npz
+    from keras_model.models import build_model
+
+    rng = np.random.default_rng(3)
+    ds = Dataset(rng.random((16, 4, 12), dtype=np.float32), rng.integers(0, 3, 16),
+                 rng.random((8, 4, 12), dtype=np.float32), rng.integers(0, 3, 8), ["a", "b", "c"])
+    save_npz(tmp_path / "d.npz", ds)
+    model = build_model({"kind": "fdht", "units": 4, "input_modes": [2, 2, 2, 2], "output_modes": [2, 2, 2, 2],
+                         "ranks": 2, "seed": 1}, (4, 12), 3)
+    model.save(tmp_path / "m.h5")
+    out = tmp_path / "my-sweep"
+    code = fdht_cli.main(["sweep", "--widths", "8,12", "--model", str(tmp_path / "m.h5"), "--data",
+                          str(tmp_path / "d.npz"), "--samples", "4", "--output-dir", str(out)])
+    assert code == 0
+    assert {"sweep.md", "sweep.json", "sweep.png", "w8", "w12"} <= {p.name for p in out.iterdir()}
+    assert not (tmp_path / "my-sweep-sweep").exists()
+    rows = json.loads((out / "sweep.json").read_text())["rows"]
+    assert [r["width"] for r in rows] == [8, 12] and all(r["samples"] == 4 for r in rows)
