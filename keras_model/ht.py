@@ -8,7 +8,7 @@ reconstruction (tests only) and HT-SVD (compressing a trained dense matrix).
 The Keras layers, the hls4ml extension and the tests all import it; nothing
 here is re-derived elsewhere.
 
-Conventions (see ../shared/design/FDHT.md):
+Conventions (docs/model.md explains them with the FDHT-LSTM built on them):
 
 * ``y = W x`` with ``W`` of shape ``(M, N)``; input modes ``n`` with
   ``prod(n) = N' >= N`` (``x`` is zero-padded to ``N'``), output modes ``m``
