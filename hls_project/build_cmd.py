@@ -46,7 +46,11 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="an .npz data set (x_train, y_train, x_test, y_test); overrides data.source. With the "
                         "default config, modes are derived from its shape, so any frames/sequences work")
     add_output_dir(p, "project folder (default build/hls/<config name>; for a sweep build/hls/<config name>-sweep)")
-    p.add_argument("--backend", default=None, choices=["Vivado", "Vitis"], help="hls4ml backend (hls.backend)")
+    p.add_argument("--backend", default=None, choices=["Vivado", "Vitis", "VivadoAccelerator"],
+                   help="hls4ml backend (hls.backend); VivadoAccelerator wraps the design for a board (--board)")
+    p.add_argument("--board", default=None,
+                   help="VivadoAccelerator board (hls.board): pynq-z2 (default), zcu102, alveo-u50, alveo-u200, "
+                        "alveo-u250, alveo-u280")
     p.add_argument("--precision", default=None,
                    help="default fixed-point type, e.g. 'ap_fixed<16,6>' (hls.precision)")
     p.add_argument("--reuse-factor", type=int, default=None,
@@ -109,6 +113,8 @@ def overrides_from_args(args) -> dict:
         hls["output_dir"] = args.output_dir
     if args.backend:
         hls["backend"] = args.backend
+    if getattr(args, "board", None):
+        hls["board"] = args.board
     if args.precision:
         hls["precision"] = args.precision
     if args.reuse_factor is not None:

@@ -9,6 +9,7 @@ nothing; the comparison is done by the caller.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from typing import List, Optional
@@ -30,10 +31,15 @@ def find_compiler() -> str:
 
 
 def build_command(project_dir: str, project_name: str, cxx: Optional[str] = None, opt: str = "-O2") -> List[str]:
+    """g++ of hls4ml's testbench; with a board wrapper (VivadoAccelerator:
+    ``firmware/<name>_axi.cpp``, which that testbench calls) the wrapper too."""
+    sources = [f"{project_name}_test.cpp", f"firmware/{project_name}.cpp"]
+    if os.path.isfile(os.path.join(project_dir, "firmware", f"{project_name}_axi.cpp")):
+        sources.append(f"firmware/{project_name}_axi.cpp")
     return [
         cxx or find_compiler(), "-std=c++17", opt, "-w",
         "-Ifirmware", "-Ifirmware/ap_types", '-DWEIGHTS_DIR="firmware/weights"',
-        f"{project_name}_test.cpp", f"firmware/{project_name}.cpp", "-o", "csim",
+        *sources, "-o", "csim",
     ]
 
 
@@ -121,11 +127,15 @@ def read_results(project_dir: str, n_samples: int, n_out: int) -> np.ndarray:
     path = os.path.join(project_dir, "tb_data", "csim_results.log")
     if not os.path.isfile(path):
         raise ToolError(f"csim wrote no results file {path}")
-    rows = []
     with open(path) as f:
-        for line in f:
-            if line.strip():
-                rows.append([float(v) for v in line.split()])
+        text = f.read()
+    if "data:" in text:
+        # a board wrapper's testbench (VivadoAccelerator) prints the AXI words,
+        # "{ data: 0.25, last: 0 }", each on its own line: n_out of them per sample
+        values = [float(v) for v in re.findall(r"data:\s*([^,\s}]+)", text)]
+        rows = [values[i:i + n_out] for i in range(0, len(values), n_out)] if n_out else []
+    else:
+        rows = [[float(v) for v in line.split()] for line in text.splitlines() if line.strip()]
     if len(rows) != n_samples or any(len(r) != n_out for r in rows):
         lens = sorted({len(r) for r in rows})
         raise ToolError(f"csim results file {path} has {len(rows)} lines of {lens} values; "

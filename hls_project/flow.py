@@ -185,10 +185,16 @@ def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ra
         np.save(os.path.join(out_dir, "tb_output.npy"), y_tb)
         kwargs = dict(input_data_tb=os.path.join(out_dir, "tb_input.npy"),
                       output_data_tb=os.path.join(out_dir, "tb_output.npy"))
+    if h["backend"] == "VivadoAccelerator":  # the board fixes the part
+        kwargs.update(board=h.get("board") or "pynq-z2", interface=h.get("interface") or "axi_stream")
+    else:
+        kwargs["part"] = h["part"]
     with chatter("hls4ml"):
         hm = hls4ml.converters.convert_from_keras_model(
             model, hls_config=hc, output_dir=out_dir, project_name=h["project_name"], backend=h["backend"],
-            part=h["part"], clock_period=h["clock_period"], io_type=h["io_type"], **kwargs)
+            clock_period=h["clock_period"], io_type=h["io_type"], **kwargs)
+    if h["backend"] == "VivadoAccelerator":
+        h["part"] = hm.config.get_config_value("Part")  # reports judge the board's device
     return hm
 
 

@@ -40,7 +40,10 @@ from typing import Any, Dict, List, Optional
 from keras_model.errors import ConfigError, ToolError
 from keras_model.logs import info
 
-TOOLS = {"Vivado": "vivado_hls", "Vitis": "vitis-run"}
+TOOLS = {"Vivado": "vivado_hls", "Vitis": "vitis-run", "VivadoAccelerator": "vivado_hls"}
+#: hls4ml's VivadoAccelerator build(bitfile=True): after the IP export, Vivado
+#: builds the board design (design.tcl) into a bitstream.
+BITFILE_COMMAND = "vivado -mode batch -source design.tcl"
 
 #: build_prj.tcl's options, in the order hls4ml's build() formats them.
 OPTION_ORDER = ("reset", "csim", "synth", "cosim", "validation", "export", "vsynth", "fifo_opt")
@@ -77,12 +80,16 @@ def vitis_build_opts(opts: Dict[str, int]) -> str:
 
 def tool_for(backend: str) -> str:
     if backend not in TOOLS:
-        raise ConfigError(f"hls.backend '{backend}' has no vendor build here; use Vivado or Vitis")
+        raise ConfigError(f"hls.backend '{backend}' has no vendor build here; use Vivado, Vitis or VivadoAccelerator")
     return TOOLS[backend]
 
 
 def command_for(backend: str, opts: Dict[str, int]) -> str:
-    return vivado_command(opts) if backend == "Vivado" else VITIS_COMMAND
+    if backend == "Vitis":
+        return VITIS_COMMAND
+    if backend == "VivadoAccelerator" and opts.get("export"):
+        return f"{vivado_command(opts)} && {BITFILE_COMMAND}"  # the IP, then the board's bitstream
+    return vivado_command(opts)
 
 
 def later_command(backend: str, project_dir: str, opts: Dict[str, int]) -> str:
@@ -235,6 +242,8 @@ def synthesize(cfg: Dict[str, Any], project_dir: str, synth: bool = False, cosim
     hls_model.config.config["OutputDir"] = project_dir
     log(f"[{tool}] {requested(opts)} in {project_dir}: {result['command']}")
     kwargs = dict(opts)
+    if backend == "VivadoAccelerator":
+        kwargs["bitfile"] = bool(opts.get("export"))
     if backend == "Vitis":
         kwargs["log_to_stdout"] = False  # build_stdout.log / build_stderr.log in the project
     t = time.time()

@@ -30,6 +30,8 @@ def _shipped(package_dir: str, source_dir: str) -> str:
 
 
 CONFIG_DIR = _shipped("configs", "configs")
+#: boards of hls4ml 1.3.0's VivadoAccelerator backend (its supported_boards.json)
+BOARDS = ("pynq-z2", "zcu102", "alveo-u50", "alveo-u250", "alveo-u200", "alveo-u280")
 WORKDIR_ENV = "FDHT_WORKDIR"
 
 
@@ -104,7 +106,9 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "hls": {
         "output_dir": None,  # default: build/hls/<config name>
         "project_name": "myproject",
-        "backend": "Vivado",
+        "backend": "Vivado",  # Vivado, Vitis, or VivadoAccelerator (a board design around the IP)
+        "board": None,  # VivadoAccelerator: pynq-z2 (default), zcu102, alveo-u50, alveo-u200, alveo-u250, alveo-u280
+        "interface": None,  # VivadoAccelerator: axi_stream (default), axi_master, axi_lite
         "part": "xcvu9p-flga2104-2L-e",
         "clock_period": 5,
         "io_type": "io_parallel",
@@ -135,7 +139,7 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
     },
     "quantization": {"enabled": _BOOL, "kernel": dict, "bias": dict, "activation": dict, "from_float": _STR},
     "hls": {
-        "output_dir": _STR, "project_name": _STR, "backend": _STR, "part": _STR, "clock_period": _NUM,
+        "output_dir": _STR, "project_name": _STR, "backend": _STR, "board": _STR, "interface": _STR, "part": _STR, "clock_period": _NUM,
         "io_type": _STR, "precision": _STR, "state_precision": _STR, "accum_precision": _STR,
         "table_size": _INT, "reuse_factor": _INT, "layers": dict, "min_agreement": _NUM,
         "samples": _INT, "csim_timeout": _NUM, "pipeline_style": _STR, "sweep_precision": _LIST,
@@ -240,8 +244,17 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
     if _is(vs, _NUM) and not 0 <= vs < 1:
         problems.append(f"train.validation_split: must be in [0, 1), got {vs}")
     h = _section(cfg, "hls")
-    if h.get("backend") not in (None, "Vivado", "Vitis"):
-        problems.append(f"hls.backend: '{h.get('backend')}' is not supported; use Vivado or Vitis")
+    if h.get("backend") not in (None, "Vivado", "Vitis", "VivadoAccelerator"):
+        problems.append(f"hls.backend: '{h.get('backend')}' is not supported; use Vivado, Vitis or VivadoAccelerator")
+    if h.get("board") is not None and h.get("backend") != "VivadoAccelerator":
+        problems.append("hls.board: a board is for hls.backend: VivadoAccelerator (which wraps the design for it)")
+    if h.get("board") is not None or h.get("backend") == "VivadoAccelerator":
+        board = h.get("board") or "pynq-z2"
+        if board not in BOARDS:
+            problems.append(f"hls.board: '{board}' is not a board hls4ml's VivadoAccelerator knows; use one of "
+                            f"{', '.join(BOARDS)}")
+    if h.get("interface") not in (None, "axi_stream", "axi_master", "axi_lite"):
+        problems.append(f"hls.interface: '{h.get('interface')}' is not one of axi_stream, axi_master, axi_lite")
     if h.get("io_type") not in (None, "io_parallel"):
         problems.append(f"hls.io_type: '{h.get('io_type')}' is not supported by the HT kernels; use io_parallel")
     if h.get("pipeline_style") not in (None, "dataflow", "pipeline", "auto"):
