@@ -100,11 +100,12 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
         f"({costs['rnn_params']:,} recurrent; a dense LSTM needs {costs['dense_lstm_params']:,}), "
         f"{costs['macs_per_step']:,} MACs per time step")
 
-    # validation split: a seeded shuffle of the training set
-    rng = np.random.default_rng(int(tcfg["seed"]))
-    order = rng.permutation(len(x_train))
-    n_val = int(round(len(x_train) * float(tcfg["validation_split"])))
-    val_idx, fit_idx = order[:n_val], order[n_val:]
+    # validation split: a seeded shuffle of the training set, by group when the data has groups
+    from .data import validation_split
+
+    fit_idx, val_idx, split_how = validation_split(y_train, float(tcfg["validation_split"]), int(tcfg["seed"]),
+                                                   getattr(dataset, "train_groups", None))
+    n_val = len(val_idx)
     opt_kwargs = {"learning_rate": float(tcfg["learning_rate"])}
     if tcfg.get("clipnorm"):
         opt_kwargs["clipnorm"] = float(tcfg["clipnorm"])
@@ -127,6 +128,10 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
     losses = hist.history.get("loss", [])
     if any(not np.isfinite(v) for v in losses):
         raise FlowError("training diverged (NaN/Inf loss); lower train.learning_rate or set train.clipnorm")
+    val_acc = None
+    if n_val:  # at the weights training ended with (the best epoch's when early stopping fired)
+        val_probs = model.predict(x_train[val_idx], verbose=0, batch_size=256)
+        val_acc = float(np.mean(np.argmax(val_probs, 1) == y_train[val_idx]))
     probs = model.predict(x_test, verbose=0, batch_size=256)
     acc = float(np.mean(np.argmax(probs, 1) == y_test))
     metrics = {
@@ -137,9 +142,12 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
         "chance": 1.0 / dataset.n_classes,
         "epochs_run": len(losses),
         "best_val_loss": float(min(hist.history[monitor])) if hist.history.get(monitor) else None,
+        "val_accuracy": val_acc,
+        "learning_rate": float(tcfg["learning_rate"]),
         "train_seconds": round(t_train, 2),
         "data_seconds": round(t_data, 2),
         "n_train": int(len(fit_idx)), "n_val": int(n_val), "n_test": int(len(x_test)),
+        "validation_split": split_how,
         "sample_shape": list(dataset.sample_shape),
         "n_classes": int(dataset.n_classes),
         "seeds": {"train": int(tcfg["seed"]), "model": cfg["model"].get("seed"), "data": cfg["data"].get("seed")},

@@ -370,3 +370,38 @@ def test_load_dataset_bad_config(cfg, fragment):
     with pytest.raises(ConfigError) as info:
         load_dataset(cfg)
     assert fragment in str(info.value)
+
+
+# --------------------------------------------------------------------------
+# Group-aware validation split
+# --------------------------------------------------------------------------
+
+
+def test_validation_split_keeps_groups_apart():
+    from keras_model.data import validation_split
+
+    y = np.repeat([0, 1, 2], 12)
+    groups = np.array([f"c{c}/g{i // 4}" for c, i in zip(y, np.tile(np.arange(12), 3))])
+    fit, val, how = validation_split(y, 0.2, 0, groups)
+    assert how == "group" and len(set(fit) | set(val)) == 36 and not set(fit) & set(val)
+    assert not set(groups[fit]) & set(groups[val])
+    assert sorted(np.unique(y[val])) == [0, 1, 2]  # every class validated, one group each
+    assert len(val) == 12
+    fit2, val2, how2 = validation_split(y, 0.2, 0)
+    assert how2 == "random" and len(val2) == round(36 * 0.2)
+
+
+
+
+def test_groups_come_from_prepares_clip_paths(tmp_path):
+    from keras_model.data import Dataset, load_npz, save_npz
+
+    rng = np.random.default_rng(0)
+    ds = Dataset(rng.random((4, 2, 3)).astype("float32"), np.array([0, 0, 1, 1]),
+                 rng.random((2, 2, 3)).astype("float32"), np.array([0, 1]), ["a", "b"])
+    clips = ["a/a_part1/w1.avi", "a/a_part2/w1.avi", "b/b_part1/w1.avi", "b/loose.avi"]
+    save_npz(tmp_path / "g.npz", ds, extra={"train_clips": np.array(clips)})
+    got = load_npz(tmp_path / "g.npz").train_groups
+    assert list(got) == ["a/a_part1", "a/a_part2", "b/b_part1", "b/loose.avi"]
+    save_npz(tmp_path / "n.npz", ds)
+    assert load_npz(tmp_path / "n.npz").train_groups is None
