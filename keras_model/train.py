@@ -205,6 +205,10 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
     p.add_argument("--kind", default=None, choices=["fdht", "ht", "tt", "dense"], help="override model.kind")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    p.add_argument("--param-budget", type=int, default=None,
+                   help="fdht: choose modes and ranks with at most this many recurrent parameters (model.param_budget)")
+    p.add_argument("--mac-budget", type=int, default=None,
+                   help="fdht: ... and at most this many MACs per time step (model.mac_budget)")
     p.add_argument("--out", default=None, help="output folder (default build/models/<name>-<kind>-<hash>)")
     try:
         args = p.parse_args(argv)
@@ -218,6 +222,9 @@ def main(argv=None) -> int:
         overrides.setdefault("model", {})["kind"] = args.kind
     if args.epochs is not None:
         overrides.setdefault("train", {})["epochs"] = args.epochs
+    for key in ("param_budget", "mac_budget"):
+        if getattr(args, key) is not None:
+            overrides.setdefault("model", {})[key] = getattr(args, key)
     try:
         cfg = load_config(args.config, overrides)
         _, metrics, path = train(cfg, out_dir=args.out)
