@@ -405,3 +405,20 @@ def test_groups_come_from_prepares_clip_paths(tmp_path):
     assert list(got) == ["a/a_part1", "a/a_part2", "b/b_part1", "b/loose.avi"]
     save_npz(tmp_path / "n.npz", ds)
     assert load_npz(tmp_path / "n.npz").train_groups is None
+
+
+def test_digit_order_task():
+    from keras_model.data import ORDER_CLASS_NAMES, load_dataset, make_digit_order
+
+    ds = load_dataset({"source": "digit_order", "n_train": 60, "n_test": 30, "frames": 6, "size": [24, 24]})
+    assert ds.x_train.shape == (60, 6, 24, 24, 1) and ds.x_train.dtype == np.uint8
+    assert ds.class_names == ORDER_CLASS_NAMES and len(ORDER_CLASS_NAMES) == 6
+    assert np.bincount(ds.y_train).tolist() == [10] * 6  # balanced
+    again = make_digit_order(n_train=60, n_test=30, frames=6, size=(24, 24))
+    np.testing.assert_array_equal(again.x_train, ds.x_train)
+    # a digit sits somewhere in every frame: each frame has a bright 16x16 patch above the noise
+    bright = (ds.x_train[..., 0] > 200).sum(axis=(2, 3))
+    assert bright.min() > 5
+    # consecutive frames are at different positions (appearance must be recognised, not a fixed pixel)
+    moved = np.mean([not np.array_equal(ds.x_train[i, 0] > 200, ds.x_train[i, 1] > 200) for i in range(60)])
+    assert moved > 0.9
