@@ -27,7 +27,7 @@ fits it raises a one-line ``ShapeError`` naming the smallest possible size.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -46,6 +46,7 @@ class Candidate:
     macs: int
     error: Optional[float] = None  # relative Frobenius error of HT-SVD of the trained W_mega
     chosen: bool = False
+    cores: Optional[Dict[str, np.ndarray]] = field(default=None, repr=False)  # that HT-SVD (chosen one only)
 
     def to_dict(self) -> Dict:
         return {**self.shape.to_dict(), "rank": self.rank, "params": self.params, "macs_per_step": self.macs,
@@ -173,9 +174,12 @@ def choose(n_in: int, units: int, param_budget: Optional[int] = None, mac_budget
         for c in considered:
             if log:
                 log(f"  HT-SVD of W_mega at {describe(c)} ...")
-            cores = ht.ht_svd(w_mega, c.shape)
-            c.error = relative_error(w_mega, ht.reconstruct(cores, c.shape))
+            c.cores = ht.ht_svd(w_mega, c.shape)
+            c.error = relative_error(w_mega, ht.reconstruct(c.cores, c.shape))
         best = min(considered, key=lambda c: (c.error, c.params))
+        for c in considered:  # keep the chosen one's cores only (the caller uses them)
+            if c is not best:
+                c.cores = None
     else:
         best = max(considered, key=lambda c: (c.params, -c.macs))
     best.chosen = True

@@ -82,7 +82,8 @@ def parse_ranks(text: Optional[str]):
 
 def choose_shape(weights, ranks=None, param_budget=None, mac_budget=None, input_modes=None, output_modes=None,
                  d: int = 4, log=print):
-    """(HT shape, alternatives considered) for the FDHT matrix of ``weights``."""
+    """(HT shape, alternatives considered) for the FDHT matrix of ``weights``;
+    with a budget the chosen alternative carries its HT-SVD cores (``.cores``)."""
     from . import budget, ht
     from .layers import resolve_modes
 
@@ -267,7 +268,8 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
             "reconstruction error):")
         log(format_alternatives(considered, dense_params))
     t0 = time.time()
-    cores = ht.ht_svd(weights.w_mega, shape)
+    chosen = next((c for c in considered if c.chosen and c.cores is not None), None)
+    cores = chosen.cores if chosen is not None else ht.ht_svd(weights.w_mega, shape)
     err = relative_error(weights.w_mega, ht.reconstruct(cores, shape))
     cores = balance_cores(cores, shape)
     params = shape.params(use_bias=True)
