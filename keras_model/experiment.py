@@ -370,7 +370,7 @@ def format_table(rows: List[Dict[str, Any]]) -> str:
         lines.append(
             f"| {r['kind']} | {r['model_params']:,} | {r['rnn_params']:,} | {r['compression']:,.1f}x "
             f"| {r['macs_per_step']:,} | {'-' if lr is None else f'{lr:g}'} | {_acc(r)} | {r['train_seconds']:.1f} "
-            f"| {r['epochs_run']:g} | {shape} |"
+            f"| {r['epochs_run']:.3g} | {shape} |"
         )
     return "\n".join(lines)
 

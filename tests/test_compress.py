@@ -339,3 +339,19 @@ def test_runs_as_a_module(trained, tmp_path):
     r = subprocess.run([sys.executable, "-m", "keras_model.compress", "--help"], cwd=root, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and "--param-budget" in r.stdout and "--output-dir" in r.stdout
+
+
+def test_train_cli_takes_a_param_budget(tmp_path, capsys):
+    from keras_model import train
+
+    cfg = tmp_path / "small.yml"
+    cfg.write_text("data:\n  n_train: 120\n  n_test: 40\ntrain:\n  epochs: 1\n  verbose: 0\n")
+    out = tmp_path / "m"
+    assert train.main(["--config", str(cfg), "--param-budget", "700", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["kind"] == "fdht" and 500 < metrics["rnn_params"] <= 700
+    capsys.readouterr()
+    assert train.main(["--config", str(cfg), "--param-budget", "10", "--out", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "raise the budget" in err and "\n" not in err
+    assert not (tmp_path / "n").exists()
