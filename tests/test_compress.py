@@ -355,3 +355,21 @@ def test_train_cli_takes_a_param_budget(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "raise the budget" in err and "\n" not in err
     assert not (tmp_path / "n").exists()
+
+
+def test_cli_qat_fine_tunes_through_quantizers(trained, capsys):
+    tmp, path, data, xte, yte, acc = trained
+    out = tmp / "qat"
+    code = compress.main(["--model", path, "--data", data, "--ranks", "4", "--epochs", "3", "--qat",
+                          "--learning-rate", "0.01", "--output-dir", str(out)])
+    assert code == 0, capsys.readouterr().err
+    new = models.load_keras_model(str(out / "model.h5"))
+    cell = models.recurrent_layer(new).cell
+    assert cell.kernel_quantizer is not None and cell.bias_quantizer is not None
+    # the stored cores are float; what the layer uses are their 8-bit values (at most 2^8 levels per core)
+    q = cell.product.quantized_cores()
+    assert all(len(np.unique(v.numpy())) <= 256 for v in q.values())
+    report = json.loads((out / "compress_report.json").read_text())
+    assert report["fine_tune"]["qat"] is True
+    measured = float(np.mean(new.predict(xte, verbose=0).argmax(1) == yte))
+    assert measured == pytest.approx(report["accuracy_after_fine_tune"]) and measured > 0.6
