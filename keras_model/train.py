@@ -90,6 +90,18 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
     y_train, y_test = dataset.y_train, dataset.y_test
     t_data = time.time() - t0
 
+    mcfg = cfg["model"]
+    if mcfg.get("kind") == "fdht" and (mcfg.get("param_budget") or mcfg.get("mac_budget")):
+        from .budget import choose, format_alternatives
+        from .models import features_per_step
+
+        n_x = features_per_step(dataset.sample_shape)
+        _, considered = choose(n_x + int(mcfg["units"]), int(mcfg["units"]), param_budget=mcfg.get("param_budget"),
+                               mac_budget=mcfg.get("mac_budget"), d=int(mcfg["d"]),
+                               input_modes=mcfg.get("input_modes"), output_modes=mcfg.get("output_modes"))
+        dense = (n_x + int(mcfg["units"])) * 4 * int(mcfg["units"]) + 4 * int(mcfg["units"])
+        log("modes and ranks for the budget (largest rank that fits for each choice of modes; * = chosen, "
+            "the most parameters):\n" + format_alternatives(considered, dense))
     model = build_for(cfg, dataset)
     if cfg["quantization"].get("enabled") and cfg["quantization"].get("from_float"):
         from .quantize import init_from_float

@@ -373,3 +373,17 @@ def test_cli_qat_fine_tunes_through_quantizers(trained, capsys):
     assert report["fine_tune"]["qat"] is True
     measured = float(np.mean(new.predict(xte, verbose=0).argmax(1) == yte))
     assert measured == pytest.approx(report["accuracy_after_fine_tune"]) and measured > 0.6
+
+
+def test_train_prints_the_budget_alternatives(tmp_path):
+    from keras_model import train
+    from keras_model.data import load_dataset
+
+    cfg = config.load_config(overrides={"data": {"n_train": 60, "n_test": 20}, "model": {"param_budget": 900},
+                                        "train": {"epochs": 1, "verbose": 0}})
+    lines = []
+    _, metrics, _ = train.train(cfg, dataset=load_dataset(cfg["data"]), out_dir=str(tmp_path / "m"),
+                                log=lines.append)
+    table = next(t for t in lines if t.startswith("modes and ranks for the budget"))
+    chosen = [row for row in table.splitlines() if row.lstrip().startswith("*")]
+    assert len(chosen) == 1 and f"{metrics['rnn_params']:,}" in chosen[0] and metrics["rnn_params"] <= 900
