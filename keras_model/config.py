@@ -85,6 +85,8 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "activation": "tanh",
         "recurrent_activation": "sigmoid",
         "seed": 0,
+        "param_budget": None,  # fdht: choose modes and ranks with <= this many recurrent parameters
+        "mac_budget": None,  # fdht: ... and <= this many MACs per time step
     },
     "train": {
         "epochs": 60,
@@ -131,7 +133,7 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
     "model": {
         "kind": _STR, "units": _INT, "d": _INT, "input_modes": _LIST, "output_modes": _LIST,
         "ranks": (int, list, dict), "unit_forget_bias": _BOOL, "activation": _STR,
-        "recurrent_activation": _STR, "seed": _INT,
+        "recurrent_activation": _STR, "seed": _INT, "param_budget": _INT, "mac_budget": _INT,
     },
     "train": {
         "epochs": _INT, "batch_size": _INT, "learning_rate": _NUM, "patience": _INT,
@@ -149,7 +151,7 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
 _POSITIVE = {
     "data.frames", "data.n_train", "data.n_test", "model.units", "train.epochs", "train.batch_size",
     "hls.reuse_factor", "hls.table_size", "hls.samples", "hls.csim_timeout", "hls.clock_period",
-    "train.learning_rate",
+    "train.learning_rate", "model.param_budget", "model.mac_budget",
 }
 
 
@@ -230,6 +232,9 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
                 f"model.output_modes: {m['output_modes']} multiply to {math.prod(m['output_modes'])}, "
                 f"need 4 x units = {4 * m['units']}"
             )
+    if (m.get("param_budget") is not None or m.get("mac_budget") is not None) and m.get("kind") not in (None, "fdht"):
+        problems.append(f"model.param_budget/mac_budget: only kind fdht chooses its modes and ranks from a budget, "
+                        f"not '{m.get('kind')}'; set them to null or use kind fdht")
     r = m.get("ranks")
     if _is(r, int) and r < 1:
         problems.append(f"model.ranks: must be >= 1, got {r}")

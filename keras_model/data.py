@@ -37,9 +37,11 @@ __all__ = [
     "frames_to_float",
     "load_dataset",
     "load_npz",
+    "make_digit_order",
     "make_moving_digits",
     "save_npz",
     "validate_dataset",
+    "validation_split",
 ]
 
 #: Labels of the moving-digits set: the direction of motion.
@@ -68,6 +70,9 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: list[str]
+    #: group of every training sample (clips cut from one source video share
+    #: a group), or None when samples are independent; see validation_split
+    train_groups: np.ndarray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -113,6 +118,76 @@ def _digit_halves() -> tuple[np.ndarray, np.ndarray]:
     train.flags.writeable = False
     test.flags.writeable = False
     return train, test
+
+
+@functools.lru_cache(maxsize=1)
+def _digit_label_halves() -> tuple[np.ndarray, np.ndarray]:
+    """The digit classes (0..9) of the images of :func:`_digit_halves`, same halves."""
+    from sklearn.datasets import load_digits
+
+    target = load_digits().target.astype(np.int64)
+    half = len(target) // 2
+    return target[:half].copy(), target[half:].copy()
+
+
+#: The digits whose order the ``digit_order`` task asks for.
+ORDER_DIGITS = (0, 1, 2)
+ORDER_CLASS_NAMES = [f"{a}then{b}" for a in ORDER_DIGITS for b in ORDER_DIGITS if a != b]
+
+
+def _render_order_clips(images, labels, n, frames, height, width, rng):
+    """``n`` clips: one handwritten digit ``a`` for the first frames, another
+    digit ``b`` for the rest (the switch frame drawn per clip), each frame at a
+    fresh random position, on noise; label = the ordered pair (a, b)."""
+    pairs = [(a, b) for a in ORDER_DIGITS for b in ORDER_DIGITS if a != b]
+    y = rng.permutation(np.arange(n) % len(pairs))  # balanced, shuffled
+    by_digit = {d: np.flatnonzero(labels == d) for d in ORDER_DIGITS}
+    s = _DIGIT_SIZE
+    clips = np.zeros((n, frames, height, width), dtype=np.uint8)
+    lo, hi = 1, frames - 1  # the switch: at least one frame of each digit
+    for i in range(n):
+        a, b = pairs[y[i]]
+        img_a = images[rng.choice(by_digit[a])]
+        img_b = images[rng.choice(by_digit[b])]
+        switch = int(rng.integers(lo, hi + 1))
+        for t in range(frames):
+            r = int(rng.integers(0, height - s + 1))
+            c = int(rng.integers(0, width - s + 1))
+            clips[i, t, r : r + s, c : c + s] = img_a if t < switch else img_b
+    noise = rng.integers(-40, 41, size=clips.shape, dtype=np.int16)  # heavier than the moving digits'
+    clips = np.clip(clips.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    return clips[..., None], y.astype(np.int64)
+
+
+def make_digit_order(
+    n_train: int = 2000,
+    n_test: int = 500,
+    frames: int = 8,
+    size: tuple[int, int] = (32, 32),
+    seed: int = 0,
+) -> Dataset:
+    """A harder built-in task where order matters and appearance is hard:
+    each clip shows one handwritten digit (0, 1 or 2) for its first frames and
+    a different one for the rest, every frame at a random position, with
+    uniform noise of +-40 (0..255 scale); the switch frame is random. The
+    label is the ordered pair ("0then1", ..., 6 classes, chance 1/6), so a
+    model must recognise both digits and remember which came first; a
+    single frame never tells the class.
+
+    Training clips use the first half of scikit-learn's digits, test clips the
+    second half (as :func:`make_moving_digits`)."""
+    n_train = _int_arg("n_train", n_train, 1)
+    n_test = _int_arg("n_test", n_test, 1)
+    frames = _int_arg("frames", frames, 2)
+    height, width = _size_arg(size)
+    seed = _int_arg("seed", seed, 0)
+    if min(height, width) < _DIGIT_SIZE:
+        raise ConfigError(f"data.size {[height, width]} is too small for a 16x16 digit; use at least [16, 16]")
+    (train_img, test_img), (train_lab, test_lab) = _digit_halves(), _digit_label_halves()
+    train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, 1]).spawn(2))
+    x_train, y_train = _render_order_clips(train_img, train_lab, n_train, frames, height, width, train_rng)
+    x_test, y_test = _render_order_clips(test_img, test_lab, n_test, frames, height, width, test_rng)
+    return Dataset(x_train, y_train, x_test, y_test, list(ORDER_CLASS_NAMES))
 
 
 def _int_arg(name: str, value, minimum: int) -> int:
@@ -385,7 +460,58 @@ def load_npz(path) -> Dataset:
                 ) from None
             except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
                 raise not_npz(f"key {key}: {type(exc).__name__}: {exc}") from None
-    return _validate(arrays, source)
+    dataset = _validate(arrays, source)
+    clips = arrays.get("train_clips")
+    if clips is not None and np.ndim(clips) == 1 and len(clips) == len(dataset.x_train):
+        dataset.train_groups = np.asarray([clip_group(str(c)) for c in clips.tolist()], dtype=str)
+    return dataset
+
+
+def clip_group(path: str) -> str:
+    """The group of a clip path ``<class>/<group>/.../<clip>`` as ``prepare``
+    stores it (``train_clips``): ``<class>/<group>``; a clip directly in its
+    class folder is a group of its own."""
+    parts = str(path).replace("\\", "/").split("/")
+    return "/".join(parts[:2]) if len(parts) > 2 else str(path)
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int, groups: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, str]:
+    """(fit indices, validation indices, how) for a validation share of the training set.
+
+    Without groups: a seeded shuffle, the first ``round(fraction N)`` samples
+    validate (``how = "random"``). With groups (clips of one source video are
+    near-duplicates, so a random split would leak): per class, the class's
+    groups in a seeded order go to validation until they hold at least
+    ``fraction`` of the class's samples, keeping at least one group for
+    fitting (``how = "group"``); a class with a single group is not
+    validated. No group is on both sides.
+    """
+    y = np.asarray(y)
+    n = len(y)
+    rng = np.random.default_rng(int(seed))
+    if groups is None or fraction <= 0:
+        order = rng.permutation(n)
+        n_val = int(round(n * float(fraction)))
+        return order[n_val:], order[:n_val], "random" if n_val else "none"  # train's historical order
+    groups = np.asarray(groups)
+    if len(groups) != n:
+        raise DataError(f"validation_split: {len(groups)} groups for {n} samples; give one group per sample")
+    val = np.zeros(n, dtype=bool)
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        names = sorted(set(groups[members].tolist()))
+        if len(names) < 2:
+            continue
+        order = [names[i] for i in rng.permutation(len(names))]
+        taken = 0
+        for g in order[:-1]:
+            if taken >= fraction * len(members):
+                break
+            sel = members[groups[members] == g]
+            val[sel] = True
+            taken += len(sel)
+    return np.flatnonzero(~val), np.flatnonzero(val), "group"
 
 
 def save_npz(path, dataset: Dataset, compress: bool = False, extra: dict | None = None) -> Path:
@@ -434,7 +560,8 @@ def save_npz(path, dataset: Dataset, compress: bool = False, extra: dict | None 
 def load_dataset(data_cfg: dict) -> Dataset:
     """The data set named by the ``data:`` section of a config.
 
-    ``source``: ``"digits"`` (default) for :func:`make_moving_digits`, or a path
+    ``source``: ``"digits"`` (default) for :func:`make_moving_digits`,
+    ``"digit_order"`` for :func:`make_digit_order`, or a path
     to an ``.npz`` for :func:`load_npz`. ``frames``, ``size`` (WIDTHxHEIGHT), ``seed``,
     ``n_train`` and ``n_test`` configure the digits; for an ``.npz`` they are not
     used to change the data, but ``frames`` and ``size`` if given must match
@@ -450,11 +577,12 @@ def load_dataset(data_cfg: dict) -> Dataset:
     source = data_cfg.get("source", "digits")
     if not isinstance(source, (str, os.PathLike)) or not str(source):
         raise ConfigError(f"data.source must be 'digits' or a path to an .npz file, got {source!r}")
-    if str(source) == "digits":
+    if str(source) in BUILT_IN:
         kwargs = {k: data_cfg.get(k, v) for k, v in _DIGITS_DEFAULTS.items()}
+        kwargs = {k: (v if v is not None else _DIGITS_DEFAULTS[k]) for k, v in kwargs.items()}
         if data_cfg.get("size") is not None:
             kwargs["size"] = frame_size_hw(data_cfg["size"])
-        return make_moving_digits(**kwargs)
+        return BUILT_IN[str(source)](**kwargs)
 
     dataset = load_npz(source)
     frames = data_cfg.get("frames")
@@ -472,6 +600,10 @@ def load_dataset(data_cfg: dict) -> Dataset:
             raise ConfigError(f"data.size is {data_cfg['size']} (WIDTHxHEIGHT) but {source} has frames of {w}x{h}; "
                               f"fix data.size or remove it")
     return dataset
+
+
+#: ``data.source`` names of the built-in sets (no file, no download).
+BUILT_IN = {"digits": make_moving_digits, "digit_order": make_digit_order}
 
 
 def frames_to_float(x: np.ndarray) -> np.ndarray:

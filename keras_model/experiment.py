@@ -2,11 +2,23 @@
 
     python -m keras_model.experiment --config configs/sample_videos.yml \\
         [--data build/x.npz] [--kinds fdht,ht,tt,dense] [--epochs N] \\
+        [--seeds 3] [--lr-grid 0.001,0.003,0.01] \\
         [--output-dir build/experiments/<config name>] [--no-models]
 
 The data set is loaded once and every kind is trained on exactly the same
-arrays with :func:`keras_model.train.train` (same seeds, same validation split,
-same ``train:`` section). Each kind's model config is the config's ``model:``
+arrays with :func:`keras_model.train.train`, with the same epoch budget
+(``train.epochs`` and ``train.patience``) and the same validation split (by
+group when the data has groups, e.g. clips cut from one source video; see
+``keras_model.data.validation_split``). Fair comparison:
+
+* **learning rate per kind**: each kind is trained once per value of
+  ``--lr-grid`` (first seed) and keeps the rate with the best validation
+  accuracy (ties: lower validation loss); the test set plays no part;
+* **seeds**: at that rate each kind is trained with ``--seeds`` seeds (model
+  initialisation and training order; the data stay the same); the table
+  gives the mean ± sample standard deviation of the test accuracy.
+
+Each kind's model config is the config's ``model:``
 section with ``kind`` replaced; for ``ht`` and ``tt``, which decompose only
 ``W_x`` (N inputs, not N + H), ``input_modes``/``output_modes`` are set to
 null so they are derived from the data (a config's FDHT modes are chosen
@@ -24,7 +36,8 @@ existing one is replaced):
   modes and ranks;
 * ``results.md``: the same table in Markdown;
 * ``accuracy_vs_params.png``: test accuracy against model parameters (log x);
-* ``models/<kind>/``: each trained model as saved by ``train`` (unless ``--no-models``).
+* ``models/<kind>/seed<s>/``: each kind's models at its chosen rate, as saved by
+  ``train`` (unless ``--no-models``).
 
 Devices: with more than one GPU visible the models are built, compiled and
 trained under ``tf.distribute.MirroredStrategy`` (``train.batch_size`` is then
@@ -51,13 +64,42 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from .atomic import replace_dir
-from .cli import ArgumentParser, add_common, add_output_dir, run_command
+from .cli import ArgumentParser, add_common, add_output_dir, int_at_least, run_command
 from .config import build_dir, data_file_override, load_config
 from .errors import ConfigError, FlowError
 from .logs import info
 
 KINDS = ("fdht", "ht", "tt", "dense")  # = keras_model.models.KINDS, without importing TensorFlow
 PLOT_NAME = "accuracy_vs_params.png"
+DEFAULT_LR_GRID = (0.001, 0.003, 0.01)
+DEFAULT_SEEDS = 3
+
+
+def parse_lr_grid(text: str) -> List[float]:
+    """'0.001,0.01' -> [0.001, 0.01]; ConfigError on anything else."""
+    out: List[float] = []
+    for item in str(text).split(","):
+        if not item.strip():
+            continue
+        try:
+            v = float(item)
+        except ValueError:
+            raise ConfigError(f"--lr-grid: {item.strip()!r} is not a number; give learning rates like "
+                              "0.001,0.003,0.01") from None
+        if not (v > 0 and math.isfinite(v)):
+            raise ConfigError(f"--lr-grid: learning rates must be > 0, got {item.strip()}")
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise ConfigError("--lr-grid is empty; give learning rates like 0.001,0.003,0.01")
+    return out
+
+
+def _mean_std(values: Sequence[float]):
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
 def parse_kinds(text: str) -> List[str]:
@@ -127,8 +169,13 @@ def _shape_of(metrics: Dict[str, Any]) -> Dict[str, Any]:
     return {}
 
 
-def _row(kind: str, metrics: Dict[str, Any], model_path: Optional[str]) -> Dict[str, Any]:
-    return {
+def _row(kind: str, metrics: Dict[str, Any], model_path: Optional[str], runs: Optional[List[Dict]] = None,
+         lr_search: Optional[List[Dict]] = None) -> Dict[str, Any]:
+    """One table row; with ``runs`` (one metrics dict per seed) accuracy, time
+    and epochs are the mean over the runs, with the spread alongside."""
+    runs = runs or [metrics]
+    acc_mean, acc_std = _mean_std([r["test_accuracy"] for r in runs])
+    row = {
         "kind": kind,
         "model_params": metrics["model_params"],
         "rnn_params": metrics["rnn_params"],
@@ -136,24 +183,36 @@ def _row(kind: str, metrics: Dict[str, Any], model_path: Optional[str]) -> Dict[
         "compression": metrics["dense_lstm_params"] / metrics["rnn_params"],
         "macs_per_step": metrics["macs_per_step"],
         "dense_lstm_macs_per_step": metrics["dense_lstm_macs_per_step"],
-        "test_accuracy": metrics["test_accuracy"],
+        "test_accuracy": acc_mean,
+        "test_accuracy_std": acc_std,
         "chance": metrics["chance"],
-        "train_seconds": metrics["train_seconds"],
-        "epochs_run": metrics["epochs_run"],
+        "train_seconds": _mean_std([r["train_seconds"] for r in runs])[0],
+        "epochs_run": _mean_std([r["epochs_run"] for r in runs])[0],
         "best_val_loss": metrics["best_val_loss"],
+        "learning_rate": metrics.get("learning_rate"),
+        "validation_split": metrics.get("validation_split"),
+        "seeds": [r["seeds"]["train"] for r in runs],
+        "per_seed": [{"seed": r["seeds"]["train"], "test_accuracy": r["test_accuracy"], "epochs_run": r["epochs_run"],
+                      "train_seconds": r["train_seconds"], "val_accuracy": r.get("val_accuracy")} for r in runs],
+        "lr_search": lr_search or [],
         "shape": _shape_of(metrics),
         "weights_sha256": metrics["weights_sha256"],
         "model": model_path,
         "error": None,
     }
+    return row
 
 
 def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dataset=None, strategy=None,
-                   keep_models: bool = True, log=info, final_dir: Optional[str] = None) -> Dict[str, Any]:
+                   keep_models: bool = True, log=info, final_dir: Optional[str] = None,
+                   lr_grid: Optional[Sequence[float]] = None, seeds: Optional[Sequence[int]] = None
+                   ) -> Dict[str, Any]:
     """Train every kind on ``dataset`` (loaded from ``cfg['data']`` if None); models go to
     ``work_dir/models/<kind>``. Returns the results dict written to ``results.json``.
-    ``final_dir``: where ``work_dir`` will be renamed to (paths in log lines name it)."""
-    from keras_model.keras2 import keras, tf
+    ``final_dir``: where ``work_dir`` will be renamed to (paths in log lines name it).
+    ``lr_grid``: learning rates searched per kind on the validation split (default: the
+    config's one rate); ``seeds``: seeds run at the chosen rate (default: the config's seed)."""
+    from keras_model.keras2 import keras
 
     from .data import load_dataset
     from .train import train, versions
@@ -171,31 +230,76 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
     log(f"experiment {cfg['_name']}: {', '.join(kinds)} on {cfg['data']['source']} "
         f"(samples {tuple(dataset.sample_shape)}, {dataset.n_classes} classes, train {len(dataset.x_train)}, "
         f"test {len(dataset.x_test)}); {info['name']} with {info['replicas']} replica(s)")
+    lr_grid = list(lr_grid) if lr_grid else [float(cfg["train"]["learning_rate"])]
+    seeds = list(seeds) if seeds else [int(cfg["train"]["seed"])]
+    if len(lr_grid) > 1 and not float(cfg["train"]["validation_split"]) > 0:
+        raise ConfigError("a learning-rate grid needs a validation split to choose on; set train.validation_split "
+                          "> 0 or give one rate in --lr-grid")
     rows = []
     for i, kind in enumerate(kinds, start=1):
         kcfg = kind_config(cfg, kind)
-        model_dir = os.path.join(work_dir, "models", kind)
-        log(f"[{i}/{n}] {kind}: training (up to {kcfg['train']['epochs']} epochs, batch {kcfg['train']['batch_size']})")
+        kind_dir = os.path.join(work_dir, "models", kind)
+        tag = f"[{i}/{n}] {kind}"
+        log(f"{tag}: training (up to {kcfg['train']['epochs']} epochs, batch {kcfg['train']['batch_size']}; "
+            f"learning rates {', '.join(map(str, lr_grid))}; seeds {', '.join(map(str, seeds))})")
         t0 = time.time()
+
+        def run(lr: float, seed: int, out_dir: str) -> Dict[str, Any]:
+            c = copy.deepcopy(kcfg)
+            c["train"]["learning_rate"] = float(lr)
+            c["train"]["seed"] = int(seed)
+            c["model"]["seed"] = int(seed)
+            try:
+                with strategy.scope():
+                    _, metrics, _ = train(c, dataset=dataset, out_dir=out_dir,
+                                          log=lambda msg: log(f"{tag} (lr {lr}, seed {seed}): {shown(msg)}"))
+            finally:
+                keras.backend.clear_session()
+                gc.collect()
+            return metrics
+
         try:
-            with strategy.scope():
-                _, metrics, _ = train(kcfg, dataset=dataset, out_dir=model_dir,
-                                          log=lambda msg, k=kind: log(f"[{i}/{n}] {k}: {shown(msg)}"))
+            search: List[Dict[str, Any]] = []
+            first: Dict[float, Dict[str, Any]] = {}
+            for lr in lr_grid:
+                m = run(lr, seeds[0], os.path.join(kind_dir, f"lr{lr}-seed{seeds[0]}"))
+                first[lr] = m
+                search.append({"learning_rate": lr, "val_accuracy": m.get("val_accuracy"),
+                               "best_val_loss": m.get("best_val_loss"), "epochs_run": m["epochs_run"]})
+            if len(lr_grid) > 1:
+                best_lr = min(lr_grid, key=lambda v: (-(first[v].get("val_accuracy") or 0.0),
+                                                      first[v].get("best_val_loss") or math.inf))
+                log(f"{tag}: learning rate {best_lr} chosen on the validation split ("
+                    + ", ".join(f"{e['learning_rate']}: {e['val_accuracy']:.3f}" for e in search) + ")")
+            else:
+                best_lr = lr_grid[0]
+            runs = [first[best_lr]]
+            for seed in seeds[1:]:
+                runs.append(run(best_lr, seed, os.path.join(kind_dir, f"lr{best_lr}-seed{seed}")))
         except FlowError as e:
-            log(f"[{i}/{n}] {kind}: FAILED: {e}")
-            shutil.rmtree(model_dir, ignore_errors=True)
+            log(f"{tag}: FAILED: {e}")
+            shutil.rmtree(kind_dir, ignore_errors=True)
             rows.append({"kind": kind, "error": str(e)})
             continue
-        finally:
-            keras.backend.clear_session()
-            gc.collect()
-        if not keep_models:
-            shutil.rmtree(model_dir, ignore_errors=True)
-        row = _row(kind, metrics, f"models/{kind}/model.h5" if keep_models else None)
+        # keep the chosen rate's models as models/<kind>/seed<s>
+        model_path = None
+        for entry in sorted(os.listdir(kind_dir)) if os.path.isdir(kind_dir) else []:
+            src = os.path.join(kind_dir, entry)
+            lr_part, seed_part = entry.rsplit("-", 1)
+            if keep_models and lr_part == f"lr{best_lr}":
+                os.replace(src, os.path.join(kind_dir, seed_part))
+            else:
+                shutil.rmtree(src, ignore_errors=True)
+        if keep_models:
+            model_path = f"models/{kind}/seed{seeds[0]}/model.h5"
+        else:
+            shutil.rmtree(kind_dir, ignore_errors=True)
+        row = _row(kind, runs[0], model_path, runs, search)
         rows.append(row)
-        log(f"[{i}/{n}] {kind}: done in {time.time() - t0:.0f} s: test accuracy {row['test_accuracy']:.4f}, "
+        log(f"{tag}: done in {time.time() - t0:.0f} s: test accuracy {row['test_accuracy']:.4f} ± "
+            f"{row['test_accuracy_std']:.4f} over {len(runs)} seed(s) at lr {best_lr}, "
             f"{row['rnn_params']:,} recurrent parameters (compression {row['compression']:,.1f}x vs dense), "
-            f"{row['epochs_run']} epochs")
+            f"{row['epochs_run']:.1f} epochs on average")
     if os.path.isdir(os.path.join(work_dir, "models")) and not os.listdir(os.path.join(work_dir, "models")):
         os.rmdir(os.path.join(work_dir, "models"))
     first = next((r for r in rows if not r.get("error")), None)
@@ -211,6 +315,9 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
         },
         "model": {k: v for k, v in cfg["model"].items() if k != "kind"},
         "train": dict(cfg["train"]),
+        "lr_grid": lr_grid,
+        "seeds": seeds,
+        "validation_split": next((r["validation_split"] for r in rows if not r.get("error")), None),
         "units": cfg["model"]["units"],
         "features_per_step": (int(math.prod(dataset.sample_shape[1:]))),
         "dense_lstm_params": first["dense_lstm_params"] if first else None,
@@ -242,21 +349,29 @@ def _fmt_shape(shape: Dict[str, Any]) -> str:
 _W_NOTE = {"fdht": "[x;h]", "ht": "W_x", "tt": "W_x", "dense": ""}
 
 
+def _acc(r: Dict[str, Any]) -> str:
+    n = len(r.get("per_seed") or [None])
+    if n > 1:
+        return f"{r['test_accuracy']:.4f} ± {r.get('test_accuracy_std', 0.0):.4f} ({n} seeds)"
+    return f"{r['test_accuracy']:.4f}"
+
+
 def format_table(rows: List[Dict[str, Any]]) -> str:
     """The results as a Markdown table (one row per kind)."""
-    head = ("| kind | model params | recurrent params | compression vs dense | MACs / step | test accuracy "
+    head = ("| kind | model params | recurrent params | compression vs dense | MACs / step | lr | test accuracy "
             "| train time (s) | epochs | decomposed (modes, ranks) |")
-    lines = [head, "|---|--:|--:|--:|--:|--:|--:|--:|---|"]
+    lines = [head, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
     for r in rows:
         if r.get("error"):
-            lines.append(f"| {r['kind']} | - | - | - | - | failed: {r['error']} | - | - | - |")
+            lines.append(f"| {r['kind']} | - | - | - | - | - | failed: {r['error']} | - | - | - |")
             continue
         what = _W_NOTE.get(r["kind"], "")
         shape = f"{what}: {_fmt_shape(r['shape'])}" if what else _fmt_shape(r["shape"])
+        lr = r.get("learning_rate")
         lines.append(
             f"| {r['kind']} | {r['model_params']:,} | {r['rnn_params']:,} | {r['compression']:,.1f}x "
-            f"| {r['macs_per_step']:,} | {r['test_accuracy']:.4f} | {r['train_seconds']:.1f} | {r['epochs_run']} "
-            f"| {shape} |"
+            f"| {r['macs_per_step']:,} | {'-' if lr is None else f'{lr:g}'} | {_acc(r)} | {r['train_seconds']:.1f} "
+            f"| {r['epochs_run']:.3g} | {shape} |"
         )
     return "\n".join(lines)
 
@@ -276,8 +391,10 @@ def format_markdown(results: Dict[str, Any]) -> str:
         f"* model: H = {results['units']}, {results['features_per_step']:,} features per step; a dense LSTM "
         f"at this shape has {results['dense_lstm_params']:,} recurrent parameters"
         if results.get("dense_lstm_params") else f"* model: H = {results['units']}",
-        f"* training: Adam lr {t['learning_rate']}, batch {t['batch_size']}, up to {t['epochs']} epochs, "
-        f"early stopping patience {t['patience']}, clipnorm {t['clipnorm']}, seed {t['seed']}",
+        f"* training: Adam, the learning rate chosen per kind from {results.get('lr_grid')} by validation "
+        f"accuracy (split: {results.get('validation_split')}), then seeds {results.get('seeds')} at that rate; "
+        f"every kind: batch {t['batch_size']}, up to {t['epochs']} epochs, early stopping patience "
+        f"{t['patience']}, clipnorm {t['clipnorm']}",
         f"* devices: {s['name']}, {s['replicas']} replica(s) ({', '.join(s['devices'])})",
         "",
         format_table(results["rows"]),
@@ -286,6 +403,7 @@ def format_markdown(results: Dict[str, Any]) -> str:
         "Compression: dense-LSTM recurrent parameters at the same shape / this kind's. "
         "MACs / step: the gate pre-activations of one time step (HT: the planned contraction path; "
         "ht/tt add the dense W_h product), element-wise gate work not counted. "
+        "Test accuracy: mean ± sample standard deviation over the seeds; train time and epochs: means. "
         f"Plot: `{PLOT_NAME}`.",
         "",
     ]
@@ -306,6 +424,11 @@ def plot_results(results: Dict[str, Any], path: str) -> None:
     for r in sorted(rows, key=lambda r: r["model_params"]):
         x, y = r["model_params"], r["test_accuracy"]
         ax.scatter([x], [y], s=60, color=colours.get(r["kind"], "k"), zorder=3)
+        accs = [p["test_accuracy"] for p in r.get("per_seed") or []]
+        if len(accs) > 1:  # the spread: ± one standard deviation and every seed's value
+            ax.errorbar([x], [y], yerr=[[r.get("test_accuracy_std", 0.0)]], color=colours.get(r["kind"], "k"),
+                        capsize=4, lw=1.2, zorder=2)
+            ax.scatter([x] * len(accs), accs, s=12, marker="x", color=colours.get(r["kind"], "k"), zorder=4)
         # near-identical points (ht and tt often are) get their labels stacked, not overprinted;
         # labels of points near the top go below them
         near = sum(abs(px - math.log10(x)) < 0.6 and abs(py - y) < 0.12 for px, py in placed)
@@ -322,7 +445,7 @@ def plot_results(results: Dict[str, Any], path: str) -> None:
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.08)
     ax.set_xlabel("model parameters (log scale)")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test accuracy (mean ± std over seeds, x = each seed)")
     d = results["data"]
     ax.set_title(f"{results['config']}: {d['n_classes']} classes, samples {tuple(d['sample_shape'])}", fontsize=9)
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
@@ -352,6 +475,11 @@ def build_parser(prog: str = "python -m keras_model.experiment") -> argparse.Arg
     p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated kinds (default {','.join(KINDS)})")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    p.add_argument("--seeds", type=int_at_least(1), default=DEFAULT_SEEDS,
+                   help=f"seeds per kind at its chosen learning rate (default {DEFAULT_SEEDS}: 0, 1, 2)")
+    p.add_argument("--lr-grid", default=",".join(map(str, DEFAULT_LR_GRID)),
+                   help="learning rates tried per kind, chosen on the validation split "
+                        f"(default {','.join(map(str, DEFAULT_LR_GRID))}; one value = no search)")
     add_output_dir(p, "output folder (default build/experiments/<config name>)")
     p.add_argument("--no-models", action="store_true", help="do not keep the trained models in <output-dir>/models")
     return add_common(p)
@@ -359,6 +487,7 @@ def build_parser(prog: str = "python -m keras_model.experiment") -> argparse.Arg
 
 def run(args) -> int:
     kinds = parse_kinds(args.kinds)
+    lr_grid = parse_lr_grid(args.lr_grid)
     overrides: Dict[str, Any] = {}
     if args.data:
         overrides["data"] = data_file_override(args.data)
@@ -375,8 +504,10 @@ def run(args) -> int:
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
     try:
+        base = int(cfg["train"]["seed"])
         results = run_experiment(cfg, kinds, tmp, dataset=dataset, strategy=select_strategy(),
-                                 keep_models=not args.no_models, final_dir=out_dir)
+                                 keep_models=not args.no_models, final_dir=out_dir, lr_grid=lr_grid,
+                                 seeds=[base + k for k in range(args.seeds)])
         write_outputs(results, tmp)
         replace_dir(tmp, out_dir)
     except BaseException:

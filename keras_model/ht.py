@@ -647,6 +647,34 @@ def core_stddev(shape: HTShape, target_var: Optional[float] = None) -> float:
     return math.sqrt((target_var / rank_prod) ** (1.0 / len(shape.nodes)))
 
 
+# Above this many entries a matricisation's leading left singular vectors come
+# from the eigenvectors of its smaller Gram matrix (a BLAS product and a
+# symmetric eigensolver, many times faster than a full SVD of a tall/wide
+# matrix; accurate for the singular values that matter, those well above
+# sqrt(machine epsilon) x the largest). Small matrices keep the exact SVD.
+GRAM_SVD_MIN_ENTRIES = 2_000_000
+
+
+def _leading_left_singular_vectors(mat: np.ndarray, rank: int) -> np.ndarray:
+    """Up to ``rank`` leading left singular vectors of ``mat`` (columns)."""
+    rows, cols = mat.shape
+    if mat.size < GRAM_SVD_MIN_ENTRIES:
+        u, _, _ = np.linalg.svd(mat, full_matrices=False)
+        return u[:, :rank]
+    from scipy.linalg import eigh  # only the leading eigenpairs are computed
+
+    gram = mat @ mat.T if rows <= cols else mat.T @ mat
+    n = gram.shape[0]
+    k = min(rank, n)
+    vals, vecs = eigh(gram, subset_by_index=[n - k, n - 1])
+    order = np.argsort(vals)[::-1]
+    vals, vecs = vals[order], vecs[:, order]
+    if rows <= cols:
+        return vecs
+    keep = vals > vals[0] * 1e-24  # right singular vectors v; u = M v / s for the non-zero s
+    return mat @ vecs[:, keep] / np.sqrt(vals[keep])
+
+
 def ht_svd(w: np.ndarray, shape: HTShape) -> Dict[str, np.ndarray]:
     """Decompose a dense ``w: (out_features, in_features)`` into HT cores at
     ``shape``'s ranks by hierarchical (truncated) SVD.
@@ -677,8 +705,7 @@ def ht_svd(w: np.ndarray, shape: HTShape) -> Dict[str, np.ndarray]:
         lo, hi = node.modes[0], node.modes[-1] + 1
         rows = int(np.prod(q[lo:hi]))
         mat = np.moveaxis(t, list(range(lo, hi)), list(range(hi - lo))).reshape(rows, -1)
-        u, _, _ = np.linalg.svd(mat, full_matrices=False)
-        u = u[:, :rank]
+        u = _leading_left_singular_vectors(mat, rank)
         if u.shape[1] < rank:
             u = np.concatenate([u, np.zeros((rows, rank - u.shape[1]))], axis=1)
         return u

@@ -67,6 +67,9 @@ def build_model(model_cfg: Dict, sample_shape: Sequence[int], n_classes: int,
         kernel_quantizer=q.get("kernel"), bias_quantizer=q.get("bias"),
     )
     if kind == "fdht":
+        if cfg.get("param_budget") is not None or cfg.get("mac_budget") is not None:
+            common.update(budget_shape(cfg, features_per_step(sample_shape) if len(sample_shape) == 4
+                                       else sample_shape[1], units))
         rnn = FDHTLSTM(units, name="fdhtlstm", **common)
     elif kind == "ht":
         rnn = HTLSTM(units, name="htlstm", **common)
@@ -86,6 +89,21 @@ def build_model(model_cfg: Dict, sample_shape: Sequence[int], n_classes: int,
                            kernel_initializer=keras.initializers.GlorotUniform(seed=cfg["seed"]))(x)
     out = keras.layers.Activation("softmax", name="softmax")(x)
     return keras.Model(inp, out, name=name or f"{kind}_lstm")
+
+
+def budget_shape(cfg: Dict, n_features: int, units: int) -> Dict:
+    """Modes and ranks of an FDHT-LSTM chosen for ``model.param_budget`` /
+    ``model.mac_budget`` (keras_model.budget; given modes are kept)."""
+    from .budget import choose
+
+    kind = cfg.get("kind", "fdht")
+    if kind != "fdht":
+        raise ConfigError(f"model.param_budget/mac_budget apply to kind fdht only, not '{kind}'")
+    best, _ = choose(n_features + units, units, param_budget=cfg.get("param_budget"),
+                     mac_budget=cfg.get("mac_budget"), d=int(cfg["d"]),
+                     input_modes=cfg.get("input_modes"), output_modes=cfg.get("output_modes"))
+    s = best.shape
+    return {"input_modes": list(s.input_modes), "output_modes": list(s.output_modes), "ranks": dict(s.ranks)}
 
 
 def recurrent_layer(model: keras.Model):

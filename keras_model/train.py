@@ -90,6 +90,18 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
     y_train, y_test = dataset.y_train, dataset.y_test
     t_data = time.time() - t0
 
+    mcfg = cfg["model"]
+    if mcfg.get("kind") == "fdht" and (mcfg.get("param_budget") or mcfg.get("mac_budget")):
+        from .budget import choose, format_alternatives
+        from .models import features_per_step
+
+        n_x = features_per_step(dataset.sample_shape)
+        _, considered = choose(n_x + int(mcfg["units"]), int(mcfg["units"]), param_budget=mcfg.get("param_budget"),
+                               mac_budget=mcfg.get("mac_budget"), d=int(mcfg["d"]),
+                               input_modes=mcfg.get("input_modes"), output_modes=mcfg.get("output_modes"))
+        dense = (n_x + int(mcfg["units"])) * 4 * int(mcfg["units"]) + 4 * int(mcfg["units"])
+        log("modes and ranks for the budget (largest rank that fits for each choice of modes; * = chosen, "
+            "the most parameters):\n" + format_alternatives(considered, dense))
     model = build_for(cfg, dataset)
     if cfg["quantization"].get("enabled") and cfg["quantization"].get("from_float"):
         from .quantize import init_from_float
@@ -100,11 +112,12 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
         f"({costs['rnn_params']:,} recurrent; a dense LSTM needs {costs['dense_lstm_params']:,}), "
         f"{costs['macs_per_step']:,} MACs per time step")
 
-    # validation split: a seeded shuffle of the training set
-    rng = np.random.default_rng(int(tcfg["seed"]))
-    order = rng.permutation(len(x_train))
-    n_val = int(round(len(x_train) * float(tcfg["validation_split"])))
-    val_idx, fit_idx = order[:n_val], order[n_val:]
+    # validation split: a seeded shuffle of the training set, by group when the data has groups
+    from .data import validation_split
+
+    fit_idx, val_idx, split_how = validation_split(y_train, float(tcfg["validation_split"]), int(tcfg["seed"]),
+                                                   getattr(dataset, "train_groups", None))
+    n_val = len(val_idx)
     opt_kwargs = {"learning_rate": float(tcfg["learning_rate"])}
     if tcfg.get("clipnorm"):
         opt_kwargs["clipnorm"] = float(tcfg["clipnorm"])
@@ -127,6 +140,10 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
     losses = hist.history.get("loss", [])
     if any(not np.isfinite(v) for v in losses):
         raise FlowError("training diverged (NaN/Inf loss); lower train.learning_rate or set train.clipnorm")
+    val_acc = None
+    if n_val:  # at the weights training ended with (the best epoch's when early stopping fired)
+        val_probs = model.predict(x_train[val_idx], verbose=0, batch_size=256)
+        val_acc = float(np.mean(np.argmax(val_probs, 1) == y_train[val_idx]))
     probs = model.predict(x_test, verbose=0, batch_size=256)
     acc = float(np.mean(np.argmax(probs, 1) == y_test))
     metrics = {
@@ -137,9 +154,12 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
         "chance": 1.0 / dataset.n_classes,
         "epochs_run": len(losses),
         "best_val_loss": float(min(hist.history[monitor])) if hist.history.get(monitor) else None,
+        "val_accuracy": val_acc,
+        "learning_rate": float(tcfg["learning_rate"]),
         "train_seconds": round(t_train, 2),
         "data_seconds": round(t_data, 2),
         "n_train": int(len(fit_idx)), "n_val": int(n_val), "n_test": int(len(x_test)),
+        "validation_split": split_how,
         "sample_shape": list(dataset.sample_shape),
         "n_classes": int(dataset.n_classes),
         "seeds": {"train": int(tcfg["seed"]), "model": cfg["model"].get("seed"), "data": cfg["data"].get("seed")},
@@ -197,6 +217,10 @@ def build_parser(prog: str = "python -m keras_model.train"):
     p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
     p.add_argument("--kind", default=None, choices=["fdht", "ht", "tt", "dense"], help="override model.kind")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    p.add_argument("--param-budget", type=int, default=None,
+                   help="fdht: choose modes and ranks with at most this many recurrent parameters (model.param_budget)")
+    p.add_argument("--mac-budget", type=int, default=None,
+                   help="fdht: ... and at most this many MACs per time step (model.mac_budget)")
     add_output_dir(p, "output folder (default build/models/<name>-<kind>-<hash>)")
     return add_common(p)
 
@@ -209,6 +233,9 @@ def run(args) -> int:
         overrides.setdefault("model", {})["kind"] = args.kind
     if args.epochs is not None:
         overrides.setdefault("train", {})["epochs"] = args.epochs
+    for key in ("param_budget", "mac_budget"):
+        if getattr(args, key) is not None:
+            overrides.setdefault("model", {})[key] = getattr(args, key)
     cfg = load_config(args.config, overrides)
     _, metrics, path = train(cfg, out_dir=args.output_dir)
     print(json.dumps({k: metrics[k] for k in ("kind", "model_params", "rnn_params", "macs_per_step",

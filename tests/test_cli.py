@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_fdht_help_lists_every_subcommand(capsys):
     assert fdht_cli.main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("train", "build", "sweep", "report", "prepare", "sample-videos", "experiment"):
+    for name in ("train", "build", "sweep", "report", "prepare", "sample-videos", "experiment", "compress"):
         assert f"\n  {name} " in out
 
 
@@ -34,7 +34,7 @@ def test_every_subcommand_has_help_and_shared_flags(name, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"usage: fdht {name}")
     assert "--verbose" in out and "--quiet" in out
-    if name in ("train", "build", "sweep", "experiment"):
+    if name in ("train", "build", "sweep", "experiment", "compress"):
         for flag in ("--config", "--data", "--output-dir"):
             assert flag in out, (name, flag)
 
@@ -233,11 +233,11 @@ def test_frame_size_convention_is_width_x_height():
 
 def test_build_py_and_python_m_forms_are_the_same_commands():
     from hls_project import build_cmd
-    from keras_model import experiment, prepare, sample_videos, train
+    from keras_model import compress, experiment, prepare, sample_videos, train
 
     src = (ROOT / "build.py").read_text()
     assert "from hls_project.build_cmd import main" in src
-    for module in (build_cmd, train, prepare, sample_videos, experiment):
+    for module in (build_cmd, train, prepare, sample_videos, experiment, compress):
         assert callable(module.build_parser) and callable(module.run)
         assert module.__name__ in {m for m, _, _ in fdht_cli.COMMANDS.values()}
 

@@ -371,3 +371,55 @@ def test_load_dataset_bad_config(cfg, fragment):
     with pytest.raises(ConfigError) as info:
         load_dataset(cfg)
     assert fragment in str(info.value)
+
+
+# --------------------------------------------------------------------------
+# Group-aware validation split
+# --------------------------------------------------------------------------
+
+
+def test_validation_split_keeps_groups_apart():
+    from keras_model.data import validation_split
+
+    y = np.repeat([0, 1, 2], 12)
+    groups = np.array([f"c{c}/g{i // 4}" for c, i in zip(y, np.tile(np.arange(12), 3))])
+    fit, val, how = validation_split(y, 0.2, 0, groups)
+    assert how == "group" and len(set(fit) | set(val)) == 36 and not set(fit) & set(val)
+    assert not set(groups[fit]) & set(groups[val])
+    assert sorted(np.unique(y[val])) == [0, 1, 2]  # every class validated, one group each
+    assert len(val) == 12
+    fit2, val2, how2 = validation_split(y, 0.2, 0)
+    assert how2 == "random" and len(val2) == round(36 * 0.2)
+
+
+
+
+def test_groups_come_from_prepares_clip_paths(tmp_path):
+    from keras_model.data import Dataset, load_npz, save_npz
+
+    rng = np.random.default_rng(0)
+    ds = Dataset(rng.random((4, 2, 3)).astype("float32"), np.array([0, 0, 1, 1]),
+                 rng.random((2, 2, 3)).astype("float32"), np.array([0, 1]), ["a", "b"])
+    clips = ["a/a_part1/w1.avi", "a/a_part2/w1.avi", "b/b_part1/w1.avi", "b/loose.avi"]
+    save_npz(tmp_path / "g.npz", ds, extra={"train_clips": np.array(clips)})
+    got = load_npz(tmp_path / "g.npz").train_groups
+    assert list(got) == ["a/a_part1", "a/a_part2", "b/b_part1", "b/loose.avi"]
+    save_npz(tmp_path / "n.npz", ds)
+    assert load_npz(tmp_path / "n.npz").train_groups is None
+
+
+def test_digit_order_task():
+    from keras_model.data import ORDER_CLASS_NAMES, load_dataset, make_digit_order
+
+    ds = load_dataset({"source": "digit_order", "n_train": 60, "n_test": 30, "frames": 6, "size": [24, 24]})
+    assert ds.x_train.shape == (60, 6, 24, 24, 1) and ds.x_train.dtype == np.uint8
+    assert ds.class_names == ORDER_CLASS_NAMES and len(ORDER_CLASS_NAMES) == 6
+    assert np.bincount(ds.y_train).tolist() == [10] * 6  # balanced
+    again = make_digit_order(n_train=60, n_test=30, frames=6, size=(24, 24))
+    np.testing.assert_array_equal(again.x_train, ds.x_train)
+    # a digit sits somewhere in every frame: each frame has a bright 16x16 patch above the noise
+    bright = (ds.x_train[..., 0] > 200).sum(axis=(2, 3))
+    assert bright.min() > 5
+    # consecutive frames are at different positions (appearance must be recognised, not a fixed pixel)
+    moved = np.mean([not np.array_equal(ds.x_train[i, 0] > 200, ds.x_train[i, 1] > 200) for i in range(60)])
+    assert moved > 0.9

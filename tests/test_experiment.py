@@ -62,10 +62,11 @@ def test_experiment_end_to_end(tiny, tmp_path, monkeypatch, capsys):
     counting = CountingStrategy(experiment.select_strategy())
     monkeypatch.setattr(experiment, "select_strategy", lambda: counting)
     rc = experiment.main(["--config", str(config), "--data", str(data), "--kinds", "fdht,tt,dense",
-                          "--epochs", "2", "--out", str(out)])
+                          "--epochs", "2", "--seeds", "2", "--lr-grid", "0.01,0.03", "--output-dir", str(out)])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
-    assert counting.entered == 3  # every kind built, compiled and trained inside strategy.scope()
+    # every run built, compiled and trained inside strategy.scope(): per kind 2 rates + 1 more seed
+    assert counting.entered == 3 * 3
 
     results = json.loads((out / "results.json").read_text())
     rows = results["rows"]
@@ -77,7 +78,18 @@ def test_experiment_end_to_end(tiny, tmp_path, monkeypatch, capsys):
             assert isinstance(r[key], (int, float)) and math.isfinite(r[key]), (r["kind"], key, r[key])
         assert 0.0 <= r["test_accuracy"] <= 1.0 and r["epochs_run"] == 2
         assert r["dense_lstm_params"] == rows[-1]["rnn_params"]  # all compared with the same dense LSTM
-        assert (out / r["model"]).is_file()
+        assert (out / r["model"]).is_file() and r["model"] == f"models/{r['kind']}/seed0/model.h5"
+        assert sorted(os.listdir(out / "models" / r["kind"])) == ["seed0", "seed1"]  # only the chosen rate's
+        # the rate was chosen on validation accuracy, and the row is the mean over the two seeds
+        search = {e["learning_rate"]: e for e in r["lr_search"]}
+        assert sorted(search) == [0.01, 0.03] and r["learning_rate"] in search
+        best_val = max(e["val_accuracy"] for e in search.values())
+        assert search[r["learning_rate"]]["val_accuracy"] == best_val
+        accs = [p["test_accuracy"] for p in r["per_seed"]]
+        assert [p["seed"] for p in r["per_seed"]] == [0, 1] == r["seeds"]
+        assert r["test_accuracy"] == pytest.approx(np.mean(accs))
+        assert r["test_accuracy_std"] == pytest.approx(np.std(accs, ddof=1))
+        assert r["validation_split"] == "random"  # this data set has no groups
     by = {r["kind"]: r for r in rows}
     assert by["fdht"]["rnn_params"] < by["dense"]["rnn_params"] and by["fdht"]["compression"] > 1
     assert by["dense"]["compression"] == 1.0
@@ -91,7 +103,7 @@ def test_experiment_end_to_end(tiny, tmp_path, monkeypatch, capsys):
     assert matplotlib.image.imread(str(out / experiment.PLOT_NAME)).ndim == 3
     md = (out / "results.md").read_text()
     table = [line for line in md.splitlines() if line.startswith("| ")]
-    assert len(table) == 1 + 3 and table[1].startswith("| fdht |")
+    assert len(table) == 1 + 3 and table[1].startswith("| fdht |") and "± " in table[1] and "(2 seeds)" in table[1]
     # progress lines per kind and the summary table on stdout
     # progress lines on stderr (the fdht logger), the table and the summary on stdout
     assert "[1/3] fdht: training" in captured.err and "[3/3] dense: done" in captured.err
@@ -102,7 +114,7 @@ def test_experiment_end_to_end(tiny, tmp_path, monkeypatch, capsys):
 
     # A second run replaces the folder atomically; --no-models keeps only the results.
     rc = experiment.main(["--config", str(config), "--data", str(data), "--kinds", "fdht",
-                          "--epochs", "1", "--out", str(out), "--no-models"])
+                          "--epochs", "1", "--seeds", "1", "--lr-grid", "0.01", "--output-dir", str(out), "--no-models"])
     assert rc == 0
     assert sorted(os.listdir(out)) == sorted(["results.json", "results.md", experiment.PLOT_NAME])
     assert [r["kind"] for r in json.loads((out / "results.json").read_text())["rows"]] == ["fdht"]
@@ -156,12 +168,15 @@ def run_cli(module, *args):
         (["--data", "MISSING/none.npz"], "file not found"),
         (["--config", "MISSING/none.yml"], "does not exist"),
         (["--epochs", "two"], "--epochs"),
+        (["--lr-grid", "0.01,fast"], "'fast' is not a number"),
+        (["--lr-grid", "-0.1"], "must be > 0"),
+        (["--seeds", "0"], "--seeds"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path, args, fragment):
     args = [a.replace("MISSING", str(tmp_path / "missing")) for a in args]
     out = tmp_path / "out"
-    result = run_cli("keras_model.experiment", *args, "--out", out)
+    result = run_cli("keras_model.experiment", *args, "--output-dir", out)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.stderr
@@ -195,7 +210,7 @@ def test_sample_videos_folder_feeds_prepare(tmp_path, capsys):
     assert used["carphone_pristine.mp4"] == "carphone" and "carphone_distorted.mp4" not in used
 
     out = tmp_path / "videos"
-    argv = ["--out", str(out), "--groups", "2", "--windows", "1", "--clip-frames", "8", "--size", "80x60"]
+    argv = ["--output-dir", str(out), "--groups", "2", "--windows", "1", "--clip-frames", "8", "--size", "80x60"]
     assert sample_videos.main(argv) == 0
     captured = capsys.readouterr()
     printed = captured.out + captured.err  # the summary on stdout, progress lines on stderr
@@ -214,7 +229,7 @@ def test_sample_videos_folder_feeds_prepare(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["videos"]
 
     npz = tmp_path / "videos.npz"
-    assert prepare.main(["--video-dir", str(out), "--out", str(npz), "--frames", "4", "--size", "80x60",
+    assert prepare.main(["--video-dir", str(out), "--output", str(npz), "--frames", "4", "--size", "80x60",
                          "--no-progress"]) == 0
     ds = load_npz(npz)
     n = len(classes)
@@ -231,7 +246,7 @@ def test_sample_videos_folder_feeds_prepare(tmp_path, capsys):
 
 
 def test_sample_videos_bad_arguments(tmp_path, capsys):
-    assert sample_videos.main(["--out", str(tmp_path / "v"), "--groups", "1"]) == 2
+    assert sample_videos.main(["--output-dir", str(tmp_path / "v"), "--groups", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "--groups" in err[0]
     assert not (tmp_path / "v").exists()

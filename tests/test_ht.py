@@ -199,3 +199,27 @@ def test_bad_shapes_raise_one_line_errors(kwargs, needle):
     with pytest.raises(ShapeError, match=needle) as err:
         ht.make_shape(**kwargs)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("rank", [2, "full"])
+def test_ht_svd_gram_path_matches_exact_svd(monkeypatch, rank):
+    """Large matricisations take the Gram-matrix eigenvector path; forced on a
+    small matrix it gives the same HT matrix as the exact SVD path."""
+    n, m, nin = (4, 3, 5, 2), (2, 3, 2, 2), 110
+    if rank == "full":
+        shape0 = ht.make_shape(n, m, 1, in_features=nin)
+        sizes = [a * p for a, p in zip(n, m)]
+        ranks = {}
+        for node in shape0.nodes[:-1]:
+            rows = int(np.prod([sizes[k] for k in node.modes]))
+            ranks[node.name] = min(rows, int(np.prod(sizes)) // rows)
+    else:
+        ranks = rank
+    shape = ht.make_shape(n, m, ranks, in_features=nin)
+    w = np.random.default_rng(11).standard_normal((shape.out_features, nin))
+    exact = ht.reconstruct(ht.ht_svd(w, shape), shape)
+    monkeypatch.setattr(ht, "GRAM_SVD_MIN_ENTRIES", 0)
+    gram = ht.reconstruct(ht.ht_svd(w, shape), shape)
+    np.testing.assert_allclose(gram, exact, atol=1e-8)
+    if rank == "full":
+        np.testing.assert_allclose(gram, w, atol=1e-8)

@@ -280,7 +280,7 @@ def test_cli_labels_out_of_range(tmp_path, capsys):
     arrays["class_names"] = np.array(["a", "b"])
     path = tmp_path / "bad_labels.npz"
     np.savez(path, **arrays)
-    code, out, err = _run_cli(["--data", str(path), "--epochs", "1", "--out", str(tmp_path / "out")], capsys)
+    code, out, err = _run_cli(["--data", str(path), "--epochs", "1", "--output-dir", str(tmp_path / "out")], capsys)
     assert code == DataError.exit_code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
@@ -292,7 +292,7 @@ def test_cli_wrong_npz_keys(tmp_path, capsys):
     arrays = _seq_arrays(np.random.default_rng(1))
     path = tmp_path / "bad_keys.npz"
     np.savez(path, X=arrays["x_train"], y=arrays["y_train"])
-    code, out, err = _run_cli(["--data", str(path), "--epochs", "1", "--out", str(tmp_path / "out")], capsys)
+    code, out, err = _run_cli(["--data", str(path), "--epochs", "1", "--output-dir", str(tmp_path / "out")], capsys)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err

@@ -283,11 +283,11 @@ class Ctx:
         return _npz(self.d / name, **arrays)
 
     def train(self, *extra) -> List:
-        return [sys.executable, "-m", "keras_model.train", "--out", self.d / "trained", *extra]
+        return [sys.executable, "-m", "keras_model.train", "--output-dir", self.d / "trained", *extra]
 
     def prepare(self, videos: Path, *extra, out: Optional[Path] = None) -> List:
         return [sys.executable, "-m", "keras_model.prepare", "--video-dir", videos,
-                "--out", out or self.d / "out.npz", "--no-progress", *extra]
+                "--output", out or self.d / "out.npz", "--no-progress", *extra]
 
     def videos(self, layout: Dict[str, List[str]]) -> Path:
         """<d>/videos/<class>/<clip>.avi from asset clips ('good1', 'short', ...) or 'corrupt'."""
