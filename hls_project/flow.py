@@ -171,6 +171,16 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
     return hc
 
 
+def board_part(board: str) -> str:
+    """The FPGA part of a VivadoAccelerator board, from hls4ml's own board table."""
+    import json
+
+    import hls4ml.backends.vivado_accelerator as acc
+
+    with open(os.path.join(os.path.dirname(acc.__file__), "supported_boards.json")) as f:
+        return json.load(f)[board]["part"]
+
+
 def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ranges=None):
     import hls4ml
 
@@ -194,7 +204,7 @@ def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ra
             model, hls_config=hc, output_dir=out_dir, project_name=h["project_name"], backend=h["backend"],
             clock_period=h["clock_period"], io_type=h["io_type"], **kwargs)
     if h["backend"] == "VivadoAccelerator":
-        h["part"] = hm.config.get_config_value("Part")  # reports judge the board's device
+        h["part"] = board_part(kwargs["board"])  # reports judge the board's device
     return hm
 
 
