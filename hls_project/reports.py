@@ -399,8 +399,8 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
     if h.get("io_type", "io_parallel") == "io_parallel" and port > 100000:
         out.setdefault("warnings", []).append(
             f"io_parallel makes the top function's input one fully reshaped port of {port:,} bits "
-            f"({int(np.prod(model.input_shape[1:])):,} values); that is not routable. Plan a streaming or "
-            "memory-mapped input (the HT kernels take io_parallel only).")
+            f"({int(np.prod(model.input_shape[1:])):,} values); that is not routable. Use hls.io_type: "
+            "io_stream (the input then arrives as a stream of hls.stream_width-value words).")
     if kinds:
         try:
             out["kinds"] = kind_comparison(model, cfg, width)

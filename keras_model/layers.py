@@ -1,7 +1,7 @@
 """Keras (tf.keras 2.14) layers whose weights live only as HT cores.
 
 * ``HTDense``: ``y = W x + b`` with ``W`` in HT format.
-* ``FDHTLSTMCell`` / ``FDHTLSTM``: the fully decomposed LSTM of FDHT.md
+* ``FDHTLSTMCell`` / ``FDHTLSTM``: the fully decomposed LSTM (one HT matrix for all gates, input and recurrent part)
   section 2: ``z_t = W_mega [x_t ; h_{t-1} ; 0-pad] + b`` through ONE HT
   matrix, gates in Keras order i, f, c, o.
 

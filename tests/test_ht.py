@@ -66,7 +66,7 @@ def test_param_count_matches_formula(spec):
 
 
 def test_paper_worked_example():
-    # FDHT.md section 3: 8x20x20x19 -> 16x4x4x4 at rank 5 on [x;h] of 57,856.
+    # The worked paper-scale example: 8x20x20x19 -> 16x4x4x4 at rank 5 on [x;h] of 57,856.
     shape = ht.make_shape((8, 20, 20, 19), (16, 4, 4, 4), 5, in_features=57_856)
     assert shape.core_params == 2_095
     assert shape.params() == 3_119

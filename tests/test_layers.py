@@ -491,7 +491,7 @@ def test_fdht_param_count_is_ht_formula_plus_classifier(units, input_modes, outp
 
 
 def test_paper_worked_example_params():
-    """FDHT.md section 3: 8x20x20x19 -> 16x4x4x4, rank 5: 2,095 cores + 1,024 bias."""
+    """The paper-scale example: 8x20x20x19 -> 16x4x4x4, rank 5: 2,095 cores + 1,024 bias."""
     layer = FDHTLSTM(256, input_modes=(8, 20, 20, 19), output_modes=(16, 4, 4, 4), ranks=5, seed=0)
     layer.build((None, 6, 57600))
     assert layer.count_params() == 3119

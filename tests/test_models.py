@@ -91,7 +91,7 @@ def test_ucf11_paper_scale_params_and_one_training_step(ucf11_model_cfg):
     costs = models.rnn_costs(model)
     assert costs["rnn_params"] == 2515 + 1024 and total == 3539 + 257 * 11
     assert costs["dense_lstm_macs_per_step"] == 57856 * 1024
-    # the planned contraction is far cheaper than the dense product (FDHT.md: about 2.7 M vs 59 M)
+    # the planned contraction is far cheaper than the dense product
     assert costs["macs_per_step"] < costs["dense_lstm_macs_per_step"] / 10
     rng = np.random.default_rng(0)
     x = rng.random((2, 6, 120, 160, 3)).astype("float32")
