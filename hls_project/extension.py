@@ -420,7 +420,11 @@ def accel_code(node, prefix: str) -> str:
     xt, tables, bias, bias_t, zsum_t = t["x"], t["tables"], t["bias"], t["bias_t"], t["z"]
     h_types = accelgen.ChainTypes(t["h"]["accum"], t["h"]["inter"]) if lstm else None
     in_t = precision_str(node.get_input_variable().type.precision)
-    table_types = {name: t for name, (_, t) in tables.items()}
+    # a core read directly keeps hls4ml's type name (defines.h), so a precision
+    # set for it in the config is what the stage multiplies with
+    cores = set(node.get_attr("core_names"))
+    table_types = {name: (node.get_weights(f"core_{name}").type.name if name in cores else t)
+                   for name, (_, t) in tables.items()}
     table_vals = {name: v for name, (v, _) in tables.items()}
     if lstm:
         h = sched.n_state
