@@ -325,3 +325,44 @@ def test_bad_knobs_are_one_line_config_errors():
     # a pinned stage keeps its lanes (the nearest available count not above the pin)
     sc = schedule.build(s, 48, 3, "lstm", 8, 64, overrides={"x0": 1})
     assert sc.x_stages[0].lanes == 1
+
+
+def test_htdense_stream_equals_parallel_and_keras(tmp_path):
+    """HTDense behind a Flatten: io_stream (input words of 8 values, no
+    Flatten left) and io_parallel give identical csim outputs, close to Keras."""
+    if GXX is None:
+        pytest.skip("needs g++ on PATH")
+    from tensorflow import keras
+
+    from hls_project import csim, flow
+    from keras_model.config import DEFAULTS, merge
+    from keras_model.layers import HTDense
+
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((4, 12), name="sequence")
+    x = keras.layers.Flatten(name="flatten")(inp)
+    x = HTDense(input_modes=[2, 2, 3, 4], output_modes=[2, 2, 2, 2], ranks=3, seed=3, name="htdense")(x)
+    x = keras.layers.Activation("relu", name="relu")(x)
+    x = keras.layers.Dense(3, name="classifier")(x)
+    model = keras.Model(inp, keras.layers.Activation("softmax", name="softmax")(x))
+    xs = np.random.default_rng(0).normal(0, 1, (6, 4, 12)).astype(np.float32)
+    probs = model.predict(xs, verbose=0)
+    outs, procs = {}, []
+    for io in ("io_stream", "io_parallel"):
+        cfg = merge(DEFAULTS, {"hls": {"io_type": io, "stream_width": 8}})
+        cfg["_name"] = io
+        d = tmp_path / io
+        d.mkdir()
+        hm = flow.convert(model, cfg, str(d), xs.reshape(6, -1), probs, 3.0, flow.dense_output_ranges(model, xs))
+        hm.write()
+        procs.append((d, _build(d, [])))
+    for d, p in procs:
+        log, _ = p.communicate(timeout=1200)
+        assert p.returncode == 0, log[-3000:]
+        assert _run(d).returncode == 0
+        outs[d.name] = csim.read_results(str(d), 6, 3)
+    np.testing.assert_array_equal(outs["io_stream"], outs["io_parallel"])
+    assert np.abs(outs["io_stream"] - probs).max() < 0.03
+    header = (tmp_path / "io_stream" / "firmware" / "myproject.h").read_text()
+    assert "hls::stream<input_t> &sequence" in header
+    assert "nnet::array<ap_fixed<16,6>, 8*1> input_t;" in (tmp_path / "io_stream" / "firmware" / "defines.h").read_text()
