@@ -5,21 +5,24 @@
 
 Both models are ``(8, 1024)`` sequences -> recurrent layer (H = 64) -> the
 same ``Dense(10)`` + ``Activation('softmax')`` head, untrained (seeded),
-converted with hls4ml 1.3.0 at ``io_parallel``:
+converted with hls4ml 1.3.0:
 
 * **fdht**: our ``FDHTLSTM`` (modes 4x4x4x17 -> 4x4x4x4, rank 5) through the
   project's extension (``hls_project.flow.convert``, the types ``build.py``
-  would use);
+  would use) at ``io_stream`` (the streaming accelerator, default lanes);
 * **lstm**: ``keras.layers.LSTM(64)`` through hls4ml's own LSTM
   (``nnet_recurrent.h``) with one uniform ``ap_fixed<16,6>`` for every
   result/accum/weight/bias type (its non-static path does not compile when
-  they differ: HLS4ML-NOTES pitfall 2).
+  they differ) at ``io_parallel``.
 
 Measured per model: the g++ build of hls4ml's C-simulation testbench (the
 command ``build.py`` uses, run alone, wall time and peak memory), the csim
 run over ``--samples`` samples (wall time per sample, agreement with Keras),
 weight storage (sum over weight variables of entries x bit width), and MACs
 per time step: our kernel's HT plan vs ``numpy.einsum_path(optimize='optimal')``
+on the same tensor network vs the dense product, and the MODEL cycles per clip
+and DSP estimate (ours: hls_project/cycle_model.py; the stock LSTM: the
+hardware report's analytic estimate of hls4ml's kernel at reuse factor 1)
 on the same tensor network vs the dense product. Then the paper's UCF11 shape
 (57,600 + 256 inputs, H = 256) for the stock LSTM: its weight count and the
 size its hls4ml weight headers would have, from the bytes per value measured
@@ -51,7 +54,7 @@ FDHT_RANK = 5
 STOCK_TYPE = "ap_fixed<16,6>"
 PROJECT = "myproject"
 
-# the paper's UCF11 shape (FDHT.md section 3)
+# the paper's UCF11 shape
 UCF11_N, UCF11_H = 160 * 120 * 3, 256
 VU9P_ONCHIP_BITS = (75.9 + 270.0) * 1e6  # Block RAM + UltraRAM, Xilinx DS890
 
@@ -91,7 +94,7 @@ def convert_fdht(model, out_dir, x, probs, x_train):
     from hls_project import flow
     from keras_model.config import CONFIG_DIR, load_config
 
-    cfg = load_config(os.path.join(CONFIG_DIR, "default.yml"), {"hls": {"output_dir": out_dir}})
+    cfg = load_config(os.path.join(CONFIG_DIR, "default.yml"), {"hls": {"output_dir": out_dir, "io_type": "io_stream"}})
     input_range = float(max(np.abs(x_train).max(), np.abs(x).max()))
     kwargs = {}
     if hasattr(flow, "dense_output_ranges"):  # calibrated Dense result types, as run_flow does
@@ -105,6 +108,10 @@ def convert_fdht(model, out_dir, x, probs, x_train):
 def convert_stock(model, out_dir, x, probs):
     """hls4ml's own LSTM with every type of every layer = STOCK_TYPE."""
     import hls4ml
+
+    from hls_project import plugin
+
+    plugin.install()  # hls4ml's Keras-2 parser for this tf_keras model
 
     hc = hls4ml.utils.config_from_keras_model(model, granularity="name", default_precision=STOCK_TYPE,
                                               default_reuse_factor=1, backend="Vivado")
@@ -301,12 +308,23 @@ def main(argv=None) -> int:
             build_s, build_rss = timed_build(d)
             csim_s, out = timed_csim(d, args.samples, N_CLASSES)
             bits, entries, per_layer = weight_storage(hm)
+            if kind == "fdht":
+                from hls_project import cycle_model
+
+                head = cycle_model.model_figures(hm, 5.0)["headline"]
+                model_cycles, model_dsp = head["latency_cycles_per_clip"], head["dsp"]
+            else:
+                from hls_project import reports
+
+                est = reports.dense_lstm_estimate(N_IN, H, T, 1, 16)
+                model_cycles, model_dsp = est["cycles_per_clip"], est["dsp"]
             rnn = m.layers[1]
             wdir = os.path.join(d, "firmware", "weights")
             res[kind] = {
                 "convert_write_s": t_convert, "gxx_build_s": build_s, "gxx_peak_rss": build_rss,
                 "csim_s": csim_s, "csim_s_per_sample": csim_s / args.samples, "min_logit_margin": margin,
                 "top1_agreement": float(np.mean(out.argmax(1) == probs.argmax(1))),
+                "model_cycles_per_clip": int(model_cycles), "model_dsp": int(model_dsp),
                 "max_abs_diff": float(np.abs(out - probs).max()),
                 "weight_bits": bits, "weight_entries": entries, "rnn_params": int(rnn.count_params()),
                 "model_params": int(m.count_params()), "per_layer": per_layer,
@@ -336,7 +354,7 @@ def main(argv=None) -> int:
     stack_limit = resource.getrlimit(resource.RLIMIT_STACK)[0]
     ucf_macs = (UCF11_N + UCF11_H) * 4 * UCF11_H
     ucf_csim_s = lr["csim_s_per_sample"] * (ucf_macs / dense_macs) * (6 / T)  # 6 frames per clip
-    ucf_fdht = ht.make_shape([8, 20, 20, 19], [16, 4, 4, 4], 5, in_features=UCF11_N + UCF11_H)
+    ucf_fdht = ht.make_shape([16, 12, 16, 20], [16, 4, 4, 4], 5, in_features=UCF11_N + UCF11_H)  # configs/ucf11.yml
 
     rows = [
         ("", "FDHT-LSTM (ours)", "stock hls4ml LSTM"),
@@ -344,6 +362,8 @@ def main(argv=None) -> int:
         ("weight entries stored (all layers)", f"{fd['weight_entries']:,}", f"{lr['weight_entries']:,}"),
         ("weight storage, bits", f"{fd['weight_bits']:,}", f"{lr['weight_bits']:,}"),
         ("MACs per time step (gates)", f"{plan_macs:,} (HT plan)", f"{dense_macs:,} (dense)"),
+        ("MODEL cycles per clip (not synthesis)", f"{fd['model_cycles_per_clip']:,}", f"{lr['model_cycles_per_clip']:,}"),
+        ("MODEL DSP estimate", f"{fd['model_dsp']:,}", f"{lr['model_dsp']:,}"),
         ("convert + write, s", f"{fd['convert_write_s']:.1f}", f"{lr['convert_write_s']:.1f}"),
         ("g++ build of the csim testbench, s", f"{fd['gxx_build_s']:.1f}", f"{lr['gxx_build_s']:.1f}"),
         ("g++ peak memory", _mb(fd["gxx_peak_rss"]), _mb(lr["gxx_peak_rss"])),
@@ -355,7 +375,8 @@ def main(argv=None) -> int:
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     lines = [
-        f"shape: {T} time steps of {N_IN:,} inputs, H = {H}, Dense({N_CLASSES}) + softmax head, io_parallel, "
+        f"shape: {T} time steps of {N_IN:,} inputs, H = {H}, Dense({N_CLASSES}) + softmax head, "
+        f"fdht io_stream, lstm io_parallel, "
         f"reuse factor 1, untrained (seeded) weights; inputs: the {args.samples} of {8 * args.samples} random "
         f"N(0, 1) sequences with the largest Keras top-2 logit margin "
         f"(>= {min(fd['min_logit_margin'], lr['min_logit_margin']):.2f})",
@@ -377,7 +398,9 @@ def main(argv=None) -> int:
         "",
         f"ratios lstm / fdht: weight bits {lr['weight_bits'] / fd['weight_bits']:.0f}x, "
         f"g++ build {lr['gxx_build_s'] / fd['gxx_build_s']:.1f}x, csim per sample "
-        f"{lr['csim_s_per_sample'] / fd['csim_s_per_sample']:.1f}x",
+        f"{lr['csim_s_per_sample'] / fd['csim_s_per_sample']:.1f}x, MODEL cycles per clip "
+        f"{lr['model_cycles_per_clip'] / fd['model_cycles_per_clip']:.1f}x, MODEL DSP "
+        f"{lr['model_dsp'] / max(fd['model_dsp'], 1):.1f}x",
         "",
         f"UCF11 shape ({UCF11_N:,} + {UCF11_H} inputs per step, H = {UCF11_H}, 6 frames), "
         "stock hls4ml LSTM, not built:",

@@ -54,7 +54,8 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default=None,
                    help="default fixed-point type, e.g. 'ap_fixed<16,6>' (hls.precision)")
     p.add_argument("--reuse-factor", type=int, default=None,
-                   help="reuse factor: pipeline II of the HT stages and of Dense (hls.reuse_factor)")
+                   help="hls4ml reuse factor of the layers hls4ml builds (hls.reuse_factor); the HT layers are "
+                        "sized by hls.lanes and the classifier Dense by hls.classifier_reuse")
     p.add_argument("--samples", type=int, default=None, help="cap on the number of test samples simulated")
 
 

@@ -26,7 +26,8 @@ from keras_model.fixedtype import canonical
 from keras_model.errors import ConfigError
 from keras_model.layers import CORE_PREFIX
 
-from . import codegen
+from . import accelgen, codegen, schedule
+from . import precision
 from .precision import derive_stage_types, fixed_type, int_bits_for, parse_fixed, precision_str
 
 def _template_dir() -> str:
@@ -38,7 +39,7 @@ def _template_dir() -> str:
 
 
 TEMPLATE_DIR = _template_dir()
-HEADERS = ("nnet_ht.h", "nnet_fdht_lstm.h")
+HEADERS = ("nnet_ht.h", "nnet_fdht_lstm.h", "nnet_ht_probe.h", "nnet_ht_stream.h")
 BACKENDS = ("Vivado", "Vitis", "VivadoAccelerator")  # the last wraps a Vivado design for a board
 
 _ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "quantized_tanh": "tanh", "quantized_sigmoid": "sigmoid"}
@@ -238,6 +239,60 @@ def _ir_classes():
                 derived["out"] = accum
             return derived
 
+        def is_stream(self) -> bool:
+            return self.model.config.get_config_value("IOType") == "io_stream"
+
+        def word_width(self) -> int:
+            """Values per input word: the input stream's word (io_stream), else ``stream_width``."""
+            if self.is_stream():
+                return int(self.get_input_variable().shape[-1])
+            return stream_width(self)
+
+        def out_width(self) -> int:
+            return int(self.get_output_variable().shape[-1]) if self.is_stream() else self.get_attr("n_out")
+
+        def schedule(self) -> "schedule.Schedule":
+            """The accelerator schedule (lanes, banks) of this layer."""
+            if getattr(self, "_schedule", None) is None:
+                lstm = self.class_name == "FDHTLSTM"
+                self._schedule = schedule.build(
+                    self.ht_shape(), self.get_attr("n_in"), self.get_attr("n_timesteps") if lstm else 1,
+                    "lstm" if lstm else "dense", self.word_width(), int(self.get_attr("lanes", 16)),
+                    self.get_attr("stage_lanes") or None, out_width=self.out_width(), what=f"layer {self.name}")
+            return self._schedule
+
+        def tables(self):
+            """(values, C++ type) of every constant operand, quantized as the C++ stores it."""
+            shape = self.ht_shape()
+            cores = self.core_values()
+            raw = ht.constant_tables(cores, shape)
+            width = self._width()
+            out = {}
+            for name, values in raw.items():
+                if name in cores:
+                    t = precision_str(self.get_weights(f"core_{name}").type.precision)
+                else:
+                    t = accelgen.table_type(values, width)
+                out[name] = (accelgen.quantize(values, t), t)
+            return out
+
+        def frac(self) -> int:
+            frac = self.get_attr("frac_bits")
+            if frac is None:
+                width, integer, _ = parse_fixed(self._default_precision())
+                frac = width - integer
+            return int(frac)
+
+        def chain_types(self, steps, tables, v_bound):
+            st = precision.chain_stage_types(steps, {k: v for k, (v, _) in tables.items()}, v_bound, self.frac())
+            inter, accum = self._given("inter"), self._given("accum")
+            if inter:
+                st["inter"] = [inter] * (len(steps) - 1) + [st["inter"][-1]]
+            if accum:
+                st["accum"] = [accum] * len(steps)
+                st["inter"][-1] = accum
+            return st
+
         def _set_types(self, defaults):
             """Type attributes from the hls config; 'auto' (what
             config_from_keras_model writes) falls back to ``defaults``."""
@@ -269,6 +324,8 @@ def _ir_classes():
             Attribute("cell_activation", value_type=str, default="tanh"),
             Attribute("cell_recurrent_activation", value_type=str, default="sigmoid"),
             Attribute("sum_unroll", value_type=int, default=1),
+            Attribute("lanes", value_type=int, default=16),
+            Attribute("stream_width", value_type=int, default=0),
             Attribute("table_size", value_type=int, default=1024),
             WeightAttribute("bias"),
             TypeAttribute("bias"),
@@ -309,6 +366,8 @@ def _ir_classes():
             Attribute("n_out"),
             Attribute("use_bias", value_type=bool, default=True),
             Attribute("sum_unroll", value_type=int, default=1),
+            Attribute("lanes", value_type=int, default=16),
+            Attribute("stream_width", value_type=int, default=0),
             WeightAttribute("bias"),
             TypeAttribute("bias"),
             TypeAttribute("accum"),
@@ -326,22 +385,82 @@ def _ir_classes():
 # --------------------------------------------------------------------------
 
 
+def accel_types(node) -> dict:
+    """Derived C++ types of the layer's chains (``x``, ``h``: per stage
+    ``inter`` / ``accum`` / ``bounds``), of z (``z``), the quantized bias
+    (``bias``, ``bias_t``) and the tables (``tables``: name -> (values, type))."""
+    if getattr(node, "_accel_types", None) is not None:
+        return node._accel_types
+    shape = node.ht_shape()
+    sched = node.schedule()
+    tables = node.tables()
+    lstm = sched.kind == "lstm"
+    n_in = sched.n_in
+    bound = np.zeros(shape.padded_in)
+    bound[: shape.in_features] = np.broadcast_to(np.asarray(node.input_bound(), dtype=np.float64),
+                                                 (shape.in_features,))
+    x_pos = sched.x_box.flat_positions(shape.input_modes)
+    xt = node.chain_types([st.cs for st in sched.x_stages], tables, np.where(x_pos < n_in, bound[x_pos], 0.0))
+    bias_var = node.get_weights("bias")
+    bias_t = precision_str(bias_var.type.precision)
+    use_bias = node.get_attr("use_bias", True)
+    bias = accelgen.quantize(np.asarray(bias_var.data, dtype=np.float64).reshape(-1), bias_t) if use_bias \
+        else np.zeros(shape.out_features)
+    z_bound = xt["bounds"][-1] + (float(np.max(np.abs(bias))) if np.size(bias) else 0.0)
+    ht_ = None
+    if lstm:
+        h_pos = sched.h_box.flat_positions(shape.input_modes)
+        inside = (h_pos >= n_in) & (h_pos < n_in + sched.n_state)
+        ht_ = node.chain_types([st.cs for st in sched.h_stages], tables, np.where(inside, 1.0, 0.0))
+        z_bound += ht_["bounds"][-1]
+    frac = max(parse_fixed(xt["accum"][-1])[0] - parse_fixed(xt["accum"][-1])[1],
+               parse_fixed(bias_t)[0] - parse_fixed(bias_t)[1])
+    z_int = int_bits_for(z_bound)
+    node._accel_types = {"x": xt, "h": ht_, "bias": bias, "bias_t": bias_t, "tables": tables,
+                         # every sum of z exact: no rounding, cannot overflow
+                         "z": f"ap_fixed<{z_int + frac},{z_int}>"}
+    return node._accel_types
+
+
+def accel_code(node, prefix: str) -> str:
+    """The layer's config struct (``accelgen.layer_struct``) with its
+    schedule, constant tables and derived types."""
+    sched = node.schedule()
+    lstm = sched.kind == "lstm"
+    t = accel_types(node)
+    xt, tables, bias, bias_t, zsum_t = t["x"], t["tables"], t["bias"], t["bias_t"], t["z"]
+    h_types = accelgen.ChainTypes(t["h"]["accum"], t["h"]["inter"]) if lstm else None
+    in_t = precision_str(node.get_input_variable().type.precision)
+    # a core read directly keeps hls4ml's type name (defines.h), so a precision
+    # set for it in the config is what the stage multiplies with
+    cores = set(node.get_attr("core_names"))
+    table_types = {name: (node.get_weights(f"core_{name}").type.name if name in cores else t)
+                   for name, (_, t) in tables.items()}
+    table_vals = {name: v for name, (v, _) in tables.items()}
+    if lstm:
+        h = sched.n_state
+        extra = "\n".join([
+            f"    static const unsigned n_timesteps = {node.get_attr('n_timesteps')};",
+            f"    static const unsigned n_state = {h};",
+            f"    static const bool return_sequences = {'true' if node.get_attr('return_sequences') else 'false'};",
+            f"    typedef {node.get_attr('act_t').name} act_t;",
+            f"    typedef {node.get_attr('state_t').name} state_t;",
+            f"    typedef {node.get_attr('state_t').name} h_t;",
+            f"    typedef {prefix}_act ACT_CONFIG_T;",
+            f"    typedef {prefix}_recr_act ACT_CONFIG_RECR_T;",
+            f"    typedef nnet::array<h_t, {h}> out_word_t;",
+        ])
+        base = "fdht_accel_config"
+    else:
+        extra = f"    typedef nnet::array<z_t, {sched.zx_width}> out_word_t;"
+        base = "ht_accel_config"
+    return accelgen.layer_struct(sched, prefix, base, table_vals, table_types,
+                                 accelgen.ChainTypes(xt["accum"], xt["inter"]), h_types, in_t, bias, bias_t,
+                                 zsum_t, extra)
+
+
 def _templates(FDHTLSTM, HTDense):
     from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
-
-    def core_maps(node):
-        types = {n: node.get_weights(f"core_{n}").type.name for n in node.get_attr("core_names")}
-        vars_ = {n: node.get_weights(f"core_{n}").name for n in node.get_attr("core_names")}
-        return types, vars_
-
-    def product_code(node, prefix, bias):
-        shape = node.ht_shape()
-        types, _ = core_maps(node)
-        st = node._stage_types(node.input_bound(), bias)
-        rf = node.get_attr("reuse_factor", 1)
-        code = codegen.layer_code(shape, prefix, types, inter_t=st["inter"], accum_t=st["accum"],
-                                  reuse_factor=rf, sum_unroll=node.get_attr("sum_unroll", 1))
-        return code, st
 
     class FDHTLSTMConfigTemplate(LayerConfigTemplate):
         def __init__(self):
@@ -349,62 +468,102 @@ def _templates(FDHTLSTM, HTDense):
 
         def format(self, node):
             prefix = f"config{node.index}"
-            bias = np.asarray(node.get_weights("bias").data)
-            code, st = product_code(node, prefix, bias)
+            if node.get_attr("cell_activation") != "tanh" or node.get_attr("cell_recurrent_activation") != "sigmoid":
+                raise ConfigError(f"layer {node.name}: the FDHT-LSTM kernel implements activation tanh and "
+                                  "recurrent_activation sigmoid only")
             h = node.get_attr("n_out")
             table_t = node.get_attr("table_t").precision
             act = codegen.activation_config(f"{prefix}_act", h, precision_str(table_t),
-                                            node.get_attr("table_size", 1024), node.get_attr("reuse_factor", 1))
+                                            node.get_attr("table_size", 1024), 1)
             recr = codegen.activation_config(f"{prefix}_recr_act", h, precision_str(table_t),
-                                             node.get_attr("table_size", 1024), node.get_attr("reuse_factor", 1))
-            cfg = codegen.lstm_config(
-                node.ht_shape(), prefix, node.get_attr("n_timesteps"), node.get_attr("n_in"),
-                node.get_attr("return_sequences"), in_t=node.get_attr("concat_t").name,
-                accum_t=st["out"], bias_t=node.get_weights("bias").type.name,
-                act_t=node.get_attr("act_t").name, state_t=node.get_attr("state_t").name,
-                h_t=node.get_attr("state_t").name, act_config=f"{prefix}_act", recr_act_config=f"{prefix}_recr_act",
-                activation=node.get_attr("cell_activation"),
-                recurrent_activation=node.get_attr("cell_recurrent_activation"),
-                reuse_factor=node.get_attr("reuse_factor", 1),
-            )
-            return code + "\n" + act + "\n" + recr + "\n" + cfg
+                                             node.get_attr("table_size", 1024), 1)
+            return act + "\n" + recr + "\n" + accel_code(node, prefix)
 
     class _HTFunctionTemplate(FunctionCallTemplate):
-        """``nnet::<kernel><in_t, out_t, configN>(x, y, configN_ht(cores...), bN);``"""
+        """``nnet::<kernel>_stream`` (io_stream) or ``nnet::<kernel>_array`` (io_parallel)."""
 
-        kernel = header = None
+        kernel = None
 
         def __init__(self):
-            super().__init__(self.layer, include_header=[f"nnet_utils/{self.header}"])
+            super().__init__(self.layer, include_header=["nnet_utils/nnet_ht_stream.h"])
 
         def format(self, node):
             p = self._default_function_params(node)
-            _, vars_ = core_maps(node)
-            call = codegen.product_call(node.ht_shape(), p["config"], vars_)
-            return (f"nnet::{self.kernel}<{p['input_t']}, {p['output_t']}, {p['config']}>"
-                    f"({p['input']}, {p['output']}, {call}, {node.get_weights('bias').name});")
+            kind = "stream" if node.is_stream() else "array"
+            return (f"nnet::{self.kernel}_{kind}<{p['input_t']}, {p['output_t']}, {p['config']}>"
+                    f"({p['input']}, {p['output']});")
 
     class FDHTLSTMFunctionTemplate(_HTFunctionTemplate):
-        layer, kernel, header = FDHTLSTM, "fdht_lstm", "nnet_fdht_lstm.h"
+        layer, kernel = FDHTLSTM, "fdht_lstm"
 
     class HTDenseConfigTemplate(LayerConfigTemplate):
         def __init__(self):
             super().__init__(HTDense)
 
         def format(self, node):
-            prefix = f"config{node.index}"
-            bias = np.asarray(node.get_weights("bias").data) if node.get_attr("use_bias") else None
-            code, st = product_code(node, prefix, bias)
-            cfg = codegen.dense_config(node.ht_shape(), prefix, in_t=node.get_input_variable().type.name,
-                                       accum_t=st["out"], bias_t=node.get_weights("bias").type.name,
-                                       use_bias=node.get_attr("use_bias"),
-                                       reuse_factor=node.get_attr("reuse_factor", 1))
-            return code + "\n" + cfg
+            return accel_code(node, f"config{node.index}")
 
     class HTDenseFunctionTemplate(_HTFunctionTemplate):
-        layer, kernel, header = HTDense, "ht_dense", "nnet_ht.h"
+        layer, kernel = HTDense, "ht_dense"
 
     return (FDHTLSTMConfigTemplate, FDHTLSTMFunctionTemplate, HTDenseConfigTemplate, HTDenseFunctionTemplate)
+
+
+def stream_width(node) -> int:
+    """The configured values per input word; 0 (the default) picks the
+    largest divisor of the values per step up to 16."""
+    k = int(node.get_attr("stream_width", 0) or 0)
+    if k:
+        return k
+    n = int(node.get_attr("n_in"))
+    return max(d for d in range(1, 17) if n % d == 0)
+
+
+def _stream_input_pass():
+    from hls4ml.model.optimizer import OptimizerPass
+
+    class HTStreamInput(OptimizerPass):
+        """io_stream: when an HT layer reads the model input (directly or
+        through a Reshape/Flatten), the input becomes a stream of words of
+        ``stream_width`` values in C order and the reshape disappears: the
+        first contraction stage consumes the words as they arrive, so no
+        frame is ever repacked into one wide word."""
+
+        def _source(self, node):
+            prev = node.get_input_node()
+            if prev is not None and prev.class_name in ("Reshape", "Repack", "Flatten"):
+                return prev, prev.get_input_node()
+            return None, prev
+
+        def match(self, node):
+            if node.class_name not in ("FDHTLSTM", "HTDense"):
+                return False
+            if node.model.config.get_config_value("IOType") != "io_stream":
+                return False
+            between, src = self._source(node)
+            if src is None or src.class_name not in ("Input", "InputLayer"):
+                return False
+            k = stream_width(node)
+            var = src.get_output_variable()
+            total = int(np.prod(var.shape))
+            return between is not None or list(var.shape) != [total // k, k]
+
+        def transform(self, model, node):
+            between, src = self._source(node)
+            var = src.get_output_variable()
+            total = int(np.prod(var.shape))
+            k = stream_width(node)
+            per_step = node.get_attr("n_in")
+            if per_step % k:
+                raise ConfigError(f"layer {node.name}: hls.stream_width {k} does not divide the {per_step} input "
+                                  f"values per step; choose a divisor of {per_step}")
+            src.add_output_variable([total // k, k], var_name=src.name, type_name=var.type.name,
+                                    precision=var.type.precision)
+            if between is not None:
+                model.remove_node(between)
+            return True
+
+    return HTStreamInput
 
 
 # --------------------------------------------------------------------------
@@ -452,6 +611,11 @@ def register():
     from hls4ml.model.optimizer import get_available_passes
 
     available = set(get_available_passes())
+    if "stream_pass" not in _STATE:
+        _STATE["stream_pass"] = _stream_input_pass()
+    if "vivado:ht_stream_input" not in available:
+        # Vitis runs Vivado's streaming flow, so one registration serves both
+        get_backend("Vivado").register_pass("ht_stream_input", _STATE["stream_pass"], flow="vivado:streaming")
     for backend_name in BACKENDS:
         backend = get_backend(backend_name)
         for tcls in _STATE["templates"]:

@@ -21,9 +21,10 @@ import numpy as np
 from keras_model.atomic import replace_dir
 from keras_model.config import build_dir
 from keras_model.errors import ConfigError, DataError, FlowError, ToolError
+from keras_model.logs import chatter, info
 
 from . import csim
-from keras_model.logs import chatter, info
+from .convert import convert, hls_config  # noqa: F401  (the flow's conversion; re-exported)
 
 SUPPORTED_KERAS = {"InputLayer", "Reshape", "Flatten", "Dense", "Activation", "FDHTLSTM", "HTDense", "LSTM",
                    "QDense", "QActivation", "Dropout"}
@@ -96,116 +97,6 @@ def dense_output_ranges(model, x) -> Dict[str, float]:
     outs = probe.predict(x, verbose=0, batch_size=256)
     outs = outs if isinstance(outs, list) else [outs]
     return {n: float(np.max(np.abs(o))) for n, o in zip(names, outs)}
-
-
-def _result_type(precision: str, bound: float) -> str:
-    """The default width, with integer bits for 1.5x the largest value seen
-    (margin for unseen inputs) and saturation instead of wrap-around."""
-    from .precision import fixed_type, int_bits_for, parse_fixed
-
-    width, integer, _ = parse_fixed(precision)
-    need = int_bits_for(1.5 * bound)
-    if need <= integer:
-        return precision
-    return fixed_type(need, max(width - need, 1))
-
-
-def hls_config(model, cfg: Dict[str, Any], input_range: float,
-               dense_ranges: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
-    """hls4ml config (granularity 'name') from the ``hls:`` section."""
-    import hls4ml
-
-    from .extension import register
-
-    register()
-    h = cfg["hls"]
-    with chatter("hls4ml"):
-        hc = hls4ml.utils.config_from_keras_model(model, granularity="name", default_precision=h["precision"],
-                                                  default_reuse_factor=int(h["reuse_factor"]), backend=h["backend"])
-    if h.get("pipeline_style") and h["pipeline_style"] != "auto":
-        # 'pipeline' on the top function would fully unroll every loop below
-        # it (the time loop and all HT stages); dataflow keeps the loops.
-        hc["Model"]["PipelineStyle"] = h["pipeline_style"]
-    for name, lc in hc["LayerName"].items():
-        prec = lc.setdefault("Precision", {})
-        if isinstance(prec, dict):
-            for k, v in list(prec.items()):
-                if v == "auto" and k in ("result",):
-                    prec[k] = h["precision"]
-        layer = model.get_layer(name) if name in [l.name for l in model.layers] else None
-        cls = type(layer).__name__ if layer is not None else ""
-        if cls in ("FDHTLSTM", "HTDense"):
-            lc["InputRange"] = float(input_range)
-            lc["TableSize"] = int(h["table_size"])
-            if h.get("state_precision"):
-                prec["state"] = h["state_precision"]
-            if h.get("accum_precision"):
-                prec["accum"] = h["accum_precision"]
-        if cls == "Dense" or name.endswith("_linear"):
-            # pitfall: 'auto' collapses the softmax; a too narrow type wraps the
-            # logits. The stable softmax computes x_i - max(x) in the input
-            # type, so it must also hold differences up to twice the bound.
-            # (hls4ml appends '<dense>_linear' after a Dense: same range.)
-            base = name[: -len("_linear")] if name.endswith("_linear") else name
-            prec["result"] = _result_type(h["precision"], 2.0 * (dense_ranges or {}).get(base, 0.0))
-        if name == "softmax":
-            lc["Implementation"] = "stable"
-            # The stable softmax indexes its 1/x table with the top bits of
-            # sum(exp) (<= number of classes): with hls4ml's default
-            # ap_fixed<18,8> most of those bits are empty integer bits and
-            # 1/x comes in steps of 0.25 (probabilities off by up to 0.2).
-            from .precision import int_bits_for
-
-            n_classes = int(model.output_shape[-1])
-            lc["inv_inp_t"] = f"ap_fixed<18,{int_bits_for(n_classes)},AP_RND,AP_SAT>"  # a layer-level *_t key sets the type
-    for name, override in (h.get("layers") or {}).items():
-        if name not in hc["LayerName"]:
-            raise ConfigError(f"hls.layers.{name}: no such layer; layers are {', '.join(hc['LayerName'])}")
-        if not isinstance(override, dict):
-            raise ConfigError(f"hls.layers.{name}: expected a mapping like {{Precision: {{core_u1: ap_fixed<8,1>}}}}")
-        for k, v in override.items():
-            if k == "Precision" and isinstance(v, dict):
-                hc["LayerName"][name].setdefault("Precision", {}).update(v)
-            else:
-                hc["LayerName"][name][k] = v
-    return hc
-
-
-def board_part(board: str) -> str:
-    """The FPGA part of a VivadoAccelerator board, from hls4ml's own board table."""
-    import json
-
-    import hls4ml.backends.vivado_accelerator as acc
-
-    with open(os.path.join(os.path.dirname(acc.__file__), "supported_boards.json")) as f:
-        return json.load(f)[board]["part"]
-
-
-def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ranges=None):
-    import hls4ml
-
-    from .extension import register
-
-    register()
-    h = cfg["hls"]
-    hc = hls_config(model, cfg, input_range, dense_ranges)
-    kwargs = {}
-    if x_tb is not None:
-        np.save(os.path.join(out_dir, "tb_input.npy"), x_tb)
-        np.save(os.path.join(out_dir, "tb_output.npy"), y_tb)
-        kwargs = dict(input_data_tb=os.path.join(out_dir, "tb_input.npy"),
-                      output_data_tb=os.path.join(out_dir, "tb_output.npy"))
-    if h["backend"] == "VivadoAccelerator":  # the board fixes the part
-        kwargs.update(board=h.get("board") or "pynq-z2", interface=h.get("interface") or "axi_stream")
-    else:
-        kwargs["part"] = h["part"]
-    with chatter("hls4ml"):
-        hm = hls4ml.converters.convert_from_keras_model(
-            model, hls_config=hc, output_dir=out_dir, project_name=h["project_name"], backend=h["backend"],
-            clock_period=h["clock_period"], io_type=h["io_type"], **kwargs)
-    if h["backend"] == "VivadoAccelerator":
-        h["part"] = board_part(kwargs["board"])  # reports judge the board's device
-    return hm
 
 
 def model_costs(model) -> Dict[str, Any]:

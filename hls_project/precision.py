@@ -102,3 +102,19 @@ def derive_stage_types(
     inter = [fixed_type(int_bits_for(b), frac_bits) for b in bounds]
     accum = [fixed_type(int_bits_for(b), frac_bits + accum_extra_frac, rounding=False) for b in bounds]
     return {"bounds": bounds, "inter": inter, "accum": accum, "out": accum[-1]}
+
+
+def chain_stage_types(steps: List[ht.ChainStep], tables: Dict[str, np.ndarray], v_bound: np.ndarray,
+                      frac_bits: int, accum_extra_frac: int = 4) -> Dict[str, object]:
+    """Per chain step (see ``ht.chain``): the worst-case |entry| of its output
+    for box inputs with ``|v| <= v_bound`` (element-wise; 0 where the box is
+    fed zeros), found by running the chain on absolute values, and the
+    output / accumulator types that hold it (as ``derive_stage_types``; the
+    last step's output keeps the accumulator type: it is z, summed further)."""
+    absval = {k: np.abs(np.asarray(v, dtype=np.float64)) for k, v in tables.items()}
+    outs = ht.chain_forward(np.abs(np.asarray(v_bound, dtype=np.float64)), absval, steps, every=True)
+    bounds = [float(np.max(outs[cs.out])) for cs in steps]
+    accum = [fixed_type(int_bits_for(b), frac_bits + accum_extra_frac, rounding=False) for b in bounds]
+    inter = [fixed_type(int_bits_for(b), frac_bits) for b in bounds]
+    inter[-1] = accum[-1]
+    return {"bounds": bounds, "inter": inter, "accum": accum}

@@ -119,6 +119,10 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "accum_precision": None,  # default: derived so sums cannot overflow
         "table_size": 1024,
         "reuse_factor": 1,
+        "lanes": 128,  # multiply-add lanes of each HT layer, spread over its stages (MODEL-driven)
+        "stream_width": None,  # values per input word (io_stream port); null: the largest divisor of the values per step up to 16
+        "stage_lanes": None,  # per-stage override, e.g. {x0: 32, h1: 2, gates: 4}
+        "classifier_reuse": "auto",  # Dense reuse factor; 'auto': n_in (one multiplier per output)
         "layers": {},
         "min_agreement": 0.99,
         "samples": None,
@@ -143,15 +147,16 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
     "hls": {
         "output_dir": _STR, "project_name": _STR, "backend": _STR, "board": _STR, "interface": _STR, "part": _STR, "clock_period": _NUM,
         "io_type": _STR, "precision": _STR, "state_precision": _STR, "accum_precision": _STR,
-        "table_size": _INT, "reuse_factor": _INT, "layers": dict, "min_agreement": _NUM,
+        "table_size": _INT, "reuse_factor": _INT, "lanes": _INT, "stream_width": _INT, "stage_lanes": dict,
+        "classifier_reuse": (int, str), "layers": dict, "min_agreement": _NUM,
         "samples": _INT, "csim_timeout": _NUM, "pipeline_style": _STR, "sweep_precision": _LIST,
     },
 }
 
 _POSITIVE = {
     "data.frames", "data.n_train", "data.n_test", "model.units", "train.epochs", "train.batch_size",
-    "hls.reuse_factor", "hls.table_size", "hls.samples", "hls.csim_timeout", "hls.clock_period",
-    "train.learning_rate", "model.param_budget", "model.mac_budget",
+    "hls.reuse_factor", "hls.table_size", "hls.lanes", "hls.stream_width", "hls.samples", "hls.csim_timeout",
+    "hls.clock_period", "train.learning_rate", "model.param_budget", "model.mac_budget",
 }
 
 
@@ -260,8 +265,18 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
                             f"{', '.join(BOARDS)}")
     if h.get("interface") not in (None, "axi_stream", "axi_master", "axi_lite"):
         problems.append(f"hls.interface: '{h.get('interface')}' is not one of axi_stream, axi_master, axi_lite")
-    if h.get("io_type") not in (None, "io_parallel"):
-        problems.append(f"hls.io_type: '{h.get('io_type')}' is not supported by the HT kernels; use io_parallel")
+    if h.get("io_type") not in (None, "io_parallel", "io_stream"):
+        problems.append(f"hls.io_type: '{h.get('io_type')}' is not supported by the HT kernels; "
+                        "use io_stream or io_parallel")
+    cr = h.get("classifier_reuse")
+    if cr is not None and cr != "auto" and not (isinstance(cr, int) and not isinstance(cr, bool) and cr >= 1):
+        problems.append(f"hls.classifier_reuse: must be 'auto' or a positive integer, got {cr!r}")
+    sl = h.get("stage_lanes")
+    if isinstance(sl, dict):
+        for k, v in sl.items():
+            if not re.match(r"^(x\d+|h\d+|gates)$", str(k)) or isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                problems.append(f"hls.stage_lanes: entry {k}: {v!r} must name a stage (x0, x1, .., h0, .., gates) "
+                                "and give a positive integer")
     if h.get("pipeline_style") not in (None, "dataflow", "pipeline", "auto"):
         problems.append(f"hls.pipeline_style: '{h.get('pipeline_style')}' is not one of dataflow, pipeline, auto")
     pn = h.get("project_name")

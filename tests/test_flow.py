@@ -331,7 +331,7 @@ def test_fdht_lstm_build_py_csim(fdht_rf1, fdht_case):
     for f in ("csim", "firmware/myproject.cpp", "firmware/parameters.h", "firmware/nnet_utils/nnet_fdht_lstm.h",
               "tb_data/tb_input_features.dat", "tb_data/tb_output_predictions.dat", "tb_data/csim_results.log"):
         assert (out / f).exists(), f
-    assert "nnet::fdht_lstm<" in (out / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::fdht_lstm_array<" in (out / "firmware" / "myproject.cpp").read_text()
 
 
 def test_reuse_factor_does_not_change_results(fdht_rf1, fdht_rf4):
@@ -379,7 +379,7 @@ def test_return_sequences_flatten_dense(work, seq_flatten_case):
     assert report["passed"] is True
     _check_numerics(out, seq_flatten_case, report)
     cpp = (out / "firmware" / "myproject.cpp").read_text()
-    assert "nnet::fdht_lstm<" in cpp
+    assert "nnet::fdht_lstm_array<" in cpp
     assert re.search(r"auto&\s+\w+\s*=\s*layer2_out;", cpp), "Flatten is not a plain alias of the LSTM output"
     assert "return_sequences = true" in (out / "firmware" / "parameters.h").read_text()
 
@@ -415,7 +415,7 @@ def test_htdense_model(work, htdense_case):
     report = _run_flow(htdense_case, out)
     assert report["passed"] is True
     _check_numerics(out, htdense_case, report)
-    assert "nnet::ht_dense<" in (out / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::ht_dense_array<" in (out / "firmware" / "myproject.cpp").read_text()
 
 
 def _run_flow_no_csim(case, out_dir):

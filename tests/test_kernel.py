@@ -544,7 +544,8 @@ def test_functor_and_call_follow_plan_order():
 def test_reports_and_validation():
     s = DOUBLE_SHAPES["d4_pad"]
     rows = cg.stage_report(s, reuse_factor=2, sum_unroll=3)
-    assert sum(r["macs"] for r in rows) == s.plan.macs
+    # the reference kernel runs every step, core-only ones included
+    assert sum(r["macs"] for r in rows) == s.plan.macs + s.plan.constant_macs
     assert all(r["macs"] == r["out_size"] * r["sum_size"] for r in rows)
     assert all(r["cycles_estimate"] >= r["macs"] * 2 // 3 for r in rows)
     summary = cg.buffer_summary(s)
@@ -619,9 +620,10 @@ def test_fdht_lstm_vs_numpy(builds, case):
         err = np.abs(y[s] - ref)
         assert np.all(err <= bound + 1e-12), f"sample {s}: error {err.max():.3g} above bound {bound[err.argmax()]:.3g}"
         # Not vacuous for h in (-1, 1): worst case over the whole recurrence
-        # (double: tables only; fixed: also 16-bit intermediates, ~0.02 on z per step).
+        # (double: tables only; fixed: also 16-bit intermediates, ~0.02 on z per step,
+        # more since the plan puts more steps among the cores, each rounded here).
         # Measured errors are about 0.01 in both.
-        assert bound.max() < (0.3 if case.fixed else 0.05)
+        assert bound.max() < (0.4 if case.fixed else 0.05)
     if not case.return_sequences:  # same layer and inputs: the last state is the sequence's last step
         np.testing.assert_array_equal(y, builds["outputs"][case.name.replace("_last", "_seq")][:, -H:])
 

@@ -11,6 +11,7 @@ reports copied into the project.
 from __future__ import annotations
 
 import json
+import os
 import math
 import re
 import shutil
@@ -28,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from hls_project import codegen, csim, reports  # noqa: E402
+from hls_project import csim, reports  # noqa: E402
 from test_vendor import AVAILABLE, CANNED, PROJECT, canned_files  # noqa: E402
 
 GXX = shutil.which("g++")
@@ -102,67 +103,72 @@ def test_weight_bits_match_the_written_firmware(project):
 
 
 @pytest.mark.skipif(GXX is None, reason="needs g++")
-def test_macs_per_step_match_an_instrumented_csim(project, tmp_path):
+def test_macs_and_cycles_match_an_instrumented_csim(project, tmp_path):
+    """The report's MACs and per-stage iterations against a csim build that
+    counts every pipelined loop's iterations (HT_COUNT_TRIPS), one sample."""
     src = project["out"]
     work = tmp_path / "count"
     shutil.copytree(src, work, ignore=shutil.ignore_patterns("*.so", "csim"))
     for name in ("tb_input_features.dat", "tb_output_predictions.dat"):  # one sample
         p = work / "tb_data" / name
         p.write_text(p.read_text().splitlines()[0] + "\n")
-    (work / "count_macs.cpp").write_text(
-        '#include <cstdio>\n#include "nnet_utils/nnet_ht.h"\n'
-        "namespace {\nstruct Report {\n    ~Report() { std::printf(\"HT_MACS %llu\\n\", nnet::ht_mac_count); }\n"
-        "} report;\n}\n")
     cmd = csim.build_command(str(work), PROJECT, cxx=GXX, opt="-O0")
-    cmd = cmd[:-2] + ["count_macs.cpp", "-DHT_COUNT_MACS", "-o", "csim_count"]
+    cmd = cmd[:-2] + ["-DHT_COUNT_TRIPS", "-o", "csim_count"]
     res = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    res = subprocess.run([str(work / "csim_count")], cwd=work, capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, HT_TRIP_FILE=str(work / "trips.txt"))
+    res = subprocess.run([str(work / "csim_count")], cwd=work, capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stdout + res.stderr
-    counted = int(re.search(r"HT_MACS (\d+)", res.stdout).group(1))
+    trips = {}
+    for line in (work / "trips.txt").read_text().splitlines():
+        k, v = line.rsplit(" ", 1)
+        trips[k.split(".", 1)[1]] = int(v)
     assert len((work / "tb_data" / "csim_results.log").read_text().split("\n")[0].split()) == 3
-    per_step = counted / TIMESTEPS
     hw = project["hw"]
-    assert hw["model"]["macs_per_step"] == pytest.approx(per_step, rel=0.01)
     (layer,) = hw["layers"]
-    assert layer["macs_per_step"] == pytest.approx(per_step, rel=0.01)
-    assert layer["macs_per_clip"] == pytest.approx(counted, rel=0.01)
+    stages = layer["estimate"]["stages"]
+    # iterations x lanes of every stage = its MACs; summed over stages = the report's MACs
+    counted_macs = sum(trips[r["stage"]] * r["lanes"] for r in stages)
+    assert counted_macs == layer["macs_per_clip"] == TIMESTEPS * layer["macs_per_step"]
+    assert hw["model"]["macs_per_step"] == layer["macs_per_step"]
+    for r in stages:
+        assert trips[r["stage"]] == TIMESTEPS * r["trips"]
+        assert r["cycles"] == r["trips"] + r["depth"]
 
 
-def test_estimate_follows_the_kernel_loop_structure(project):
-    hw, model = project["hw"], project["model"]
+def test_model_follows_the_schedule(project):
+    hw = project["hw"]
     (layer,) = hw["layers"]
     e = layer["estimate"]
-    assert e["reuse_factor"] == 2 and hw["reuse_factor"] == 2
-    shape = next(l for l in model.layers if type(l).__name__ == "FDHTLSTM").cell.ht_shape
-    stages = codegen.stage_report(shape, 2, 1)
-    assert [s["cycles_estimate"] for s in e["stages"]] == [s["cycles_estimate"] for s in stages]
-    assert e["cycles_product_per_step"]["lower"] == sum(s["cycles_estimate"] for s in stages)
-    h, n_in, n_pad = 8, 12, shape.padded_in
-    elementwise = 2 * (n_pad + 3 * h) + 5 * reports.ACTIVATION_CYCLES  # concat, bias, cell, hidden at II 2
-    assert e["cycles_elementwise_per_step"]["lower"] == elementwise
-    assert e["cycles_per_step"]["lower"] == sum(s["cycles_estimate"] for s in stages) + elementwise
-    assert e["cycles_per_clip"]["lower"] == TIMESTEPS * e["cycles_per_step"]["lower"]
-    assert e["multipliers_product"] == len(stages)  # sum_unroll 1: one multiplier per stage
-    est = hw["estimate"]
-    assert est["label"].startswith("ANALYTIC ESTIMATE")
-    assert est["clips_per_s"]["at_lower_cycles"] == pytest.approx(
-        1e9 / (5 * est["cycles_per_clip"]["lower"]))
+    procs = e["processes_cycles_per_frame"]
+    assert e["cycles_per_clip"] == sum(procs.values()) + (TIMESTEPS - 1) * max(procs.values()) + 2 * 8 + \
+        int(np.prod(e["h_box"]["size"])) + 4
+    assert e["interval_cycles_per_frame"] == max(procs.values())
+    head = hw["accelerator"]["headline"]
+    assert head["label"].startswith("MODEL")
+    for key in ("clips_per_s", "dsp", "lane_utilisation", "top_port_bits", "io_bound_clips_per_s"):
+        assert hw["model"][key] == head[key]
+    assert head["clips_per_s"] == pytest.approx(1e9 / (5 * head["interval_cycles_per_clip"]), rel=1e-6)
+    assert 0 < head["lane_utilisation"] <= 1
+    assert head["lane_utilisation"] == pytest.approx(
+        e["macs_per_clip"] / (e["mac_lanes"] * head["interval_cycles_per_clip"]), abs=1e-4)
+    # io_parallel: the port is the whole clip (T x 12 values of 16 bits)
+    assert head["input_port_bits"] == TIMESTEPS * 12 * 16
+    # the classifier runs at reuse factor n_in: one multiplier per class
+    (dense,) = [o for o in hw["accelerator"]["other_layers"] if o["class"] == "Dense"]
+    assert dense["reuse_factor"] == 8 and dense["multipliers"] == 3
     # hls4ml's stock dense LSTM: multiplier_limit = ceil(n_in * n_out / reuse_factor) per product
+    h, n_in = 8, 12
     d = hw["dense_lstm"]
     assert d["multipliers"] == {"W_x": math.ceil(n_in * 4 * h / 2), "W_h": math.ceil(h * 4 * h / 2),
                                 "total": math.ceil(n_in * 4 * h / 2) + math.ceil(h * 4 * h / 2)}
     assert d["macs_per_step"] == (n_in + h) * 4 * h
     assert d["weight_bits"] == ((n_in + h) * 4 * h + 4 * h) * 16
-    # the default part's ceilings and the fit verdict
     assert hw["device"]["DSP"] == 6840 and hw["device"]["BRAM_18K"] == 4320
-    assert est["fit"]["dsp_fits"] is True and est["fit"]["dsp_available"] == 6840
-    # buffers and tables
-    assert layer["largest_intermediate"]["entries"] == max(s.out_size for s in shape.plan.steps[:-1])
+    assert hw["estimate"]["fit"]["dsp_fits"] is True and hw["estimate"]["fit"]["dsp_available"] == 6840
     tables = {t["function"]: t for t in layer["activation_tables"]}
-    assert tables["sigmoid"]["entries"] == 1024 and tables["sigmoid"]["bits"] == 1024 * 18
-    # the flow's default top-level style keeps the loops (a 'pipeline' top
-    # would unroll them, and the report would warn about it)
+    assert tables["sigmoid"]["entries"] == 1024 and tables["sigmoid"]["bits"] == tables["sigmoid"]["tables"] * 1024 * 18
+    assert tables["sigmoid"]["tables"] == 3 * e["gate_lanes"]
     assert hw["pipeline_style"] == "dataflow"
     assert not any("PIPELINE" in w for w in hw.get("warnings") or [])
 
@@ -184,7 +190,7 @@ def test_device_ceilings():
 def test_markdown_json_and_plot(project):
     out, hw = project["out"], project["hw"]
     md = (out / reports.MD_NAME).read_text()
-    assert "ANALYTIC ESTIMATE (not a synthesis result)" in md
+    assert "MODEL: cycles and resources of the generated accelerator (not a synthesis result)" in md
     assert f"| **model** | {hw['model']['macs_per_step']:,} |" in md
     assert "hls4ml stock dense LSTM, same shape" in md
     assert "Not run: no synthesis reports" in md
@@ -234,4 +240,4 @@ def test_copied_in_synthesis_reports_are_parsed(project, tmp_path, capsys):
     md = (work / reports.MD_NAME).read_text()
     assert "| DSP | 37 | 6,840 | 0.54 % |" in md
     assert "Vivado synthesis: DSP 35, LUT 8,123" in md
-    assert f"Synthesis latency vs the analytic estimate: {CANNED['worst']:,} cycles" in md
+    assert f"Synthesis latency vs the MODEL: {CANNED['worst']:,} cycles" in md

@@ -535,7 +535,7 @@ def test_vivado_missing_exit_3_and_project_csim_runs(tiny, tmp_path, monkeypatch
     assert "vivado_hls not found on PATH" in errors[0]
     assert errors[0].endswith(command)
     # the report was printed before the error; the hardware report records the command
-    assert "hardware (estimate)" in captured.out
+    assert "hardware (MODEL)" in captured.out
     hw = json.loads((out / "hardware_report.json").read_text())
     assert hw["vendor"]["status"] == "tool missing" and hw["vendor"]["later_command"] == command
     assert command in (out / "hardware_report.md").read_text()

@@ -1,0 +1,248 @@
+#ifndef NNET_HT_STREAM_H_
+#define NNET_HT_STREAM_H_
+
+// The streaming HT accelerator: HTDense and FDHT-LSTM for io_stream, and the
+// same processes behind an array interface for io_parallel (bit-identical).
+//
+// What is generated per layer (hls_project/accelgen.py, from the schedule in
+// hls_project/schedule.py) is a config struct with the layer's sizes and
+// types and its processes as static functions:
+//
+//   x_frame<word_T, zword_T>(x, z)  one frame through the x-chain: stage x0
+//                                   consumes the frame's input words as they
+//                                   arrive, stages x1.. read ping-pong buffers,
+//                                   the drain adds the bias and writes z words
+//                                   (DATAFLOW region: successive frames overlap)
+//   h_scatter(h, hbox), h_chain(hbox, zh)   (LSTM) the recurrent part W [0 ; h ; 0]
+//
+// This header holds what is common: the gates, the time loop and the
+// interface wrappers. Loops are labelled; pipelined loops have II = 1.
+
+#include "hls_stream.h"
+#include "nnet_activation.h"
+#include "nnet_common.h"
+#include "nnet_ht_probe.h"
+#include "nnet_types.h"
+
+namespace nnet {
+
+// Base of the generated layer structs (they define everything).
+struct ht_accel_config {};
+struct fdht_accel_config {};
+
+// Table lookup on hls4ml's sigmoid table layout: [-8, 8) over table_size entries.
+template <class x_T, typename CONFIG_T> inline int ht_sigmoid_index(x_T x) {
+    int r = x * CONFIG_T::table_size / 16;
+    int i = r + 8 * CONFIG_T::table_size / 16;
+    return i < 0 ? 0 : (i > int(CONFIG_T::table_size) - 1 ? int(CONFIG_T::table_size) - 1 : i);
+}
+
+// ... and on hls4ml's tanh table layout: [-4, 4).
+template <class x_T, typename CONFIG_T> inline int ht_tanh_index(x_T x) {
+    int r = x * CONFIG_T::table_size / 8;
+    int i = r + 4 * CONFIG_T::table_size / 8;
+    return i < 0 ? 0 : (i > int(CONFIG_T::table_size) - 1 ? int(CONFIG_T::table_size) - 1 : i);
+}
+
+// --------------------------------------------------------------------------
+// HTDense
+// --------------------------------------------------------------------------
+
+template <class data_T, class res_T, typename CONFIG_T>
+void ht_dense_stream(hls::stream<data_T> &x, hls::stream<res_T> &y) {
+    CONFIG_T::template x_frame<data_T, res_T>(x, y);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void ht_dense_pack(const data_T x[CONFIG_T::n_in], hls::stream<typename CONFIG_T::word_t> &xs) {
+PackWords:
+    for (unsigned w = 0; w < CONFIG_T::n_in / CONFIG_T::word_t::size; w++) {
+        #pragma HLS PIPELINE II=1
+        typename CONFIG_T::word_t word;
+        for (unsigned k = 0; k < CONFIG_T::word_t::size; k++) {
+            #pragma HLS UNROLL
+            word[k] = x[w * CONFIG_T::word_t::size + k];
+        }
+        xs.write(word);
+    }
+}
+
+template <class res_T, class word_T, unsigned N>
+void ht_unpack(hls::stream<word_T> &ys, res_T y[N]) {
+UnpackWords:
+    for (unsigned w = 0; w < N / word_T::size; w++) {
+        #pragma HLS PIPELINE II=1
+        word_T word = ys.read();
+        for (unsigned k = 0; k < word_T::size; k++) {
+            #pragma HLS UNROLL
+            y[w * word_T::size + k] = (res_T)word[k];
+        }
+    }
+}
+
+// io_parallel: the same processes, fed through internal streams.
+template <class data_T, class res_T, typename CONFIG_T>
+void ht_dense_array(const data_T x[CONFIG_T::n_in], res_T y[CONFIG_T::n_out]) {
+    #pragma HLS DATAFLOW
+    hls::stream<typename CONFIG_T::word_t> xs("ht_dense_x");
+    hls::stream<typename CONFIG_T::out_word_t> ys("ht_dense_y");
+    ht_dense_pack<data_T, res_T, CONFIG_T>(x, xs);
+    ht_dense_stream<typename CONFIG_T::word_t, typename CONFIG_T::out_word_t, CONFIG_T>(xs, ys);
+    ht_unpack<res_T, typename CONFIG_T::out_word_t, CONFIG_T::n_out>(ys, y);
+}
+
+// --------------------------------------------------------------------------
+// FDHT-LSTM
+// --------------------------------------------------------------------------
+
+// The x-chain over all frames of a clip (one process of the top dataflow).
+template <class data_T, typename CONFIG_T>
+void fdht_x_frames(hls::stream<data_T> &x, hls::stream<typename CONFIG_T::zword_t> &zx) {
+XFrames:
+    for (unsigned t = 0; t < CONFIG_T::n_timesteps; t++) {
+        CONFIG_T::template x_frame<data_T, typename CONFIG_T::zword_t>(x, zx);
+    }
+}
+
+// The recurrence: per step, h-chain then gates (gate_lanes hidden units per cycle).
+template <class res_T, typename CONFIG_T>
+void fdht_recurrence(hls::stream<typename CONFIG_T::zword_t> &zx, hls::stream<res_T> &y) {
+    static const unsigned H = CONFIG_T::n_state;
+    static const unsigned G = CONFIG_T::gate_lanes;
+    typedef typename CONFIG_T::z_t z_t;
+    typedef typename CONFIG_T::act_t act_t;
+    typedef typename CONFIG_T::state_t state_t;
+    typedef typename CONFIG_T::h_t h_t;
+    typedef typename CONFIG_T::ACT_CONFIG_T::table_t table_t;
+
+    h_t h[H];
+    state_t c[H];
+    #pragma HLS ARRAY_PARTITION variable=h cyclic factor=CONFIG_T::state_banks
+    #pragma HLS ARRAY_PARTITION variable=c cyclic factor=CONFIG_T::state_banks
+    typename CONFIG_T::hbox_t hbox[CONFIG_T::hbox_size];
+    typename CONFIG_T::zh_t zh[4 * H];
+    #pragma HLS ARRAY_PARTITION variable=zh cyclic factor=CONFIG_T::zh_banks
+
+    // One table copy per lookup per lane: every lookup has its own port.
+    static table_t sig_table[3 * G][CONFIG_T::ACT_CONFIG_RECR_T::table_size];
+    static table_t tanh_table[2 * G][CONFIG_T::ACT_CONFIG_T::table_size];
+    #pragma HLS ARRAY_PARTITION variable=sig_table complete dim=1
+    #pragma HLS ARRAY_PARTITION variable=tanh_table complete dim=1
+    static bool tables_ready = false;
+    if (!tables_ready) {
+        for (unsigned k = 0; k < 3 * G; k++)
+            init_sigmoid_table<typename CONFIG_T::ACT_CONFIG_RECR_T, CONFIG_T::ACT_CONFIG_RECR_T::table_size>(
+                sig_table[k]);
+        for (unsigned k = 0; k < 2 * G; k++)
+            init_tanh_table<typename CONFIG_T::ACT_CONFIG_T, CONFIG_T::ACT_CONFIG_T::table_size>(tanh_table[k]);
+        tables_ready = true;
+    }
+
+ResetState:
+    for (unsigned j = 0; j < H; j++) {
+        #pragma HLS PIPELINE II=1
+        HT_TRIP(CONFIG_T::trip_reset());
+        h[j] = 0;
+        c[j] = 0;
+    }
+    CONFIG_T::h_reset(hbox);
+
+    HT_BANK_PROBE(probe_zh, CONFIG_T::probe_zh(), CONFIG_T::zh_banks);
+    HT_BANK_PROBE(probe_c, CONFIG_T::probe_state(), CONFIG_T::state_banks);
+
+TimeLoop:
+    for (unsigned t = 0; t < CONFIG_T::n_timesteps; t++) {
+        CONFIG_T::h_scatter(h, hbox);
+        CONFIG_T::h_chain(hbox, zh);
+        res_T out_word;
+    Gates:
+        for (unsigned jj = 0; jj < H / G; jj++) {
+            #pragma HLS PIPELINE II=1
+            HT_TRIP(CONFIG_T::trip_gates());
+            typename CONFIG_T::zword_t zw = zx.read();
+            for (unsigned l = 0; l < G; l++) {
+                #pragma HLS UNROLL
+                const unsigned j = jj * G + l;
+                HT_BANK_READ(probe_zh, j);
+                HT_BANK_READ(probe_zh, H + j);
+                HT_BANK_READ(probe_zh, 2 * H + j);
+                HT_BANK_READ(probe_zh, 3 * H + j);
+                HT_BANK_READ(probe_c, j);
+                HT_BANK_WRITE(probe_c, j);
+                // z = (W x + b) + W h, in a type that holds every sum exactly
+                const z_t zi = (z_t)zw[l] + (z_t)zh[j];
+                const z_t zf = (z_t)zw[G + l] + (z_t)zh[H + j];
+                const z_t zg = (z_t)zw[2 * G + l] + (z_t)zh[2 * H + j];
+                const z_t zo = (z_t)zw[3 * G + l] + (z_t)zh[3 * H + j];
+                const act_t gi = (act_t)sig_table[3 * l][ht_sigmoid_index<z_t, typename CONFIG_T::ACT_CONFIG_RECR_T>(zi)];
+                const act_t gf =
+                    (act_t)sig_table[3 * l + 1][ht_sigmoid_index<z_t, typename CONFIG_T::ACT_CONFIG_RECR_T>(zf)];
+                const act_t go =
+                    (act_t)sig_table[3 * l + 2][ht_sigmoid_index<z_t, typename CONFIG_T::ACT_CONFIG_RECR_T>(zo)];
+                const act_t gg = (act_t)tanh_table[2 * l][ht_tanh_index<z_t, typename CONFIG_T::ACT_CONFIG_T>(zg)];
+                const state_t cn = (state_t)(gf * c[j] + gi * gg);
+                c[j] = cn;
+                const act_t ca = (act_t)tanh_table[2 * l + 1][ht_tanh_index<state_t, typename CONFIG_T::ACT_CONFIG_T>(cn)];
+                h[j] = (h_t)(go * ca);
+                if (CONFIG_T::return_sequences)
+                    out_word[j] = h[j];
+            }
+            HT_BANK_END(probe_zh);
+            HT_BANK_END(probe_c);
+        }
+        if (CONFIG_T::return_sequences)
+            y.write(out_word);
+    }
+    if (!CONFIG_T::return_sequences) {
+        res_T out_word;
+    LastState:
+        for (unsigned j = 0; j < H; j++) {
+            #pragma HLS PIPELINE II=1
+            HT_TRIP(CONFIG_T::trip_last());
+            out_word[j] = h[j];
+        }
+        y.write(out_word);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void fdht_lstm_stream(hls::stream<data_T> &x, hls::stream<res_T> &y) {
+    #pragma HLS DATAFLOW
+    hls::stream<typename CONFIG_T::zword_t> zx("fdht_zx");
+    // two frames of z_x words: the x-chain runs one frame ahead of the recurrence
+    #pragma HLS STREAM variable=zx depth=CONFIG_T::zx_depth
+    fdht_x_frames<data_T, CONFIG_T>(x, zx);
+    fdht_recurrence<res_T, CONFIG_T>(zx, y);
+}
+
+template <class data_T, typename CONFIG_T>
+void fdht_pack(const data_T x[CONFIG_T::n_timesteps * CONFIG_T::n_in], hls::stream<typename CONFIG_T::word_t> &xs) {
+    static const unsigned K = CONFIG_T::word_t::size;
+PackWords:
+    for (unsigned w = 0; w < CONFIG_T::n_timesteps * CONFIG_T::n_in / K; w++) {
+        #pragma HLS PIPELINE II=1
+        typename CONFIG_T::word_t word;
+        for (unsigned k = 0; k < K; k++) {
+            #pragma HLS UNROLL
+            word[k] = x[w * K + k];
+        }
+        xs.write(word);
+    }
+}
+
+// io_parallel: the same processes, fed through internal streams.
+template <class data_T, class res_T, typename CONFIG_T>
+void fdht_lstm_array(const data_T x[CONFIG_T::n_timesteps * CONFIG_T::n_in],
+                     res_T y[(CONFIG_T::return_sequences ? CONFIG_T::n_timesteps : 1) * CONFIG_T::n_state]) {
+    #pragma HLS DATAFLOW
+    hls::stream<typename CONFIG_T::word_t> xs("fdht_x");
+    hls::stream<typename CONFIG_T::out_word_t> ys("fdht_y");
+    fdht_pack<data_T, CONFIG_T>(x, xs);
+    fdht_lstm_stream<typename CONFIG_T::word_t, typename CONFIG_T::out_word_t, CONFIG_T>(xs, ys);
+    ht_unpack<res_T, typename CONFIG_T::out_word_t,
+              (CONFIG_T::return_sequences ? CONFIG_T::n_timesteps : 1) * CONFIG_T::n_state>(ys, y);
+}
+
+} // namespace nnet
+
+#endif
