@@ -45,6 +45,11 @@ MAX_SUM_LEVELS = 4
 # tensors (2d); above this d a greedy planner is used.
 MAX_OPTIMAL_D = 6
 
+# Contractions among cores only are done once, at conversion, and stored as
+# constant tables; a table may hold at most this many entries (else the
+# planner could trade on-chip storage for MACs without limit, up to W itself).
+MAX_CONSTANT_ENTRIES = 4096
+
 
 # --------------------------------------------------------------------------
 # The dimension tree
@@ -350,6 +355,7 @@ class Step:
     macs: int
     free_loops: List[Loop]  # outermost first; the out offset is row-major
     sum_loops: List[Loop]  # outermost first
+    constant: bool = False  # both operands derive from cores only: done once, at conversion
 
     @property
     def out_size(self) -> int:
@@ -367,9 +373,31 @@ class Plan:
     method: str
 
     @property
+    def input_steps(self) -> List[Step]:
+        """The steps that depend on x, in order: the work of every forward pass."""
+        return [s for s in self.steps if not s.constant]
+
+    @property
+    def constant_steps(self) -> List[Step]:
+        """Core-only steps: computed once at conversion into constant tables."""
+        return [s for s in self.steps if s.constant]
+
+    @property
     def macs(self) -> int:
-        """Multiply-accumulates of one forward pass (batch 1)."""
-        return int(sum(s.macs for s in self.steps))
+        """Multiply-accumulates of one forward pass (batch 1) that depend on
+        the input; core-only steps cost 0 here (see ``constant_macs``)."""
+        return int(sum(s.macs for s in self.input_steps))
+
+    @property
+    def constant_macs(self) -> int:
+        """MACs of the core-only steps, spent once at conversion."""
+        return int(sum(s.macs for s in self.constant_steps))
+
+    @property
+    def constant_tables(self) -> List[str]:
+        """Names of the constant operands the input steps read (cores or
+        precomputed tables), in step order."""
+        return [s.b for s in self.input_steps]
 
     @property
     def max_intermediate(self) -> int:
@@ -425,27 +453,40 @@ def _strides(idx: Sequence[str], sizes: Dict[str, int]) -> Dict[str, int]:
     return out
 
 
-def _make_step(a, b, out, a_idx, b_idx, out_idx, sizes) -> Step:
+def _make_step(a, b, out, a_idx, b_idx, out_idx, sizes, constant=False) -> Step:
     sa, sb, so = _strides(a_idx, sizes), _strides(b_idx, sizes), _strides(out_idx, sizes)
     free = [Loop(sizes[i], sa.get(i, 0), sb.get(i, 0), so[i]) for i in out_idx]
     summed = [i for i in a_idx if i not in out_idx]
     sums = [Loop(sizes[i], sa[i], sb[i], 0) for i in summed]
     every = set(a_idx) | set(b_idx)
     macs = int(np.prod([sizes[i] for i in every]))
-    return Step(a, b, out, tuple(a_idx), tuple(b_idx), tuple(out_idx), macs, _merge_loops(free), _merge_loops(sums))
+    return Step(a, b, out, tuple(a_idx), tuple(b_idx), tuple(out_idx), macs, _merge_loops(free), _merge_loops(sums),
+                constant)
 
 
-def _optimal_order(tensors: List[Tuple[str, ...]], sizes, out_idx) -> List[Tuple[int, int]]:
-    """Exact minimum-MAC pairwise contraction tree by dynamic programming over
-    subsets (what ``numpy.einsum_path(optimize='optimal')`` searches), returned
-    as a sequence of (i, j) positions in a shrinking operand list (einsum_path's
-    convention: the result is appended at the end)."""
+def _optimal_order(tensors: List[Tuple[str, ...]], sizes, out_idx, x_pos: int = 0,
+                   max_constant: int = MAX_CONSTANT_ENTRIES) -> List[Tuple[int, int]]:
+    """Exact pairwise contraction tree by dynamic programming over subsets
+    (the search ``numpy.einsum_path(optimize='optimal')`` does), returned as a
+    sequence of (i, j) positions in a shrinking operand list (einsum_path's
+    convention: the result is appended at the end).
+
+    Cost model: a contraction whose operands contain ``tensors[x_pos]`` (x)
+    costs its MACs every forward pass; one among cores only costs nothing per
+    pass (it is precomputed), but its result, a constant table, may hold at
+    most ``max_constant`` entries. Ties go to fewer constant MACs. The first
+    contraction of x must sum a trailing block of x's modes (``a_j..a_d``), so
+    that it can consume x as it arrives in C order, without buffering it."""
     n = len(tensors)
     all_idx = sorted(sizes)
     bit = {i: 1 << k for k, i in enumerate(all_idx)}
     tmask = [sum(bit[i] for i in set(t)) for t in tensors]
     out_mask = sum(bit[i] for i in out_idx)
     logsize = {bit[i]: sizes[i] for i in all_idx}
+    xbit = 1 << x_pos
+    x_idx = list(tensors[x_pos])
+    suffixes = {sum(bit[i] for i in x_idx[j:]) for j in range(len(x_idx))}
+    x_mask = tmask[x_pos]
 
     def prod(mask):
         p = 1
@@ -467,22 +508,35 @@ def _optimal_order(tensors: List[Tuple[str, ...]], sizes, out_idx) -> List[Tuple
     best = {}
     choice = {}
     for k in range(n):
-        best[1 << k] = 0
+        best[1 << k] = (0, 0)
     for s in sorted(range(1, 1 << n), key=lambda v: bin(v).count("1")):
         if s in best:
             continue
+        if not s & xbit and prod(open_idx(s)) > max_constant:
+            continue  # the table would be too large
         best_cost, best_split = None, None
         sub = (s - 1) & s
         low = s & -s
         while sub:
             if sub & low:  # each unordered split once
                 other = s ^ sub
-                cost = best[sub] + best[other] + prod(open_idx(sub) | open_idx(other))
-                if best_cost is None or cost < best_cost:
-                    best_cost, best_split = cost, (sub, other)
+                if sub in best and other in best:
+                    if xbit in (sub, other):
+                        rest = other if sub == xbit else sub
+                        if (open_idx(rest) & x_mask) not in suffixes:
+                            sub = (sub - 1) & s
+                            continue
+                    macs = prod(open_idx(sub) | open_idx(other))
+                    a, b = best[sub], best[other]
+                    cost = (a[0] + b[0] + macs, a[1] + b[1]) if s & xbit else (a[0] + b[0], a[1] + b[1] + macs)
+                    if best_cost is None or cost < best_cost:
+                        best_cost, best_split = cost, (sub, other)
             sub = (sub - 1) & s
-        best[s] = best_cost
-        choice[s] = best_split
+        if best_split is not None:
+            best[s] = best_cost
+            choice[s] = best_split
+    if full not in best:
+        raise ShapeError("no contraction plan satisfies the constant-table limit and the streaming order")
 
     # Emit the tree as a post-order sequence of pair contractions.
     order: List[Tuple[int, int]] = []
@@ -545,11 +599,13 @@ def plan_contraction(shape: HTShape, method: Optional[str] = None) -> Plan:
 
     live = list(zip(names, idx_list))
     steps: List[Step] = []
+    has_x = {"x"}
     for k, (i, j) in enumerate(order):
         (an, ai), (bn, bi) = live[i], live[j]
-        # Operand A is the one holding x (or the larger), so the output walks
-        # the x-derived tensor in storage order.
-        if bi and (bn == "x" or (an != "x" and _size(bi, sizes) > _size(ai, sizes))):
+        # Operand A is the one derived from x (or the larger of two constant
+        # ones), so the output walks the x-derived tensor in storage order.
+        a_x, b_x = an in has_x, bn in has_x
+        if bi and (b_x and not a_x or (a_x == b_x and _size(bi, sizes) > _size(ai, sizes))):
             (an, ai), (bn, bi) = (bn, bi), (an, ai)
         rest = set(out_idx)
         for p, (_, idx) in enumerate(live):
@@ -561,7 +617,10 @@ def plan_contraction(shape: HTShape, method: Optional[str] = None) -> Plan:
         else:
             oi = tuple(x for x in ai if x in rest) + tuple(x for x in bi if x in rest and x not in ai)
         on = f"t{k}"
-        steps.append(_make_step(an, bn, on, ai, bi, oi, sizes))
+        constant = not ({an, bn} & has_x)
+        if not constant:
+            has_x.add(on)
+        steps.append(_make_step(an, bn, on, ai, bi, oi, sizes, constant))
         for p in sorted((i, j), reverse=True):
             live.pop(p)
         live.append((on, oi))
@@ -783,3 +842,166 @@ def factorize_exact(n: int, d: int) -> Tuple[int, ...]:
     if n < 1 or d < 1:
         raise ShapeError(f"cannot factorise {n} into {d} modes")
     return _balanced_factors(n, d)
+
+
+# --------------------------------------------------------------------------
+# Chains: the input-dependent steps run over a box of the input index space
+# --------------------------------------------------------------------------
+# The product is linear in v, so z = W v can be split by which positions of v
+# are non-zero: W [x ; 0 ; 0] + W [0 ; h ; 0] for an LSTM. Each part runs the
+# plan's input steps over the bounding box of its positions only (the
+# x-derived tensors get the box's extents in the input modes, the constant
+# operands are read at the box's offset); positions of the box outside the
+# part are fed as zeros. The padding beyond the last part is never visited.
+
+
+@dataclass(frozen=True)
+class Box:
+    """``lo[k] <= a_k < lo[k] + size[k]`` for every input mode k."""
+
+    lo: Tuple[int, ...]
+    size: Tuple[int, ...]
+
+    @property
+    def entries(self) -> int:
+        return int(np.prod(self.size))
+
+    def flat_positions(self, modes: Sequence[int]) -> np.ndarray:
+        """Global flat (C-order) position of every box entry, in the box's own C order."""
+        grids = np.meshgrid(*[np.arange(l, l + n) for l, n in zip(self.lo, self.size)], indexing="ij")
+        return np.ravel_multi_index([g.ravel() for g in grids], tuple(modes))
+
+
+def bounding_box(modes: Sequence[int], start: int, stop: int) -> Box:
+    """Smallest box of the C-order index space of ``modes`` that holds the
+    flat positions ``start .. stop-1``."""
+    if not 0 <= start < stop <= int(np.prod(modes)):
+        raise ShapeError(f"positions {start}..{stop - 1} do not lie in a tensor of modes {list(modes)}")
+    first = np.unravel_index(start, tuple(modes))
+    last = np.unravel_index(stop - 1, tuple(modes))
+    lo, size = [], []
+    differ = False
+    for k, n in enumerate(modes):
+        if differ:
+            lo.append(0)
+            size.append(int(n))
+            continue
+        lo.append(int(first[k]))
+        size.append(int(last[k]) - int(first[k]) + 1)
+        differ = first[k] != last[k]
+    return Box(tuple(lo), tuple(size))
+
+
+@dataclass(frozen=True)
+class ChainLoop:
+    """One loop level of a chain step: trip count and strides into A (the
+    x-derived operand, stored over the box), B (the constant operand, stored
+    whole) and the output; ``summed`` levels do not index the output."""
+
+    size: int
+    a: int
+    b: int
+    out: int
+    summed: bool
+
+
+@dataclass
+class ChainStep:
+    """``out = sum A * B`` of one input step over a box. ``a`` is the
+    x-derived operand (``x`` or an earlier step's output), ``b`` the constant
+    one (a core or a precomputed table) read from ``b_base`` on."""
+
+    step: Step
+    a: str
+    b: str
+    out: str
+    a_size: int
+    b_size: int
+    out_size: int
+    b_base: int
+    loops: List[ChainLoop]  # outermost first: the free levels, then the summed ones
+
+    @property
+    def free(self) -> List[ChainLoop]:
+        return [lp for lp in self.loops if not lp.summed]
+
+    @property
+    def summed(self) -> List[ChainLoop]:
+        return [lp for lp in self.loops if lp.summed]
+
+    @property
+    def macs(self) -> int:
+        return int(np.prod([lp.size for lp in self.loops])) if self.loops else 1
+
+
+def _merge_chain(loops: List[ChainLoop]) -> List[ChainLoop]:
+    merged: List[ChainLoop] = []
+    for lp in loops:
+        if lp.size == 1:
+            continue
+        if merged:
+            o = merged[-1]
+            if (o.summed == lp.summed and o.a == lp.a * lp.size and o.b == lp.b * lp.size
+                    and o.out == lp.out * lp.size):
+                merged[-1] = ChainLoop(o.size * lp.size, lp.a, lp.b, lp.out, lp.summed)
+                continue
+        merged.append(lp)
+    return merged
+
+
+def chain(shape: HTShape, box: Box) -> List[ChainStep]:
+    """The plan's input steps run over ``box`` (see the section comment)."""
+    plan = shape.plan
+    full = dict(plan.sizes)
+    boxed = dict(full)
+    for k in range(shape.d):
+        boxed[f"a{k + 1}"] = box.size[k]
+    lo = {f"a{k + 1}": box.lo[k] for k in range(shape.d)}
+    out = []
+    for st in plan.input_steps:
+        sa = _strides(st.a_idx, boxed)
+        sb = _strides(st.b_idx, full)  # the constant operand is stored whole
+        so = _strides(st.out_idx, boxed)
+        b_base = sum(lo[i] * sb[i] for i in st.b_idx if i in lo)
+        summed = [i for i in st.a_idx if i not in st.out_idx]
+        loops = [ChainLoop(boxed[i], sa.get(i, 0), sb.get(i, 0), so[i], False) for i in st.out_idx]
+        loops += [ChainLoop(boxed[i], sa[i], sb[i], 0, True) for i in summed]
+        free = _merge_chain([lp for lp in loops if not lp.summed])
+        sums = _merge_chain([lp for lp in loops if lp.summed])
+        out.append(ChainStep(st, st.a, st.b, st.out, _size(st.a_idx, boxed), _size(st.b_idx, full),
+                             _size(st.out_idx, boxed), int(b_base), free + sums))
+    return out
+
+
+def constant_tables(cores: Dict[str, np.ndarray], shape: HTShape) -> Dict[str, np.ndarray]:
+    """Every constant operand an input step reads, by name, as stored (flat,
+    C order over the step's index tuple): cores as given, precomputed tables
+    from the plan's core-only steps (float64)."""
+    vals: Dict[str, np.ndarray] = {}
+    root = shape.root.name
+    for name, arr in cores.items():
+        arr = np.asarray(arr, dtype=np.float64)
+        vals[name] = arr[..., 0] if name == root else arr
+    specs = {o: (a, b, spec) for a, b, o, spec in shape.plan.einsum_steps(batch=False)}
+    for st in shape.plan.constant_steps:
+        a, b, spec = specs[st.out]
+        vals[st.out] = np.einsum(spec, vals[a], vals[b])
+    return {name: vals[name].reshape(-1) for name in shape.plan.constant_tables}
+
+
+def chain_forward(v_box: np.ndarray, tables: Dict[str, np.ndarray], steps: List[ChainStep],
+                  every: bool = False):
+    """Reference (numpy, float64) of a chain on the box values ``v_box`` (flat,
+    box C order), written from the loop description alone; tests compare it
+    with ``forward``. With ``every``, all step outputs by name."""
+    cur = {steps[0].a: np.asarray(v_box, dtype=np.float64).reshape(-1)}
+    for cs in steps:
+        a, b = cur[cs.a], np.asarray(tables[cs.b], dtype=np.float64).reshape(-1)
+        out = np.zeros(cs.out_size)
+        grids = np.meshgrid(*[np.arange(lp.size) for lp in cs.loops], indexing="ij")
+        ia = sum(g * lp.a for g, lp in zip(grids, cs.loops))
+        ib = cs.b_base + sum(g * lp.b for g, lp in zip(grids, cs.loops))
+        io = sum(g * lp.out for g, lp in zip(grids, cs.loops))
+        np.add.at(out, np.ravel(io), np.ravel(a[np.ravel(ia)] * b[np.ravel(ib)]))
+        cur[cs.out] = out
+    return cur if every else cur[steps[-1].out]
