@@ -275,14 +275,17 @@ def test_cli_budget_compresses_and_fine_tuning_learns(trained, capsys):
     measured = float(np.mean(new.predict(xte, verbose=0).argmax(1) == yte))
     assert measured == pytest.approx(report["accuracy_after_fine_tune"])
     assert measured > 0.7  # chance is 1/3: the compressed model still does the task
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err  # the table is a progress line (stderr), the summary stdout
     assert "alternatives considered" in printed and "*" in printed
 
 
 def _err_line(capsys):
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err, err
-    return err
+    """The one error line (progress lines may come before it on stderr)."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [l for l in lines if l.startswith("error")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and errors[0].startswith("error: "), lines
+    return errors[0]
 
 
 def test_cli_model_without_recurrent_layer(trained, tmp_path, capsys):

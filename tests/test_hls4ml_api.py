@@ -60,18 +60,18 @@ def _x(model, n=6):
     return np.random.default_rng(2).random((n,) + tuple(model.input_shape[1:])).astype(np.float32)
 
 
-CASES = [  # (kind, style, quantized, granularity, backend): every value of every axis, compiled
-    ("lstm", "functional", True, "name", "Vivado"),
-    ("lstm", "sequential", False, "model", "Vitis"),
-    ("lstm", "sequential", True, "type", "Vivado"),
-    ("dense", "functional", False, "type", "Vitis"),
-    ("dense", "sequential", True, "name", "Vitis"),
-    ("dense", "functional", True, "model", "Vivado"),
+CASES = [  # (kind, style, quantized, granularity, backend, io_type): every value of every axis, compiled
+    ("lstm", "functional", True, "name", "Vivado", "io_parallel"),
+    ("lstm", "sequential", False, "model", "Vitis", "io_parallel"),
+    ("lstm", "sequential", True, "type", "Vivado", "io_stream"),
+    ("dense", "functional", False, "type", "Vitis", "io_stream"),
+    ("dense", "sequential", True, "name", "Vitis", "io_parallel"),
+    ("dense", "functional", True, "model", "Vivado", "io_parallel"),
 ]
 
 
-@pytest.mark.parametrize("kind, style, quantized, granularity, backend", CASES)
-def test_public_api_convert_compile_predict(tmp_path, kind, style, quantized, granularity, backend):
+@pytest.mark.parametrize("kind, style, quantized, granularity, backend, io_type", CASES)
+def test_public_api_convert_compile_predict(tmp_path, kind, style, quantized, granularity, backend, io_type):
     import hls4ml
 
     from hls_project import extension
@@ -80,7 +80,7 @@ def test_public_api_convert_compile_predict(tmp_path, kind, style, quantized, gr
     model = make_model(kind, style, quantized)
     cfg = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=backend)
     hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=str(tmp_path / "prj"),
-                                                    backend=backend, io_type="io_parallel")
+                                                    backend=backend, io_type=io_type)
     hm.compile()
     x = _x(model)
     ref = model.predict(x, verbose=0)
