@@ -178,9 +178,15 @@ def _ir_classes():
             return self._ht_shape
 
         def _given(self, var):
-            """The hls config's precision for ``var`` of this layer, unless absent or 'auto'."""
+            """The hls config's precision for ``var`` of this layer, unless absent
+            or 'auto', in the C++ spelling (hls4ml's configs say 'fixed<16,6>')."""
             value = self.model.config.layer_name_precision.get(f"{self.name.lower()}_{var}")
-            return None if value is None or str(value).strip().lower() == "auto" else value
+            if value is None or str(value).strip().lower() == "auto":
+                return None
+            try:
+                return canonical(value)
+            except ValueError:  # not a fixed-point type (e.g. 'float'): hls4ml judges it
+                return value
 
         def _width(self) -> int:
             return parse_fixed(self._default_precision())[0]
@@ -231,7 +237,7 @@ def _ir_classes():
                 width, integer, _ = parse_fixed(self._default_precision())
                 frac = width - integer
             derived = derive_stage_types(shape, self.core_values(), input_bound, int(frac), bias=bias)
-            inter, accum = (canonical(v) if v else v for v in (self._given("inter"), self._given("accum")))
+            inter, accum = self._given("inter"), self._given("accum")
             if inter:
                 derived["inter"] = [inter] * len(shape.plan.steps)
             if accum:

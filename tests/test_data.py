@@ -411,7 +411,7 @@ def test_groups_come_from_prepares_clip_paths(tmp_path):
 def test_digit_order_task():
     from keras_model.data import ORDER_CLASS_NAMES, load_dataset, make_digit_order
 
-    ds = load_dataset({"source": "digit_order", "n_train": 60, "n_test": 30, "frames": 6, "size": [24, 24]})
+    ds = load_dataset({"source": "digit_order", "n_train": 60, "n_test": 30, "frames": 6, "size": "24x24"})
     assert ds.x_train.shape == (60, 6, 24, 24, 1) and ds.x_train.dtype == np.uint8
     assert ds.class_names == ORDER_CLASS_NAMES and len(ORDER_CLASS_NAMES) == 6
     assert np.bincount(ds.y_train).tolist() == [10] * 6  # balanced

