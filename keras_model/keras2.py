@@ -16,18 +16,4 @@ try:
 except ImportError:  # TensorFlow < 2.16: tf.keras is Keras 2 itself
     from tensorflow import keras
 
-from .errors import FlowError
-
-
-def check_qkeras() -> None:
-    """QKeras layers must subclass the Keras we use; they do not when
-    ``tensorflow.keras`` was resolved (to Keras 3) before this package set
-    ``TF_USE_LEGACY_KERAS``."""
-    import qkeras
-
-    if not issubclass(qkeras.QDense, keras.layers.Layer):
-        raise FlowError("QKeras was loaded on Keras 3: import keras_model (or set TF_USE_LEGACY_KERAS=1) "
-                        "before tensorflow.keras is first used")
-
-
-__all__ = ["keras", "tf", "check_qkeras"]
+__all__ = ["keras", "tf"]

@@ -123,10 +123,6 @@ def setup(verbosity: int = 0) -> None:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"(tf_keras|keras|tensorflow|qkeras|hls4ml)")
 
 
-def verbose() -> bool:
-    return logger.isEnabledFor(logging.DEBUG)
-
-
 @contextlib.contextmanager
 def chatter(what: str):
     """Capture what a third-party library prints (hls4ml prints its progress)
