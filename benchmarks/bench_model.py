@@ -23,13 +23,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-def figures(config_path: str, sample_shape, n_classes: int, lanes: int):
+def figures(config_path: str, sample_shape, n_classes: int, lanes: int, backend=None):
     from hls_project import cycle_model, flow
     from keras_model.config import load_config, merge
     from keras_model.models import build_model
 
     cfg = load_config(config_path)
-    cfg = merge(cfg, {"hls": {"io_type": "io_stream", "lanes": lanes}})
+    cfg = merge(cfg, {"hls": {"io_type": "io_stream", "lanes": lanes, **({"backend": backend} if backend else {})}})
     model = build_model(cfg["model"], sample_shape, n_classes)
     with tempfile.TemporaryDirectory() as tmp:
         hm = flow.convert(model, cfg, tmp, input_range=1.0)
@@ -39,7 +39,10 @@ def figures(config_path: str, sample_shape, n_classes: int, lanes: int):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--lanes", default="16,64,256,384", help="comma-separated lane budgets")
+    ap.add_argument("--lanes", default="16,64,256,320,384", help="comma-separated lane budgets")
+    ap.add_argument("--backend", default=None, choices=["Vivado", "Vitis"],
+                    help="override the configs' hls.backend (Vitis: frame channels, clips overlap; "
+                         "Vivado: the Vivado HLS fallback, clips do not overlap)")
     args = ap.parse_args(argv)
     budgets = [int(v) for v in args.lanes.split(",")]
     cases = [("UCF11 shape (configs/ucf11.yml)", os.path.join(ROOT, "configs", "ucf11.yml"), (6, 120, 160, 3), 11),
@@ -50,14 +53,15 @@ def main(argv=None) -> int:
               f"{'latency':>10} {'buffer bits':>12} {'largest':>10} {'frame bits':>10} {'const bits':>10} "
               f"{'port':>5} {'I/O bound':>10}")
         for lanes in budgets:
-            cfg, fig = figures(path, shape, classes, lanes)
+            cfg, fig = figures(path, shape, classes, lanes, args.backend)
             h = fig["headline"]
             print(f"{lanes:>6} {h['mac_lanes']:>9} {h['clips_per_s']:>10,.0f} {h['dsp']:>6} "
                   f"{100 * h['lane_utilisation']:>9.1f}% {h['interval_cycles_per_clip']:>10,} "
                   f"{h['latency_cycles_per_clip']:>10,} {h['buffer_bits']:>12,} {h['largest_buffer_bits']:>10,} "
                   f"{h['frame_bits']:>10,} {h['constant_bits']:>10,} {h['top_port_bits']:>5} "
                   f"{h['io_bound_clips_per_s']:>10,.0f}")
-        print(f"  clock {cfg['hls']['clock_period']} ns, stream_width {cfg['hls']['stream_width']} values")
+        print(f"  clock {cfg['hls']['clock_period']} ns, stream_width {cfg['hls']['stream_width']} values, "
+              f"backend {cfg['hls']['backend']}: {h['frame_channels']}")
     return 0
 
 

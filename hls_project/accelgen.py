@@ -239,6 +239,54 @@ def drain_function(sched: Schedule, prefix: str, z_t: str, bias_t: str, bias: np
     return "\n".join(lines) + "\n"
 
 
+def _frame_processes(sched: Schedule, x_types: ChainTypes) -> str:
+    """The frame-channel form of the x-chain: per stage a process looping
+    over the frames of a call, handing each frame's tensor on through a
+    stream of blocks; ``x_chain`` places them in the caller's DATAFLOW region
+    (or, with HT_FRAME_PIPO, loops ``x_frame``)."""
+    xs = sched.x_stages
+    t = sched.n_timesteps
+    L: List[str] = []
+    for k, st in enumerate(xs):
+        L.append(f"    typedef {x_types.out[k]} blk_{st.name}_t[{st.cs.out_size}];")
+    L.append("#if !HT_FRAME_PIPO")
+    for k, st in enumerate(xs):
+        out = f"nnet::ht_write_lock<blk_{st.name}_t> o(out);"
+        if k == 0:
+            L.append("    template <class word_T>")
+            L.append(f"    static void {st.name}_frames(hls::stream<word_T> &x, nnet::ht_blocks<blk_{st.name}_t> &out) {{")
+            body = f"{out} {st.name}<word_T>(x, o);"
+        else:
+            prev = xs[k - 1].name
+            L.append(f"    static void {st.name}_frames(nnet::ht_blocks<blk_{prev}_t> &in, "
+                     f"nnet::ht_blocks<blk_{st.name}_t> &out) {{")
+            body = f"nnet::ht_read_lock<blk_{prev}_t> a(in); {out} {st.name}(a, o);"
+        L += ["        #pragma HLS INLINE off", f"    {st.name.upper()}Frames:",
+              f"        for (unsigned t = 0; t < {t}; t++) {{", f"            {body}", "        }", "    }"]
+    last = xs[-1].name
+    L += ["    template <class zword_T>",
+          f"    static void drain_frames(nnet::ht_blocks<blk_{last}_t> &in, hls::stream<zword_T> &zs) {{",
+          "        #pragma HLS INLINE off", "    DrainFrames:",
+          f"        for (unsigned t = 0; t < {t}; t++) {{",
+          f"            nnet::ht_read_lock<blk_{last}_t> z(in); drain(z, zs);", "        }", "    }", "#endif"]
+    L += ["    // all frames of one call through the x-chain (see nnet_ht_stream.h)",
+          "    template <class word_T, class zword_T>",
+          "    static void x_chain(hls::stream<word_T> &x, hls::stream<zword_T> &zs) {",
+          "#if HT_FRAME_PIPO", "    XFrames:", f"        for (unsigned t = 0; t < {t}; t++) {{",
+          "            x_frame<word_T, zword_T>(x, zs);", "        }", "#else",
+          "        #pragma HLS INLINE"]
+    for k, st in enumerate(xs):
+        L.append(f"        nnet::ht_blocks<blk_{st.name}_t> c_{st.name};")
+        if st.out_banks > 1:
+            L.append(f"        #pragma HLS ARRAY_PARTITION variable=c_{st.name} cyclic factor={st.out_banks}")
+    for k, st in enumerate(xs):
+        src = "x" if k == 0 else f"c_{xs[k - 1].name}"
+        tmpl = "<word_T>" if k == 0 else ""
+        L.append(f"        {st.name}_frames{tmpl}({src}, c_{st.name});")
+    L += [f"        drain_frames<zword_T>(c_{last}, zs);", "#endif", "    }"]
+    return "\n".join(L)
+
+
 def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.ndarray], table_types: Dict[str, str],
                  x_types: ChainTypes, h_types: Optional[ChainTypes], in_t: str, bias: np.ndarray, bias_t: str,
                  zsum_t: str, extra: str = "") -> str:
@@ -274,6 +322,7 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
         L.append(f"        {st.name}({src}, t_{st.name});")
     L.append(f"        drain(t_{xs[-1].name}, zs);")
     L.append("    }")
+    L.append(_frame_processes(sched, x_types))
     if sched.kind == "lstm":
         hs = sched.h_stages
         box = sched.h_box

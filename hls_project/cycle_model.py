@@ -11,9 +11,13 @@ Conventions:
 * cycles per clip (latency): the frame pipeline of each HT layer (fill,
   then one frame per interval), then the Dense and softmax once;
 * throughput: the top function is a dataflow region, so the next clip may
-  enter when its slowest top-level process is free: the HT layer's x-chain
-  process (latency of the whole frame pipeline) or, for a Dense, its reuse
-  factor; clips/s = clock / that interval;
+  enter a process when that process is done with the previous one (successive
+  calls overlap, as hls4ml's io_stream layers do). With frame channels
+  (Vitis HLS: hls::stream_of_blocks) every HT stage is such a process, busy
+  T x its cycles per frame; with the Vivado HLS fallback (a frame loop around
+  a per-frame DATAFLOW region) the x-chain is one process, busy for the whole
+  frame pipeline's latency. A Dense is busy for its reuse factor. clips/s =
+  clock / the busiest process's cycles per clip;
 * lanes busy vs instantiated: MACs the HT stages do per clip over
   (lanes x throughput interval);
 * DSP: one DSP48 per multiply-add lane up to 27x18-bit operands (more above),
@@ -62,8 +66,16 @@ def _bram(bits: int, banks: int) -> int:
     return max(banks, 1) * max(1, math.ceil(per_bank / BRAM_18K_BITS)) if per_bank > LUTRAM_BITS else 0
 
 
-def ht_layer(node) -> Dict[str, Any]:
-    """MODEL figures of one HT layer (FDHTLSTM or HTDense)."""
+def frame_channels(hls_model) -> bool:
+    """True when the generated x-chain uses frame channels (hls::stream_of_blocks:
+    Vitis HLS); False for Vivado HLS, which has none (nnet_ht_stream.h's HT_FRAME_PIPO)."""
+    backend = getattr(hls_model.config, "backend", None)
+    return str(getattr(backend, "name", "")).startswith("Vitis")
+
+
+def ht_layer(node, channels: bool = True) -> Dict[str, Any]:
+    """MODEL figures of one HT layer (FDHTLSTM or HTDense); ``channels``:
+    frame channels (see ``frame_channels``)."""
     sched = node.schedule()
     shape = node.ht_shape()
     tables = node.tables()
@@ -111,6 +123,10 @@ def ht_layer(node) -> Dict[str, Any]:
         "lanes_budget": sched.lanes_budget, "mac_lanes": sched.mac_lanes, "gate_lanes": sched.gate_lanes,
         "stages": stages, "processes_cycles_per_frame": sched.process_cycles(),
         "interval_cycles_per_frame": sched.interval, "cycles_per_clip": int(clip_cycles),
+        "frame_channels": bool(channels),
+        "processes_cycles_per_clip": sched.process_cycles_per_call() if channels else
+        {"x-chain (frame loop)": int(clip_cycles)},
+        "interval_cycles_per_clip": int(sched.call_interval(channels)),
         "dsp": int(dsp), "gate_dsp": int(gate_dsp),
         "constants": const_rows, "constant_bits": int(sum(r["bits"] for r in const_rows)),
         "buffers": buffers, "buffer_bits": int(sum(r["bits"] for r in buffers)),
@@ -175,9 +191,10 @@ def model_figures(hls_model, clock_ns: float) -> Dict[str, Any]:
     """The whole model's MODEL figures; ``headline`` holds the keys the
     hardware report puts under ``model``."""
     ht_rows, others = [], []
+    channels = frame_channels(hls_model)
     for node in hls_model.get_layers():
         if node.class_name in ("FDHTLSTM", "HTDense"):
-            ht_rows.append(ht_layer(node))
+            ht_rows.append(ht_layer(node, channels))
         elif node.class_name == "Dense":
             others.append(dense_layer(node))
         elif node.class_name == "Softmax":
@@ -190,17 +207,12 @@ def model_figures(hls_model, clock_ns: float) -> Dict[str, Any]:
     in_bits = _width(in_var.type.precision) * (int(in_var.shape[-1]) if io_stream else int(np.prod(in_var.shape)))
     out_bits = _width(out_var.type.precision) * (int(out_var.shape[-1]) if io_stream else int(np.prod(out_var.shape)))
     latency = sum(r["cycles_per_clip"] for r in ht_rows) + sum(o["cycles"] for o in others)
-    interval = max([r["cycles_per_clip"] for r in ht_rows] + [o["cycles"] for o in others] + [1])
+    interval = max([r["interval_cycles_per_clip"] for r in ht_rows] + [o["cycles"] for o in others] + [1])
     clock_hz = 1e9 / float(clock_ns)
     lanes = sum(r["mac_lanes"] for r in ht_rows)
     macs = sum(r["macs_per_clip"] for r in ht_rows)
     util = macs / (lanes * interval) if lanes else 0.0
     dsp = sum(r["dsp"] for r in ht_rows) + sum(o["dsp"] for o in others)
-    # what-if: successive clips overlapping in the frame pipeline (the next
-    # clip's first frame entering right behind this clip's last): needs
-    # channels that outlive a call (e.g. hls::stream_of_blocks), NOT built
-    overlap = max([r["interval_cycles_per_frame"] * (r["macs_per_clip"] // max(r["macs_per_step"], 1))
-                   for r in ht_rows] + [o["cycles"] for o in others] + [1])
     words = sum(r["input_words_per_frame"] * (r["macs_per_clip"] // max(r["macs_per_step"], 1)) for r in ht_rows[:1])
     io_bound = clock_hz / words if words else None
     headline = {
@@ -211,7 +223,8 @@ def model_figures(hls_model, clock_ns: float) -> Dict[str, Any]:
         "top_port_bits": int(max(in_bits, out_bits)),
         "io_bound_clips_per_s": round(io_bound, 2) if io_bound else None,
         "latency_cycles_per_clip": int(latency),
-        "what_if_clip_overlap_clips_per_s": round(clock_hz / overlap, 2),
+        "frame_channels": "hls::stream_of_blocks (Vitis HLS)" if channels else
+        "ping-pong arrays in a per-frame DATAFLOW loop (Vivado HLS: calls do not overlap)",
         "interval_cycles_per_clip": int(interval),
         "mac_lanes": int(lanes),
         "input_port_bits": int(in_bits), "output_port_bits": int(out_bits),

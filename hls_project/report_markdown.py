@@ -116,7 +116,14 @@ def render_markdown(hw: Dict[str, Any]) -> str:
         L.append(f"{l['layer']}: {le['ht_params']:,} HT core parameters + {le['bias_params']:,} bias; "
                  f"{le['macs_per_step']:,} MACs per step on chip (plan: {le['plan_input_macs_per_step']:,} input-"
                  f"dependent; {le['plan_constant_macs_once']:,} core-only MACs done once at conversion); "
-                 f"frame interval {le['interval_cycles_per_frame']:,} cycles.")
+                 f"frame interval {le['interval_cycles_per_frame']:,} cycles; "
+                 + ("frame channels (hls::stream_of_blocks, Vitis HLS): every stage is a process of its own and "
+                    "successive clips overlap, so a clip every "
+                    if le.get("frame_channels") else
+                    "Vivado HLS fallback (a frame loop around a per-frame DATAFLOW region): clips do not overlap, "
+                    "a clip every ")
+                 + f"{le['interval_cycles_per_clip']:,} cycles (busiest process: "
+                 + max(le["processes_cycles_per_clip"].items(), key=lambda kv: kv[1])[0] + ").")
         L.append("")
         L.append("| process | MACs/frame | lanes (sums x terms) | iterations | depth | cycles | busy | banks in/table/out |")
         L.append("|---|---:|---:|---:|---:|---:|---:|---|")

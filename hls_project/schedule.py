@@ -272,8 +272,30 @@ class Schedule:
         """The layer's latency for one clip: fill of the chain, then one
         frame per interval, plus the LSTM's state reset and last output."""
         procs = list(self.process_cycles().values())
-        extra = (2 * self.n_state + self.h_box.entries + 4) if self.kind == "lstm" else 0
-        return sum(procs) + (self.n_timesteps - 1) * max(procs) + extra
+        return sum(procs) + (self.n_timesteps - 1) * max(procs) + self.per_call_extra
+
+    @property
+    def per_call_extra(self) -> int:
+        """The LSTM's once-per-call loops: state reset, h-box reset, last output."""
+        return (2 * self.n_state + self.h_box.entries + 4) if self.kind == "lstm" else 0
+
+    def process_cycles_per_call(self) -> Dict[str, int]:
+        """With frame channels: the cycles each process of the layer is busy
+        per call (every stage is its own process looping over the frames)."""
+        t = self.n_timesteps
+        rows = {k: t * v for k, v in self.process_cycles().items()}
+        if self.kind == "lstm":
+            rows["recurrence"] += self.per_call_extra
+        return rows
+
+    def call_interval(self, frame_channels: bool) -> int:
+        """Cycles between calls (clips) in steady state: with frame channels
+        the busiest process's cycles per call (the next clip enters each
+        process when that process is done with this one); with a frame loop
+        around a per-frame DATAFLOW region, the x-chain process's latency."""
+        if frame_channels:
+            return max(self.process_cycles_per_call().values())
+        return self.cycles_per_clip
 
     @property
     def input_words_per_frame(self) -> int:

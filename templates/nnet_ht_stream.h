@@ -8,14 +8,23 @@
 // hls_project/schedule.py) is a config struct with the layer's sizes and
 // types and its processes as static functions:
 //
-//   x_frame<word_T, zword_T>(x, z)  one frame through the x-chain: stage x0
-//                                   consumes the frame's input words as they
-//                                   arrive, stages x1.. read ping-pong buffers,
-//                                   the drain adds the bias and writes z words
-//                                   (DATAFLOW region: successive frames overlap)
+//   x0(x, out), x1(a, out), ..  one frame through one x-chain stage: x0
+//                               consumes the frame's input words as they
+//                               arrive, x1.. read the previous stage's output
+//   drain(z, zs)                adds the bias, writes z words
+//   x_chain<word_T, zword_T>(x, zs)   all frames of a call through the chain:
+//       frame channels (default): every stage is its own process looping over
+//         the frames, handing each frame's tensor to the next stage through an
+//         hls::stream_of_blocks (ping-pong blocks, Vitis HLS); the processes
+//         sit in the caller's DATAFLOW region, so successive calls overlap too
+//       HT_FRAME_PIPO (Vivado HLS, which has no stream_of_blocks): a frame
+//         loop around one DATAFLOW region per frame with ping-pong arrays
+//         (x_frame); frames overlap inside a call, calls do not
 //   h_scatter(h, hbox), h_chain(hbox, zh)   (LSTM) the recurrent part W [0 ; h ; 0]
 //
-// This header holds what is common: the gates, the time loop and the
+// Both channel kinds run the same stage functions in the same order, so they
+// give bit-identical results (tested with -DHT_FRAME_PIPO). This header holds
+// what is common: the frame channels, the gates, the time loop and the
 // interface wrappers. Loops are labelled; pipelined loops have II = 1.
 
 #include "hls_stream.h"
@@ -23,8 +32,81 @@
 #include "nnet_common.h"
 #include "nnet_ht_probe.h"
 #include "nnet_types.h"
+#ifndef __SYNTHESIS__
+#include <cstdlib>
+#include <deque>
+#include <iostream>
+#endif
+
+
+#ifndef HT_FRAME_PIPO
+#if defined(__SYNTHESIS__) && !defined(__VITIS_HLS__)
+#define HT_FRAME_PIPO 1
+#else
+#define HT_FRAME_PIPO 0
+#endif
+#endif
+
+#if defined(__SYNTHESIS__) && defined(__VITIS_HLS__)
+#include "hls_streamofblocks.h"
+#endif
 
 namespace nnet {
+
+// --------------------------------------------------------------------------
+// Frame channels: a stream of blocks (one block = one frame's tensor)
+// --------------------------------------------------------------------------
+#if defined(__SYNTHESIS__) && defined(__VITIS_HLS__)
+template <class B> using ht_blocks = hls::stream_of_blocks<B>;
+template <class B> using ht_read_lock = hls::read_lock<B>;
+template <class B> using ht_write_lock = hls::write_lock<B>;
+#elif !HT_FRAME_PIPO
+// C simulation: the processes of a dataflow region run one after another, so
+// the channel holds every block its producer wrote until the consumer takes
+// it (a FIFO of blocks); a lock is the block it acquired, as in Vitis.
+template <class B> class ht_blocks {
+    struct holder {
+        B data;
+    };
+    std::deque<holder *> full_;
+    template <class> friend class ht_read_lock;
+    template <class> friend class ht_write_lock;
+
+  public:
+    ht_blocks() {}
+    ~ht_blocks() {
+        for (typename std::deque<holder *>::iterator it = full_.begin(); it != full_.end(); ++it)
+            delete *it;
+    }
+};
+
+template <class B> class ht_read_lock {
+    ht_blocks<B> &ch_;
+    typename ht_blocks<B>::holder *h_;
+
+  public:
+    explicit ht_read_lock(ht_blocks<B> &ch) : ch_(ch), h_(0) {
+        if (ch_.full_.empty()) {
+            std::cerr << "ht_blocks: a frame was read before it was written" << std::endl;
+            std::abort();
+        }
+        h_ = ch_.full_.front();
+        ch_.full_.pop_front();
+    }
+    ~ht_read_lock() { delete h_; }
+    operator B &() { return h_->data; }
+};
+
+template <class B> class ht_write_lock {
+    ht_blocks<B> &ch_;
+    typename ht_blocks<B>::holder *h_;
+
+  public:
+    explicit ht_write_lock(ht_blocks<B> &ch) : ch_(ch), h_(new typename ht_blocks<B>::holder()) {}
+    ~ht_write_lock() { ch_.full_.push_back(h_); }
+    operator B &() { return h_->data; }
+};
+#endif
 
 // Base of the generated layer structs (they define everything).
 struct ht_accel_config {};
@@ -50,7 +132,8 @@ template <class x_T, typename CONFIG_T> inline int ht_tanh_index(x_T x) {
 
 template <class data_T, class res_T, typename CONFIG_T>
 void ht_dense_stream(hls::stream<data_T> &x, hls::stream<res_T> &y) {
-    CONFIG_T::template x_frame<data_T, res_T>(x, y);
+    #pragma HLS DATAFLOW
+    CONFIG_T::template x_chain<data_T, res_T>(x, y);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
@@ -94,15 +177,6 @@ void ht_dense_array(const data_T x[CONFIG_T::n_in], res_T y[CONFIG_T::n_out]) {
 // --------------------------------------------------------------------------
 // FDHT-LSTM
 // --------------------------------------------------------------------------
-
-// The x-chain over all frames of a clip (one process of the top dataflow).
-template <class data_T, typename CONFIG_T>
-void fdht_x_frames(hls::stream<data_T> &x, hls::stream<typename CONFIG_T::zword_t> &zx) {
-XFrames:
-    for (unsigned t = 0; t < CONFIG_T::n_timesteps; t++) {
-        CONFIG_T::template x_frame<data_T, typename CONFIG_T::zword_t>(x, zx);
-    }
-}
 
 // The recurrence: per step, h-chain then gates (gate_lanes hidden units per cycle).
 template <class res_T, typename CONFIG_T>
@@ -211,7 +285,7 @@ void fdht_lstm_stream(hls::stream<data_T> &x, hls::stream<res_T> &y) {
     hls::stream<typename CONFIG_T::zword_t> zx("fdht_zx");
     // two frames of z_x words: the x-chain runs one frame ahead of the recurrence
     #pragma HLS STREAM variable=zx depth=CONFIG_T::zx_depth
-    fdht_x_frames<data_T, CONFIG_T>(x, zx);
+    CONFIG_T::template x_chain<data_T, typename CONFIG_T::zword_t>(x, zx);
     fdht_recurrence<res_T, CONFIG_T>(zx, y);
 }
 

@@ -227,8 +227,13 @@ def builds(tmp_path_factory):
     text = text[: m0.start(1)] + str(factor - 1) + text[m0.end(1):]
     params.write_text(text)
 
+    # the Vivado HLS fallback (no stream_of_blocks): the same project built
+    # with a frame loop around a per-frame DATAFLOW region
+    pipo = tmp / "pipo"
+    shutil.copytree(stream, pipo)
+
     flags = ["-DHT_COUNT_TRIPS", "-DHT_CHECK_BANKS"]
-    procs = [(stream, _build(stream, flags)), (par, _build(par, []))]
+    procs = [(stream, _build(stream, flags)), (par, _build(par, [])), (pipo, _build(pipo, ["-DHT_FRAME_PIPO"]))]
     for prj, p in procs:
         log, _ = p.communicate(timeout=1200)
         assert p.returncode == 0, log[-3000:]
@@ -236,7 +241,7 @@ def builds(tmp_path_factory):
     log, _ = p.communicate(timeout=1200)
     assert p.returncode == 0, log[-3000:]
     layer = next(l for l in hm_s.get_layers() if l.class_name == "FDHTLSTM")
-    return {"stream": stream, "parallel": par, "mutated": mutated, "probs": probs, "layer": layer,
+    return {"stream": stream, "parallel": par, "mutated": mutated, "pipo": pipo, "probs": probs, "layer": layer,
             "mutated_probes": {f"config{layer.index}.x0.out", f"config{layer.index}.x1.a"}, "factor": factor}
 
 
@@ -253,6 +258,10 @@ def test_stream_equals_parallel_and_keras(builds):
     assert (builds["stream"] / "tb_data" / "csim_results.log").read_text() == \
         (builds["parallel"] / "tb_data" / "csim_results.log").read_text()
     np.testing.assert_array_equal(out_s, out_p)
+    # frame channels (stream_of_blocks) and the Vivado HLS fallback: the same bits
+    assert _run(builds["pipo"]).returncode == 0
+    assert (builds["pipo"] / "tb_data" / "csim_results.log").read_text() == \
+        (builds["stream"] / "tb_data" / "csim_results.log").read_text()
     # both against Keras (float): fixed-point error only
     assert np.abs(out_s - builds["probs"]).max() < 0.03
 
@@ -266,6 +275,48 @@ def test_trip_counts_equal_the_cycle_model(builds):
     prefix = f"config{layer.index}"
     expected = {f"{prefix}.{k}": v * N_SAMPLES for k, v in layer.schedule().trip_counts().items()}
     assert counted == expected
+
+
+def test_frame_channels_in_the_generated_code(builds):
+    """Every x stage is a process looping over the frames, fed by the
+    previous stage's stream of blocks, partitioned as the stages declare;
+    the fallback frame loop is there for Vivado HLS."""
+    text = (builds["stream"] / "firmware" / "parameters.h").read_text()
+    sched = builds["layer"].schedule()
+    xs = sched.x_stages
+    for k, st in enumerate(xs):
+        assert re.search(rf"static void {st.name}_frames\(", text), st.name
+        assert f"for (unsigned t = 0; t < {T_STEPS}; t++)" in text
+        assert f"nnet::ht_blocks<blk_{st.name}_t> c_{st.name};" in text
+        if st.out_banks > 1:
+            assert f"variable=c_{st.name} cyclic factor={st.out_banks}" in text
+        # the consumer declares the same factor for the block it reads
+        if k + 1 < len(xs):
+            assert xs[k + 1].a_banks == st.out_banks
+    assert "drain_frames<zword_T>(c_" in text and "x_frame<word_T, zword_T>(x, zs);" in text
+
+
+def test_call_interval_follows_the_counted_trips(builds):
+    """MODEL: with frame channels each process is busy per clip for its
+    counted iterations plus one pipeline depth per frame; clips overlap, so
+    one enters every max of those. Without (Vivado HLS), a clip waits for
+    the whole frame pipeline of the previous one."""
+    trips_file = builds["stream"] / "trips.txt"
+    if not trips_file.exists():
+        assert _run(builds["stream"], {"HT_TRIP_FILE": str(trips_file)}).returncode == 0
+    counted = _counts(trips_file)
+    layer = builds["layer"]
+    sched = layer.schedule()
+    pfx = f"config{layer.index}"
+    per_clip = {k.split(".", 1)[1]: v // N_SAMPLES for k, v in counted.items()}
+    busy = [per_clip[st.name] + T_STEPS * st.depth for st in sched.x_stages]
+    busy.append(per_clip["drain"] + T_STEPS * 2)
+    rec = (per_clip["reset"] + per_clip["hbox_reset"] + per_clip["last"] + 4
+           + sum(per_clip[st.name] + T_STEPS * st.depth for st in sched.h_stages)
+           + per_clip["scatter"] + 2 * T_STEPS + per_clip["gates"] + T_STEPS * schedule.GATE_DEPTH)
+    busy.append(rec)
+    assert sched.call_interval(True) == max(busy)
+    assert sched.call_interval(False) == sched.cycles_per_clip > sched.call_interval(True)
 
 
 def test_bank_check_passes_and_fails_on_a_mutated_factor(builds):
