@@ -128,6 +128,8 @@ def overrides_from_args(args) -> dict:
 
 
 def print_report(r: dict) -> None:
+    from hls_project import flow
+
     c = r.get("csim") or {}
     p = r["parameters"]
     lines = [
@@ -143,7 +145,8 @@ def print_report(r: dict) -> None:
     if c:
         lines += [
             f"csim samples        {c['samples']}",
-            f"top-1 agreement     {c['top1_agreement'] * 100:.2f} % csim vs Keras (threshold {r['min_agreement'] * 100:.0f} %)",
+            f"top-1 agreement     {c['top1_agreement'] * 100:.2f} % csim vs Keras (threshold {r['min_agreement'] * 100:.0f} %)"
+            + (f"; {flow.flips_line(c['flips'])}" if c.get("flips") is not None else ""),
             f"|diff| of probs     max {c['max_abs_diff']:.4g}, mean {c['mean_abs_diff']:.4g}",
             f"csim vs predict     {'identical' if c['csim_equals_predict'] else 'DIFFERENT'} "
             f"(max |diff| {c['csim_vs_predict_max_abs_diff']:.3g})",

@@ -97,6 +97,50 @@ def keras2_parser(model=None):
             sys.modules["keras"] = saved
 
 
+# the hls_config keys an FDHTLSTM / HTDense reads (LayerName or LayerType entries)
+OUR_CONFIG_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "InputRange", "TableSize", "Lanes",
+                   "StreamWidth", "StageLanes")
+
+
+def _check_convertible(model, hls_config) -> None:
+    """Before hls4ml parses a model that uses our layers: every layer has a
+    converter, and the config entries of our layers hold only keys they read.
+    Raises ConfigError with one line naming the layer and what to change."""
+    import difflib
+
+    from keras_model.errors import ConfigError
+
+    try:
+        from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
+
+        supported = set(get_supported_keras_layers()) | {"InputLayer"}
+    except Exception:  # another hls4ml layout: let hls4ml speak for itself
+        supported = None
+    if supported is not None and _is_keras2_model(model):
+        for layer in model.layers:
+            cls = type(layer).__name__
+            if cls not in supported:
+                raise ConfigError(
+                    f"layer '{layer.name}' ({cls}) cannot be converted: hls4ml has no converter for {cls}; "
+                    f"replace it with a supported layer (e.g. Dense, Activation, Flatten, Reshape) or drop it "
+                    f"before conversion")
+    if not isinstance(hls_config, dict):
+        return
+    ours = {l.name: type(l).__name__ for l in model.layers if type(l).__name__ in OUR_LAYERS}
+    entries = [(f"LayerName '{n}'", ours.get(n), c) for n, c in (hls_config.get("LayerName") or {}).items()]
+    entries += [(f"LayerType '{n}'", n if n in OUR_LAYERS else None, c)
+                for n, c in (hls_config.get("LayerType") or {}).items()]
+    for where, cls, conf in entries:
+        if cls is None or not isinstance(conf, dict):
+            continue
+        for key in conf:
+            if key not in OUR_CONFIG_KEYS:
+                close = difflib.get_close_matches(str(key), OUR_CONFIG_KEYS, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise ConfigError(f"hls_config {where}: unknown key '{key}' for an {cls} layer; {hint}"
+                                  f"its keys are {', '.join(OUR_CONFIG_KEYS)}")
+
+
 def _wrap(func):
     if getattr(func, _MARK, False):
         return func
@@ -107,6 +151,7 @@ def _wrap(func):
             from .extension import register as register_layers
 
             register_layers()
+            _check_convertible(model, kwargs.get("hls_config"))
         with keras2_parser(model):
             return func(model, *args, **kwargs)
 

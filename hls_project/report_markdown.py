@@ -239,7 +239,9 @@ def summary_lines(hw: Dict[str, Any]) -> List[str]:
     fit = e["fit"]
     lines = [
         f"hardware (MODEL)   {m['clips_per_s']:,.0f} clips/s at {hw['clock_mhz']:g} MHz, ~{e['dsp']:,} DSP"
-        + (f" ({_pct(fit['dsp_pct'])} % of {hw['part']})" if fit.get("dsp_needed") is not None else "")
+        + (f" ({_pct(fit['dsp_pct'])} % of {hw['part']}'s {fit['dsp_available']:,}; "
+           f"fits: {'yes' if fit['dsp_fits'] else 'NO, use fewer hls.lanes'})"
+           if fit.get("dsp_needed") is not None else "")
         + f", lanes busy {100 * m['lane_utilisation']:.1f} %, top port {m['top_port_bits']:,} bits, "
           f"latency {e['cycles_per_clip']:,} cycles/clip",
         f"  dense LSTM (est.) {d['multipliers']['total']:,} multipliers, ~{d['dsp']:,} DSP"

@@ -557,3 +557,28 @@ def test_error_paths(case, work, fdht_case, good_project, conv1d_model):
     assert _tree_hash(good_project) == before, "the previous project was modified"
     assert _stray(parent) == [], "temporary folders left behind"
     assert sorted(p.name for p in parent.iterdir()) in (["prj"], ["a-regular-file", "prj"])
+
+
+def test_flip_list_equals_an_independent_comparison():
+    """flow.compare's flips: exactly the samples whose argmax differs, each
+    with the Keras top-1 margin, computed here separately."""
+    from hls_project import flow
+
+    rng = np.random.default_rng(11)
+    keras_p = rng.dirichlet(np.ones(5), 200)
+    csim_p = np.clip(keras_p + rng.normal(0, 0.03, keras_p.shape), 0, None)
+    labels = rng.integers(0, 5, 200)
+    got = flow.compare(keras_p, csim_p, None, labels)["flips"]
+    want = []
+    for i in range(200):
+        k, c = int(np.argmax(keras_p[i])), int(np.argmax(csim_p[i]))
+        if k != c:
+            srt = sorted(keras_p[i])
+            want.append((i, k, c, srt[-1] - srt[-2]))
+    assert want, "the noise must cause some flips"
+    assert [(r["sample"], r["keras_class"], r["csim_class"]) for r in got] == [w[:3] for w in want]
+    np.testing.assert_allclose([r["keras_margin"] for r in got], [w[3] for w in want], rtol=0, atol=1e-12)
+    assert [r["near_tie"] for r in got] == [w[3] < 0.01 for w in want]
+    line = flow.flips_line(got)
+    assert line.startswith(f"{len(want)} flips, {sum(w[3] < 0.01 for w in want)} of them near-ties")
+    assert flow.flips_line([]) == "no flips"

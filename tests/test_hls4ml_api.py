@@ -246,7 +246,8 @@ def test_board_wrapper_through_the_flow(board_case, board, part, tmp_path, monke
     code = build_cmd.main(["--config", str(cfg), "--model", str(board_case / "m.h5"), "--data",
                            str(board_case / "d.npz"), "--output-dir", str(out), "--csim", "--export"])
     assert code == 3  # the vendor step: vivado_hls is missing
-    err = capsys.readouterr().err
+    cap = capsys.readouterr()
+    err = cap.err
     assert "vivado_hls not found on PATH" in err and "&& vivado -mode batch -source design.tcl" in err
     report = json.loads((out / "csim_report.json").read_text())
     plain = json.loads((board_case / "plain" / "csim_report.json").read_text())
@@ -257,6 +258,14 @@ def test_board_wrapper_through_the_flow(board_case, board, part, tmp_path, monke
     assert (out / "firmware" / "myproject_axi.cpp").is_file() and (out / "design.tcl").is_file()
     assert "firmware/myproject_axi.cpp" in (out / "csim_build.log").read_text().splitlines()[0]
     assert part in (out / "hls4ml_config.yml").read_text()
+    # the hardware model says whether the lanes fit the board's DSPs (pynq-z2's
+    # xc7z020: 220; U50: 5,952, as Vivado lists the parts)
+    hw = json.loads((out / "hardware_report.json").read_text())
+    fit = hw["estimate"]["fit"]
+    assert fit["dsp_available"] == {"pynq-z2": 220, "alveo-u50": 5952}[board]
+    assert fit["dsp_fits"] == (hw["estimate"]["dsp"] <= fit["dsp_available"])
+    printed = cap.out + cap.err
+    assert f"of {part}'s {fit['dsp_available']:,}; fits: {'yes' if fit['dsp_fits'] else 'NO'}" in printed
 
 
 def test_board_needs_the_accelerator_backend_and_a_known_board():
@@ -267,3 +276,41 @@ def test_board_needs_the_accelerator_backend_and_a_known_board():
         load_config(None, {"hls": {"board": "pynq-z2"}})
     with pytest.raises(ConfigError, match="'pynq-z3' is not a board"):
         load_config(None, {"hls": {"backend": "VivadoAccelerator", "board": "pynq-z3"}})
+
+
+# -- models that cannot be converted: one line naming the layer ------------------------
+
+
+def test_public_api_errors_name_the_layer_and_the_fix(tmp_path):
+    """hls4ml's public API on a model with our layers: an unsupported layer
+    after ours, a misspelt key in our layer's config entry and modes that do
+    not fit the input each give one line that names what to change."""
+    import hls4ml
+
+    from keras_model.errors import ConfigError, ShapeError
+
+    inp = keras.Input((8, 100))
+    h = FDHTLSTM(32, input_modes=(4, 6, 6), output_modes=(4, 4, 8), ranks=4, name="fdht")(inp)
+    lam = keras.layers.Lambda(lambda t: t * 2.0, name="double")(h)
+    bad = keras.Model(inp, keras.layers.Dense(5, name="head")(lam))
+    with pytest.raises(ConfigError) as e:
+        hls4ml.converters.convert_from_keras_model(bad, output_dir=str(tmp_path / "a"))
+    assert "\n" not in str(e.value)
+    assert "layer 'double' (Lambda) cannot be converted" in str(e.value) and "replace it" in str(e.value)
+    assert not (tmp_path / "a").exists()
+
+    good = keras.Model(inp, keras.layers.Dense(5, activation="softmax", name="head")(h))
+    for granularity, section, key in (("name", "LayerName", "fdht"), ("type", "LayerType", "FDHTLSTM")):
+        cfg = hls4ml.utils.config_from_keras_model(good, granularity=granularity)
+        cfg[section][key]["Lanez"] = 8
+        with pytest.raises(ConfigError, match=rf"hls_config {section} '{key}': unknown key 'Lanez' for an "
+                                              r"FDHTLSTM layer; did you mean 'Lanes'\?"):
+            hls4ml.converters.convert_from_keras_model(good, hls_config=cfg, output_dir=str(tmp_path / "b"))
+    # the keys hls4ml itself writes for our layers pass
+    cfg = hls4ml.utils.config_from_keras_model(good, granularity="name")
+    cfg["LayerName"]["fdht"]["Lanes"] = 8
+    hls4ml.converters.convert_from_keras_model(good, hls_config=cfg, output_dir=str(tmp_path / "c"))
+
+    with pytest.raises(ShapeError, match=r"input_modes \[4, 6, 4\] multiply to 96, smaller than the 132 inputs; "
+                                         r"choose modes whose product is >= 132"):
+        FDHTLSTM(32, input_modes=(4, 6, 4), output_modes=(4, 4, 8), ranks=4)(inp)
