@@ -231,8 +231,10 @@ def _csim_values(project):
     return np.array([float(v) for v in text.split()])
 
 
-@pytest.mark.parametrize("board, part", [("pynq-z2", "xc7z020clg400-1"), ("alveo-u50", "xcu50-fsvh2104-2-e")])
-def test_board_wrapper_through_the_flow(board_case, board, part, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("board, part, io_type", [("pynq-z2", "xc7z020clg400-1", "io_parallel"),
+                                                   ("pynq-z2", "xc7z020clg400-1", "io_stream"),
+                                                   ("alveo-u50", "xcu50-fsvh2104-2-e", "io_parallel")])
+def test_board_wrapper_through_the_flow(board_case, board, part, io_type, tmp_path, monkeypatch, capsys):
     """hls.backend VivadoAccelerator + hls.board: the AXI-stream wrapper is
     written, hls4ml's testbench drives the design through it in our g++ csim,
     and the result agrees with Keras; without Vivado the bitstream command is
@@ -242,7 +244,8 @@ def test_board_wrapper_through_the_flow(board_case, board, part, tmp_path, monke
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no vivado_hls / vivado here anyway
     out = tmp_path / "prj"
     cfg = tmp_path / "board.yml"
-    cfg.write_text(f"hls:\n  backend: VivadoAccelerator\n  board: {board}\n  min_agreement: 0.0\n")
+    cfg.write_text(f"hls:\n  backend: VivadoAccelerator\n  board: {board}\n  io_type: {io_type}\n"
+                   "  min_agreement: 0.0\n")
     code = build_cmd.main(["--config", str(cfg), "--model", str(board_case / "m.h5"), "--data",
                            str(board_case / "d.npz"), "--output-dir", str(out), "--csim", "--export"])
     assert code == 3  # the vendor step: vivado_hls is missing
@@ -258,6 +261,7 @@ def test_board_wrapper_through_the_flow(board_case, board, part, tmp_path, monke
     assert (out / "firmware" / "myproject_axi.cpp").is_file() and (out / "design.tcl").is_file()
     assert "firmware/myproject_axi.cpp" in (out / "csim_build.log").read_text().splitlines()[0]
     assert part in (out / "hls4ml_config.yml").read_text()
+    assert f"IOType: {io_type}" in (out / "hls4ml_config.yml").read_text()
     # the hardware model says whether the lanes fit the board's DSPs (pynq-z2's
     # xc7z020: 220; U50: 5,952, as Vivado lists the parts)
     hw = json.loads((out / "hardware_report.json").read_text())
