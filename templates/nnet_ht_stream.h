@@ -47,7 +47,12 @@
 #endif
 #endif
 
-#if defined(__SYNTHESIS__) && defined(__VITIS_HLS__)
+// Vitis HLS's own stream_of_blocks: always in synthesis, and in a C simulation
+// built with -DHT_HLS_STREAM_OF_BLOCKS (Vitis's csim headers on the include path)
+#if !defined(HT_HLS_STREAM_OF_BLOCKS) && defined(__SYNTHESIS__) && defined(__VITIS_HLS__)
+#define HT_HLS_STREAM_OF_BLOCKS 1
+#endif
+#if defined(HT_HLS_STREAM_OF_BLOCKS)
 #include "hls_streamofblocks.h"
 #endif
 
@@ -56,7 +61,7 @@ namespace nnet {
 // --------------------------------------------------------------------------
 // Frame channels: a stream of blocks (one block = one frame's tensor)
 // --------------------------------------------------------------------------
-#if defined(__SYNTHESIS__) && defined(__VITIS_HLS__)
+#if defined(HT_HLS_STREAM_OF_BLOCKS)
 template <class B> using ht_blocks = hls::stream_of_blocks<B>;
 template <class B> using ht_read_lock = hls::read_lock<B>;
 template <class B> using ht_write_lock = hls::write_lock<B>;
