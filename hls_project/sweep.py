@@ -41,12 +41,26 @@ def parse_widths(text) -> List[int]:
 
 
 def _one(args):
-    cfg, model_path, samples = args
+    cfg, model_path, samples, verbosity = args
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # a spawned worker starts with Python's defaults: the same filters as the parent
+    from keras_model.logs import setup
+
+    setup(verbosity)
     from hls_project.flow import run_flow
 
     report = run_flow(cfg, model_path=model_path, samples=samples, with_predict=False, log=lambda *a: None)
     return report
+
+
+def _verbosity() -> int:
+    """The parent's -v/-q setting, read off the fdht logger's level."""
+    import logging
+
+    from keras_model.logs import logger
+
+    level = logger.getEffectiveLevel()
+    return 1 if level <= logging.DEBUG else (-1 if level >= logging.WARNING else 0)
 
 
 def run_sweep(cfg: Dict[str, Any], widths: List[int], model_path: str, samples: Optional[int],
@@ -58,7 +72,7 @@ def run_sweep(cfg: Dict[str, Any], widths: List[int], model_path: str, samples: 
         c["hls"]["precision"] = f"ap_fixed<{w},{integer_bits(w)}>"
         c["hls"]["state_precision"] = None  # derived at this width
         c["hls"]["output_dir"] = os.path.join(out_dir, f"w{w}")
-        jobs.append((c, model_path, samples))
+        jobs.append((c, model_path, samples, _verbosity()))
     log(f"sweep: {len(widths)} widths {widths}, {workers} at a time")
     rows = []
     ctx = mp.get_context("spawn")

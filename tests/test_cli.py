@@ -265,9 +265,11 @@ def test_keras_format_of_the_previous_version_says_how_to_convert():
         load_keras_model(str(DATA / "keras214_fdht.keras"))
 
 
-def test_sweep_writes_where_the_user_said(tmp_path):
+def test_sweep_writes_where_the_user_said(tmp_path, capfd):
     """fdht sweep --output-dir X puts the table, the plot and one project per
-    width into X itself (not X-sweep); real conversions and g++ builds."""
+    width into X itself (not X-sweep); real conversions and g++ builds. The
+    worker processes keep the console as quiet as a single build (at 8 bits
+    hls4ml warns about its softmax table size: not shown without -v)."""
     from keras_model.data import Dataset, save_npz
     from keras_model.models import build_model
 
@@ -286,3 +288,6 @@ def test_sweep_writes_where_the_user_said(tmp_path):
     assert not (tmp_path / "my-sweep-sweep").exists()
     rows = json.loads((out / "sweep.json").read_text())["rows"]
     assert [r["width"] for r in rows] == [8, 12] and all(r["samples"] == 4 for r in rows)
+    err = capfd.readouterr().err
+    assert "sweep:  8 bits" in err
+    assert "UserWarning" not in err and "WARNING:tensorflow" not in err, err[-2000:]
