@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Dict, List, Optional
 
 from keras_model.errors import ConfigError
-from keras_model.logs import info
+from keras_model.logs import current_verbosity, info
 
 
 def integer_bits(width: int) -> int:
@@ -53,16 +53,6 @@ def _one(args):
     return report
 
 
-def _verbosity() -> int:
-    """The parent's -v/-q setting, read off the fdht logger's level."""
-    import logging
-
-    from keras_model.logs import logger
-
-    level = logger.getEffectiveLevel()
-    return 1 if level <= logging.DEBUG else (-1 if level >= logging.WARNING else 0)
-
-
 def run_sweep(cfg: Dict[str, Any], widths: List[int], model_path: str, samples: Optional[int],
               out_dir: str, log=info, workers: int = 2) -> Dict[str, Any]:
     """One project per width in ``out_dir/w<W>``, and sweep.md/.json/.png in ``out_dir``."""
@@ -72,7 +62,7 @@ def run_sweep(cfg: Dict[str, Any], widths: List[int], model_path: str, samples: 
         c["hls"]["precision"] = f"ap_fixed<{w},{integer_bits(w)}>"
         c["hls"]["state_precision"] = None  # derived at this width
         c["hls"]["output_dir"] = os.path.join(out_dir, f"w{w}")
-        jobs.append((c, model_path, samples, _verbosity()))
+        jobs.append((c, model_path, samples, current_verbosity()))
     log(f"sweep: {len(widths)} widths {widths}, {workers} at a time")
     rows = []
     ctx = mp.get_context("spawn")

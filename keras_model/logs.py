@@ -96,6 +96,12 @@ def _filter_native_stderr() -> None:
     atexit.register(restore)
 
 
+def current_verbosity() -> int:
+    """The -v/-q setting in force (the inverse of ``_LEVELS``), for worker processes."""
+    level = logger.getEffectiveLevel()
+    return 1 if level <= _LEVELS[1] else (-1 if level >= _LEVELS[-1] else 0)
+
+
 def setup(verbosity: int = 0) -> None:
     """Configure the ``fdht`` logger (stderr, plain lines) and the verbosity
     of TensorFlow and hls4ml. Safe to call again (the last call wins)."""
