@@ -17,13 +17,15 @@ from keras_model.logs import chatter
 
 def _result_type(precision: str, bound: float) -> str:
     """The default width, with integer bits for 1.5x the largest value seen
-    (margin for unseen inputs) and saturation instead of wrap-around."""
+    (margin for unseen inputs; at least the default's), rounding to nearest
+    and saturation instead of wrap-around."""
     from .precision import fixed_type, int_bits_for, parse_fixed
 
     width, integer, _ = parse_fixed(precision)
-    need = int_bits_for(1.5 * bound)
-    if need <= integer:
-        return precision
+    need = max(int_bits_for(1.5 * bound), integer)
+    # always saturating: a logit beyond the type (an input unlike the
+    # calibration data) clips at the type's end instead of wrapping to the
+    # other sign, so the top class survives
     return fixed_type(need, max(width - need, 1))
 
 

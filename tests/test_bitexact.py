@@ -1,7 +1,8 @@
 """csim equals an independent bit-exact numpy model of the fixed-point
-arithmetic (hls_project/bitexact.py) exactly, on 12 random small shapes:
+arithmetic (hls_project/bitexact.py) exactly, on 13 random small shapes:
 FDHT-LSTM and HTDense, d = 2..4, io_parallel and io_stream, several default
-precisions, sequences and frames, return_sequences. "Exactly" means: every
+precisions, sequences and frames, return_sequences, QKeras quantized
+activations. "Exactly" means: every
 printed csim output, snapped to the result type's grid, is the reference's
 grid point (the testbench prints 6 significant digits, enough to tell the
 grid points of these types apart: checked too).
@@ -15,6 +16,7 @@ Real g++ builds (-O0: they only run 12 samples; two at a time), random weights.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,10 +39,15 @@ CASES = {
     "lstm_d2_seq_flatten": ("lstm", 3, (8,), 4, 2, 3, "io_parallel", "ap_fixed<16,6>", 4, {"sequences": True}),
     "lstm_d4_rank1_w12": ("lstm", 2, (20,), 4, 4, 1, "io_parallel", "ap_fixed<12,4>", 5, {}),
     "lstm_d3_big_inputs": ("lstm", 3, (12,), 6, 3, 3, "io_stream", "ap_fixed<16,6>", 4, {"scale": 3.0}),
+    "lstm_d3_qkeras_act": ("lstm", 3, (12,), 6, 3, 2, "io_parallel", "ap_fixed<16,6>", 4, {"qact": 6}),
     "htdense_d4_parallel": ("dense", 4, (12,), (2, 2, 2, 2), 4, 3, "io_parallel", "ap_fixed<16,6>", 8, {}),
     "htdense_d3_stream": ("dense", 2, (15,), (3, 2, 2), 3, 2, "io_stream", "ap_fixed<16,6>", 6, {}),
     "htdense_d2_parallel_w12": ("dense", 3, (7,), (4, 3), 2, 2, "io_parallel", "ap_fixed<12,4>", 3, {}),
 }
+
+# FDHT_BITEXACT_CASES=a,b runs only those cases (tests/mutation_check.py uses it)
+SELECTED = [c for c in os.environ.get("FDHT_BITEXACT_CASES", "").split(",") if c] or list(CASES)
+SHARPNESS_CASES = [c for c in ("lstm_d3_stream", "lstm_d2_parallel", "lstm_d4_parallel_w14") if c in SELECTED]
 
 
 def _model(name):
@@ -58,7 +65,13 @@ def _model(name):
         x = keras.layers.Reshape((t, int(np.prod(frame))), name="flatten_frames")(x)
     if kind == "lstm":
         seq = extra.get("sequences", False)
-        x = FDHTLSTM(units, d=d, ranks=ranks, seed=seed, return_sequences=seq, name="fdhtlstm")(x)
+        acts = {}
+        if extra.get("qact"):  # QKeras quantized activations (their real forms, on their grid)
+            from qkeras import quantized_sigmoid, quantized_tanh
+
+            acts = {"activation": quantized_tanh(extra["qact"], use_real_tanh=True),
+                    "recurrent_activation": quantized_sigmoid(extra["qact"], use_real_sigmoid=True)}
+        x = FDHTLSTM(units, d=d, ranks=ranks, seed=seed, return_sequences=seq, name="fdhtlstm", **acts)(x)
         if seq:
             x = keras.layers.Flatten(name="flatten")(x)
     else:
@@ -107,11 +120,11 @@ def projects(tmp_path_factory):
         pytest.skip("needs g++ on PATH")
     tmp = tmp_path_factory.mktemp("bitexact")
     out, running = {}, []
-    for name in CASES:
+    for name in SELECTED:
         prj, hm, probs = _convert(name, tmp)
         running.append((name, prj, _build(prj)))
         out[name] = (prj, hm, probs)
-        while len(running) >= 2 or (name == list(CASES)[-1] and running):
+        while len(running) >= 2 or (name == SELECTED[-1] and running):
             n, p, proc = running.pop(0)
             log, _ = proc.communicate(timeout=1200)
             assert proc.returncode == 0, log[-3000:]
@@ -140,7 +153,7 @@ def _compare(prj: Path, hm, **kw):
     return g, r, resid
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", SELECTED)
 def test_csim_equals_the_bit_exact_reference(projects, name):
     prj, hm, probs = projects[name]
     g, r, resid = _compare(prj, hm)
@@ -156,7 +169,8 @@ def test_csim_equals_the_bit_exact_reference(projects, name):
 def test_the_reference_fails_when_the_rounding_mode_or_gate_order_changes(projects):
     """The reference is sharp: the accelerator's convergent rounding replaced
     by truncation, or the i and o gates swapped, and it no longer equals csim."""
-    for name in ("lstm_d3_stream", "lstm_d2_parallel", "lstm_d4_parallel_w14"):
+    assert SHARPNESS_CASES, "select at least one LSTM case"
+    for name in SHARPNESS_CASES:
         prj, hm, _ = projects[name]
         g, r, _ = _compare(prj, hm, rounding={"AP_RND_CONV": "AP_TRN"})
         assert np.any(g != r), name

@@ -568,7 +568,8 @@ def test_flip_list_equals_an_independent_comparison():
     keras_p = rng.dirichlet(np.ones(5), 200)
     csim_p = np.clip(keras_p + rng.normal(0, 0.03, keras_p.shape), 0, None)
     labels = rng.integers(0, 5, 200)
-    got = flow.compare(keras_p, csim_p, None, labels)["flips"]
+    report = flow.compare(keras_p, csim_p, None, labels)
+    got = report["flips"]
     want = []
     for i in range(200):
         k, c = int(np.argmax(keras_p[i])), int(np.argmax(csim_p[i]))
@@ -576,6 +577,9 @@ def test_flip_list_equals_an_independent_comparison():
             srt = sorted(keras_p[i])
             want.append((i, k, c, srt[-1] - srt[-2]))
     assert want, "the noise must cause some flips"
+    assert report["top1_agreement"] == 1 - len(want) / 200
+    assert report["keras_accuracy"] == np.mean(np.argmax(keras_p, 1) == labels)
+    assert report["csim_accuracy"] == np.mean(np.argmax(csim_p, 1) == labels)
     assert [(r["sample"], r["keras_class"], r["csim_class"]) for r in got] == [w[:3] for w in want]
     np.testing.assert_allclose([r["keras_margin"] for r in got], [w[3] for w in want], rtol=0, atol=1e-12)
     assert [r["near_tie"] for r in got] == [w[3] < 0.01 for w in want]

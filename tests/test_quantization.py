@@ -90,3 +90,39 @@ def test_input_outside_its_type_is_reported_not_wrapped(tmp_path):
 def test_inputs_within_range_report_nothing(tmp_path):
     _, report, _ = _run(tmp_path, _model(tmp_path, False), _data(tmp_path))
     assert report["range_check"]["out_of_range_total"] == 0
+
+
+def test_the_hardware_constants_are_the_quantizer_outputs(tmp_path):
+    """What the C++ multiplies with (each core as the accelerator stores it,
+    and as hls4ml writes it) equals QKeras's quantizer output exactly, on
+    the quantizer's grid: quantized_bits(8, 0) -> multiples of 2^-7 in [-1, 1)."""
+    from qkeras import quantized_bits
+
+    from hls_project import bitexact, flow
+    from hls_project.extension import accel_types
+    from keras_model.config import DEFAULTS, merge
+    from keras_model.models import load_keras_model
+
+    model = load_keras_model(_model(tmp_path, True))
+    cfg = merge(DEFAULTS, {})
+    cfg["_name"] = "q"
+    (tmp_path / "prj").mkdir()
+    hm = flow.convert(model, cfg, str(tmp_path / "prj"), None, None, 2.0, {})
+    node = next(n for n in hm.get_layers() if n.class_name == "FDHTLSTM")
+    layer = model.get_layer(node.name)
+    stored = accel_types(node)["tables"]
+    kq, bq = quantized_bits(8, 0, alpha=1), quantized_bits(8, 2, alpha=1)
+    checked = 0
+    for name in node.get_attr("core_names"):
+        w = next(v for v in layer.weights if v.name.split("/")[-1].split(":")[0] == f"core_{name}").numpy()
+        want = np.asarray(kq(w)).reshape(-1)
+        assert np.all(want * 128 == np.round(want * 128)) and want.min() >= -1 and want.max() <= 1 - 2 ** -7
+        np.testing.assert_array_equal(bitexact._written(node.get_weights(f"core_{name}")), want)
+        if name in stored:  # read directly by a stage (not folded into a table)
+            np.testing.assert_array_equal(bitexact.round_nearest(node.get_weights(f"core_{name}").data, stored[name][1])
+                                          .reshape(-1), want)
+            np.testing.assert_array_equal(stored[name][0].reshape(-1), want)
+        checked += 1
+    bias = next(v for v in layer.weights if "bias" in v.name).numpy()
+    np.testing.assert_array_equal(bitexact._written(node.get_weights("bias")), np.asarray(bq(bias)).reshape(-1))
+    assert checked == 7
