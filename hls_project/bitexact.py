@@ -15,7 +15,8 @@ quantisation and overflow modes. What it models, in order:
   types' grid as the conversion stores them; ``z = z_x + bias + z_h``; the
   cell with hls4ml's sigmoid / tanh lookup tables, rebuilt from their
   definitions (index ``trunc(z * N / 16) + N / 2`` on [-8, 8), tanh on
-  [-4, 4)), gate order i, f, c, o;
+  [-4, 4)), or for QKeras quantized_sigmoid / quantized_tanh the same points
+  rounded to the quantizer's grid; gate order i, f, c, o;
 * hls4ml's Dense (weights as its writer prints them: ``{:.Ff}`` with F
   fraction digits, read back through a double), linear / ReLU activations and
   the stable softmax (``x_max - x_i`` in ``inp_norm_t``, tables indexed by
@@ -145,15 +146,28 @@ def _f32(x) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def sigmoid_table(n: int, table_t) -> np.ndarray:
+def sigmoid_table(n: int, table_t, bits: int = 0, symmetric: bool = False) -> np.ndarray:
+    """hls4ml's sigmoid table on [-8, 8); with ``bits`` a QKeras
+    quantized_sigmoid(bits, use_real_sigmoid=True): rounded to 2^-bits, clipped."""
     x = _f32(16.0 * (np.arange(n) - n / 2.0) / n)
     e = _f32(np.exp(-x))  # float std::exp
+    if bits:
+        m = 2.0 ** bits
+        q = np.floor(_f32(1.0 / _f32(1.0 + e)) * m + 0.5) / m
+        return quantize(np.clip(q, (1.0 if symmetric else 0.0) / m, 1.0 - 1.0 / m), table_t)
     return quantize(1.0 / _f32(1.0 + e), table_t)  # 1.0 / float: double
 
 
-def tanh_table(n: int, table_t) -> np.ndarray:
+def tanh_table(n: int, table_t, bits: int = 0, symmetric: bool = False) -> np.ndarray:
+    """hls4ml's tanh table on [-4, 4); with ``bits`` a QKeras
+    quantized_tanh(bits, use_real_tanh=True): rounded to 2^-(bits-1), clipped."""
     x = _f32(8.0 * (np.arange(n) - n / 2.0) / n)
-    return quantize(_f32(np.tanh(x)), table_t)  # tanh(float): float
+    t = _f32(np.tanh(x))  # tanh(float): float
+    if bits:
+        m = 2.0 ** (bits - 1)
+        q = np.floor(t * m + 0.5) / m
+        return quantize(np.clip(q, -1.0 + (1.0 if symmetric else 0.0) / m, 1.0 - 1.0 / m), table_t)
+    return quantize(t, table_t)
 
 
 def sigmoid_index(z: np.ndarray, n: int) -> np.ndarray:
@@ -257,7 +271,9 @@ def fdht_lstm(node, x: np.ndarray, record=None) -> np.ndarray:
     act_t, state_t = _prec(node, "act_t"), _prec(node, "state_t")
     n_tab = int(node.get_attr("table_size", 1024))
     table_t = _prec(node, "table_t")
-    sig, tanh = sigmoid_table(n_tab, table_t), tanh_table(n_tab, table_t)
+    sig = sigmoid_table(n_tab, table_t, int(node.get_attr("recr_act_bits", 0)),
+                        bool(node.get_attr("recr_act_symmetric", False)))
+    tanh = tanh_table(n_tab, table_t, int(node.get_attr("act_bits", 0)), bool(node.get_attr("act_symmetric", False)))
     h = np.zeros((batch, h_units))
     c = np.zeros((batch, h_units))
     outs = []
@@ -281,6 +297,7 @@ def fdht_lstm(node, x: np.ndarray, record=None) -> np.ndarray:
         h = quantize(go * ca, state_t)
         if record is not None:
             record[f"t{t}.z"], record[f"t{t}.c"], record[f"t{t}.h"] = z, c, h
+            record[f"t{t}.gates"] = np.concatenate([gi, gf, gg, go, ca], axis=1)
         outs.append(h)
     return np.concatenate(outs, axis=1) if node.get_attr("return_sequences") else h
 

@@ -65,6 +65,16 @@ def _activation_name(act, what: str) -> str:
     return _ACTIVATIONS[name]
 
 
+def _activation_grid(act):
+    """(bits, symmetric) of a QKeras quantized_tanh / quantized_sigmoid config:
+    its outputs lie on the grid 2^-(bits-1) (tanh) / 2^-bits (sigmoid); (0,
+    False) for a float activation."""
+    if isinstance(act, dict) and act.get("class_name") in ("quantized_tanh", "quantized_sigmoid"):
+        cfg = act.get("config", {})
+        return int(cfg.get("bits", 8)), bool(cfg.get("symmetric", False))
+    return 0, False
+
+
 def _quantizer(cfg, key):
     q = cfg.get(key)
     if not q:
@@ -131,6 +141,8 @@ def parse_fdhtlstm(keras_layer, input_names, input_shapes, data_reader):
         cell_recurrent_activation=_activation_name(cfg.get("recurrent_activation", "sigmoid"),
                                                    f"layer {cfg['name']} recurrent_activation"),
     )
+    layer["act_bits"], layer["act_symmetric"] = _activation_grid(cfg.get("activation"))
+    layer["recr_act_bits"], layer["recr_act_symmetric"] = _activation_grid(cfg.get("recurrent_activation"))
     bias = get_weights_data(data_reader, layer["name"], "bias:") if cfg.get("use_bias", True) else None
     layer["bias_data"] = np.zeros(4 * units) if bias is None else np.asarray(bias)
     if layer["return_sequences"]:
@@ -333,6 +345,11 @@ def _ir_classes():
             Attribute("lanes", value_type=int, default=16),
             Attribute("stream_width", value_type=int, default=0),
             Attribute("table_size", value_type=int, default=1024),
+            # QKeras quantized_tanh / quantized_sigmoid: their grid (0: float tables)
+            Attribute("act_bits", value_type=int, default=0),
+            Attribute("act_symmetric", value_type=bool, default=False),
+            Attribute("recr_act_bits", value_type=int, default=0),
+            Attribute("recr_act_symmetric", value_type=bool, default=False),
             WeightAttribute("bias"),
             TypeAttribute("bias"),
             TypeAttribute("state"),
@@ -354,11 +371,14 @@ def _ir_classes():
             w = self._width()
             v_int = int_bits_for(max(float(self.get_attr("input_range", 1.0)), 1.0))
             c_int = int_bits_for(float(self.get_attr("n_timesteps")))
+            # quantized activations: the tables and the gate values hold the
+            # quantizer's grid exactly (sigmoid: 2^-bits, tanh: 2^-(bits-1))
+            grid = max(self.get_attr("act_bits", 0) - 1, self.get_attr("recr_act_bits", 0))
             self._set_types({
                 "concat": fixed_type(v_int, w - v_int),
-                "act": fixed_type(2, w - 2),
+                "act": fixed_type(2, max(w - 2, grid)),
                 "state": fixed_type(c_int, max(w - c_int, 1)),
-                "table": "ap_fixed<18,8>",
+                "table": f"ap_fixed<{max(grid, 10) + 2},2>" if grid else "ap_fixed<18,8>",
             })
 
         def input_bound(self):
@@ -455,6 +475,12 @@ def accel_code(node, prefix: str) -> str:
             f"    typedef {prefix}_act ACT_CONFIG_T;",
             f"    typedef {prefix}_recr_act ACT_CONFIG_RECR_T;",
             f"    typedef nnet::array<h_t, {h}> out_word_t;",
+            "    // QKeras quantized activations: their grid (0: hls4ml's float tables)",
+            f"    static const int act_bits = {int(node.get_attr('act_bits', 0))};",
+            f"    static const bool act_symmetric = {'true' if node.get_attr('act_symmetric', False) else 'false'};",
+            f"    static const int recr_act_bits = {int(node.get_attr('recr_act_bits', 0))};",
+            f"    static const bool recr_act_symmetric = "
+            f"{'true' if node.get_attr('recr_act_symmetric', False) else 'false'};",
         ])
         base = "fdht_accel_config"
     else:

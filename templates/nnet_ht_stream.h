@@ -32,6 +32,7 @@
 #include "nnet_common.h"
 #include "nnet_ht_probe.h"
 #include "nnet_types.h"
+#include <cmath>
 #ifndef __SYNTHESIS__
 #include <cstdlib>
 #include <deque>
@@ -131,6 +132,40 @@ template <class x_T, typename CONFIG_T> inline int ht_tanh_index(x_T x) {
     return i < 0 ? 0 : (i > int(CONFIG_T::table_size) - 1 ? int(CONFIG_T::table_size) - 1 : i);
 }
 
+// The gate tables: hls4ml's (bits = 0), or a QKeras quantized_sigmoid /
+// quantized_tanh with use_real_*: the real function at hls4ml's table points,
+// rounded to the quantizer's grid (sigmoid 2^-bits, tanh 2^-(bits-1)) and
+// clipped to its range, as QKeras computes it in float.
+template <class CONFIG_T, unsigned N>
+void ht_sigmoid_table(typename CONFIG_T::table_t table[N], int bits, bool symmetric) {
+    if (bits <= 0) {
+        init_sigmoid_table<CONFIG_T, N>(table);
+        return;
+    }
+    const float m = float(1u << bits);
+    for (unsigned ii = 0; ii < N; ii++) {
+        const float x = 2 * 8.0 * (ii - float(N) / 2.0) / float(N);
+        const float q = std::floor(1.0f / (1.0f + std::exp(-x)) * m + 0.5f) / m;
+        const float lo = (symmetric ? 1.0f : 0.0f) / m, hi = 1.0f - 1.0f / m;
+        table[ii] = q < lo ? lo : (q > hi ? hi : q);
+    }
+}
+
+template <class CONFIG_T, unsigned N>
+void ht_tanh_table(typename CONFIG_T::table_t table[N], int bits, bool symmetric) {
+    if (bits <= 0) {
+        init_tanh_table<CONFIG_T, N>(table);
+        return;
+    }
+    const float m = float(1u << (bits - 1));
+    for (unsigned ii = 0; ii < N; ii++) {
+        const float x = 2 * 4.0 * (ii - float(N) / 2.0) / float(N);
+        const float q = std::floor(std::tanh(x) * m + 0.5f) / m;
+        const float lo = -1.0f + (symmetric ? 1.0f : 0.0f) / m, hi = 1.0f - 1.0f / m;
+        table[ii] = q < lo ? lo : (q > hi ? hi : q);
+    }
+}
+
 // --------------------------------------------------------------------------
 // HTDense
 // --------------------------------------------------------------------------
@@ -210,10 +245,11 @@ void fdht_recurrence(hls::stream<typename CONFIG_T::zword_t> &zx, hls::stream<re
     static bool tables_ready = false;
     if (!tables_ready) {
         for (unsigned k = 0; k < 3 * G; k++)
-            init_sigmoid_table<typename CONFIG_T::ACT_CONFIG_RECR_T, CONFIG_T::ACT_CONFIG_RECR_T::table_size>(
-                sig_table[k]);
+            ht_sigmoid_table<typename CONFIG_T::ACT_CONFIG_RECR_T, CONFIG_T::ACT_CONFIG_RECR_T::table_size>(
+                sig_table[k], CONFIG_T::recr_act_bits, CONFIG_T::recr_act_symmetric);
         for (unsigned k = 0; k < 2 * G; k++)
-            init_tanh_table<typename CONFIG_T::ACT_CONFIG_T, CONFIG_T::ACT_CONFIG_T::table_size>(tanh_table[k]);
+            ht_tanh_table<typename CONFIG_T::ACT_CONFIG_T, CONFIG_T::ACT_CONFIG_T::table_size>(
+                tanh_table[k], CONFIG_T::act_bits, CONFIG_T::act_symmetric);
         tables_ready = true;
     }
 
