@@ -261,6 +261,23 @@ def ht_dense(node, x: np.ndarray, record=None) -> np.ndarray:
     return quantize(z + bias, types["z"])
 
 
+def cell(z: np.ndarray, c: np.ndarray, sig: np.ndarray, tanh: np.ndarray, act_t, state_t):
+    """One step of the cell on z (batch, 4H) and c (batch, H), with the gate
+    tables ``sig`` / ``tanh``: (gates [i, f, g, o, tanh(c')], c', h')."""
+    n_tab = len(sig)
+    h_units = c.shape[1]
+    # Keras's gate order: i, f, c (candidate), o
+    zi, zf, zg, zo = (z[:, g * h_units:(g + 1) * h_units] for g in _VARIANT["gate_order"])
+    gi = quantize(sig[sigmoid_index(zi, n_tab)], act_t)
+    gf = quantize(sig[sigmoid_index(zf, n_tab)], act_t)
+    go = quantize(sig[sigmoid_index(zo, n_tab)], act_t)
+    gg = quantize(tanh[tanh_index(zg, len(tanh))], act_t)
+    c = quantize(gf * c + gi * gg, state_t)
+    ca = quantize(tanh[tanh_index(c, len(tanh))], act_t)
+    h = quantize(go * ca, state_t)
+    return np.concatenate([gi, gf, gg, go, ca], axis=1), c, h
+
+
 def fdht_lstm(node, x: np.ndarray, record=None) -> np.ndarray:
     """x: (batch, T * n_in) in the input type -> (batch, H) or (batch, T * H)."""
     types, shape, tables, bias = _ht_common(node)
@@ -286,18 +303,10 @@ def fdht_lstm(node, x: np.ndarray, record=None) -> np.ndarray:
         vh[:, n_in:n_in + h_units] = h
         zh = run_chain(vh, shape, tables, types["h"]["accum"], types["h"]["inter"], record, f"t{t}.h.")
         z = quantize(zx + zh, z_t)
-        # Keras's gate order: i, f, c (candidate), o
-        zi, zf, zg, zo = (z[:, g * h_units:(g + 1) * h_units] for g in _VARIANT["gate_order"])
-        gi = quantize(sig[sigmoid_index(zi, n_tab)], act_t)
-        gf = quantize(sig[sigmoid_index(zf, n_tab)], act_t)
-        go = quantize(sig[sigmoid_index(zo, n_tab)], act_t)
-        gg = quantize(tanh[tanh_index(zg, n_tab)], act_t)
-        c = quantize(gf * c + gi * gg, state_t)
-        ca = quantize(tanh[tanh_index(c, n_tab)], act_t)
-        h = quantize(go * ca, state_t)
+        gates, c, h = cell(z, c, sig, tanh, act_t, state_t)
         if record is not None:
             record[f"t{t}.z"], record[f"t{t}.c"], record[f"t{t}.h"] = z, c, h
-            record[f"t{t}.gates"] = np.concatenate([gi, gf, gg, go, ca], axis=1)
+            record[f"t{t}.gates"] = gates
         outs.append(h)
     return np.concatenate(outs, axis=1) if node.get_attr("return_sequences") else h
 

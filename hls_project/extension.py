@@ -35,11 +35,11 @@ def _template_dir() -> str:
     install .`` puts ``templates/`` there), else ``templates/`` of the checkout."""
     here = os.path.dirname(os.path.abspath(__file__))
     installed = os.path.join(here, "templates")
-    return installed if os.path.isfile(os.path.join(installed, "nnet_ht.h")) else os.path.join(os.path.dirname(here), "templates")
+    return installed if os.path.isfile(os.path.join(installed, "nnet_ht_stream.h")) else os.path.join(os.path.dirname(here), "templates")
 
 
 TEMPLATE_DIR = _template_dir()
-HEADERS = ("nnet_ht.h", "nnet_fdht_lstm.h", "nnet_ht_probe.h", "nnet_ht_stream.h")
+HEADERS = ("nnet_ht_probe.h", "nnet_ht_stream.h")
 BACKENDS = ("Vivado", "Vitis", "VivadoAccelerator")  # the last wraps a Vivado design for a board
 
 _ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "quantized_tanh": "tanh", "quantized_sigmoid": "sigmoid"}

@@ -9,7 +9,7 @@ Two kinds of figures, kept apart everywhere:
   of the C++ type each is written with), buffer sizes and activation tables.
 * **ANALYTIC ESTIMATE** (not a synthesis result): multipliers, DSPs, cycles
   per time step / per clip and clips/s at the configured clock, from the
-  kernel's loop structure (``codegen.stage_report``) and reuse factor; the
+  loop structure and reuse factor; the
   same for hls4ml's stock dense LSTM at the same shape; compared with the
   device ceilings of the configured part.
 
@@ -69,7 +69,7 @@ DEVICES: Dict[str, Dict[str, Any]] = {
 BRAM_18K_BITS = 18 * 1024
 URAM_BITS = 288 * 1024
 #: Cycles assumed per entry into a pipelined loop (pipeline fill + loop entry/exit)
-#: for the upper cycle estimate; the lower one (codegen.stage_report) ignores it.
+#: for the upper cycle estimate; the lower one ignores it.
 LOOP_ENTRY_CYCLES = 5
 #: Cycles assumed per table activation call (hls4ml's io_parallel activations are unrolled).
 ACTIVATION_CYCLES = 1

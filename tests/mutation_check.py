@@ -71,7 +71,7 @@ MUTATIONS = [
     Mutation("quantizer-grid", "the kernel quantizer gets one more integer bit than configured",
              "keras_model/quantize.py", 'quantized_bits(int(k.get("bits", 8)), int(k.get("integer", 0)), alpha=1)',
              'quantized_bits(int(k.get("bits", 8)), int(k.get("integer", 0)) + 1, alpha=1)',
-             ["tests/test_quantization.py", "tests/test_models.py"]),
+             ["tests/test_quantization.py"]),
     Mutation("group-split", "half of a validation group stays on the fitting side",
              "keras_model/data.py", "            val[sel] = True\n", "            val[sel[: len(sel) // 2]] = True\n",
              ["tests/test_data.py"]),

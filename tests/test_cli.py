@@ -122,7 +122,7 @@ def test_wheel_ships_templates_configs_and_the_fdht_script(tmp_path):
         assert "fdht = hls_project.cli:main" in entries
         assert "[hls4ml.backends]\nfdht = hls_project.plugin:register" in entries
         z.extractall(tmp_path / "site")
-    for header in ("nnet_ht.h", "nnet_fdht_lstm.h"):
+    for header in ("nnet_ht_stream.h", "nnet_ht_probe.h"):
         assert f"hls_project/templates/{header}" in names
     for cfg in ("default.yml", "ucf11.yml", "default_q8.yml"):
         assert f"keras_model/configs/{cfg}" in names

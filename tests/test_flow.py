@@ -175,8 +175,13 @@ def _table_bucket(integer_bits: int, table_size: int = 1024) -> float:
 
 # Budget for the error of the LSTM output h: one step of the tanh table
 # (1024 entries over [-4, 4): 2^-7), the coarsest table in the cell (sigmoid:
-# 1024 over [-8, 8), slope <= 1/4: 2^-8). Measured on the models below
-# (largest logit error / classifier column L1 norm): about 2^-8.
+# 1024 over [-8, 8), slope <= 1/4: 2^-8). This end-to-end budget is an
+# assumption, checked on the models below (largest logit error / classifier
+# column L1 norm: about 2^-8): a worst-case bound through T steps grows
+# geometrically with ||W_h|| (about 100 at T = 4 here), so the pinned
+# figures are per stage instead: tests/test_numerics.py bounds every HT
+# stage, the cell and the softmax from their types, and tests/test_bitexact.py
+# pins the arithmetic exactly.
 EPS_H = 2.0**-7
 
 
@@ -185,19 +190,20 @@ def prob_tolerance(project: Path, keras_probs: np.ndarray, classifier_kernel: np
     tol_q, dz)``, for the raw outputs, for the outputs renormalised to sum 1,
     and the bound on a logit's error.
 
-    Derived from hls4ml 1.3.0's ``softmax_stable`` with the types written in
-    the project (the exp and 1/sum tables, 1024 entries each, are indexed by
-    the top 10 bits of their input and hold the value at the bucket's lower
-    edge):
+    Derived from hls4ml 1.3.0's ``softmax_stable`` (the exp and 1/sum
+    tables, 1024 entries each, are indexed by the top 10 bits of their input
+    and hold the value at the bucket's lower edge), with the exp table's
+    input type of the project (hls4ml derives it from the logit type) and the
+    1/sum table's input type the design promises:
 
     * exp table, input ``inp_norm_t`` = x_max - x_i (ap_ufixed<15,5>: buckets
       of 2^-5): exp over-estimated by at most ``e^bucket - 1`` (3.2 %);
-    * 1/sum table, input ``inv_inp_t`` (ap_fixed<18,8> by default: buckets of
-      0.25): 1/S over-estimated by up to ``bucket / (S - bucket)``, where
-      S = sum_k exp(z_k - z_max) = 1 / p_max: up to 33 % for a confident
-      sample with the default type. It scales every class of a sample by the
-      same factor, so it does not move the arg-max, and it cancels when the
-      outputs are renormalised (``tol_q``);
+    * 1/sum table, input ``inv_inp_t`` with floor(log2(classes)) + 2 integer
+      bits (hls4ml's default ap_fixed<18,8> would give buckets of 0.25 and
+      errors up to 33 %): 1/S over-estimated by up to ``bucket / (S - bucket)``,
+      where S = sum_k exp(z_k - z_max) = 1 / p_max. It scales every class of
+      a sample by the same factor, so it does not move the arg-max, and it
+      cancels when the outputs are renormalised (``tol_q``);
     * logits: |dz| <= ||classifier column||_1 * EPS_H + 2 LSB; through the
       softmax, p_j changes by a factor within e^(+-2|dz|);
     * output truncation to ap_fixed<16,6> and the tables' own 10 fraction
@@ -208,8 +214,10 @@ def prob_tolerance(project: Path, keras_probs: np.ndarray, classifier_kernel: np
     m = re.search(r"typedef\s+ap_ufixed<\s*\d+\s*,\s*(\d+)\s*>\s+inp_norm_t", params)
     assert m, "no inp_norm_t in parameters.h: not the stable softmax?"
     b_exp = _table_bucket(int(m.group(1)))
-    inv_name = re.search(r"typedef\s+(\w+)\s+inv_inp_t;", params).group(1)
-    b_inv = _table_bucket(_fixed(defines, inv_name)[2])
+    # the 1/sum table's input type is what the design promises (integer bits
+    # for the number of classes), not read back from the project: a project
+    # with a coarser type fails here instead of loosening its own tolerance
+    b_inv = _table_bucket(int(np.floor(np.log2(keras_probs.shape[1]))) + 2)
 
     p = np.asarray(keras_probs, dtype=np.float64)
     s = 1.0 / p.max(axis=1, keepdims=True)
@@ -282,11 +290,11 @@ def fdht_rf1(work, fdht_case):
 
 
 @pytest.fixture(scope="module")
-def fdht_rf4(work, fdht_case):
-    out = work / "fdht_rf4"
-    proc = _build_py("--csim", "--model", fdht_case["model_path"], "--data", fdht_case["data"],
-                     "--output-dir", out, "--reuse-factor", 4)
-    return proc, out
+def fdht_lanes3(work, fdht_case):
+    """The same model with 3 multiply-add lanes instead of the default: other
+    loop nests, lane tables and partition factors in the generated C++."""
+    out = work / "fdht_lanes3"
+    return _run_flow(fdht_case, out, lanes=3), out
 
 
 def _ok(proc, out: Path):
@@ -328,24 +336,30 @@ def test_fdht_lstm_build_py_csim(fdht_rf1, fdht_case):
     assert str(out) in (out / "hls4ml_config.yml").read_text()
     assert ".fdht_rf1-tmp-" not in (out / "hls4ml_config.yml").read_text()
     assert _stray(out.parent) == []
-    for f in ("csim", "firmware/myproject.cpp", "firmware/parameters.h", "firmware/nnet_utils/nnet_fdht_lstm.h",
+    for f in ("csim", "firmware/myproject.cpp", "firmware/parameters.h", "firmware/nnet_utils/nnet_ht_stream.h",
               "tb_data/tb_input_features.dat", "tb_data/tb_output_predictions.dat", "tb_data/csim_results.log"):
         assert (out / f).exists(), f
     assert "nnet::fdht_lstm_array<" in (out / "firmware" / "myproject.cpp").read_text()
 
 
-def test_reuse_factor_does_not_change_results(fdht_rf1, fdht_rf4):
-    """The reuse factor is a scheduling knob (pipeline II): bit-identical outputs."""
-    r1, r4 = _ok(*fdht_rf1), _ok(*fdht_rf4)
-    out1, out4 = fdht_rf1[1], fdht_rf4[1]
-    assert r1["reuse_factor"] == 1 and r4["reuse_factor"] == 4
-    # the knob reached the generated C++ ...
-    assert "reuse_factor = 4" in (out4 / "firmware" / "parameters.h").read_text()
-    assert "reuse_factor = 4" not in (out1 / "firmware" / "parameters.h").read_text()
-    # ... and changed nothing numerically
+def test_lanes_change_the_hardware_not_the_results(fdht_rf1, fdht_lanes3):
+    """hls.lanes is a hardware knob: fewer lanes give other loop nests and
+    partition factors and more cycles in the MODEL, and bit-identical outputs."""
+    r1 = _ok(*fdht_rf1)
+    r3, out3 = fdht_lanes3
+    out1 = fdht_rf1[1]
+    p1 = (out1 / "firmware" / "parameters.h").read_text()
+    p3 = (out3 / "firmware" / "parameters.h").read_text()
+    lanes = lambda text: sorted(int(v) for v in re.findall(r"MACs per frame, (\d+) lanes \(", text))
+    assert lanes(p3) and max(lanes(p3)) <= 3 < max(lanes(p1)), (lanes(p1), lanes(p3))
+    factors = lambda text: re.findall(r"a_banks = (\d+), b_banks = (\d+), out_banks = (\d+)", text)
+    assert factors(p1) != factors(p3)
+    hw1 = json.loads((out1 / "hardware_report.json").read_text())["model"]
+    hw3 = json.loads((out3 / "hardware_report.json").read_text())["model"]
+    assert hw3["clips_per_s"] < hw1["clips_per_s"] / 2 and hw3["dsp"] < hw1["dsp"]
     log1 = (out1 / "tb_data" / "csim_results.log").read_bytes()
-    log4 = (out4 / "tb_data" / "csim_results.log").read_bytes()
-    assert log1 and log1 == log4
+    log3 = (out3 / "tb_data" / "csim_results.log").read_bytes()
+    assert log1 and log1 == log3 and r3["csim"]["top1_agreement"] == r1["csim"]["top1_agreement"]
 
 
 # --------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def test_public_api_convert_compile_predict(tmp_path, kind, style, quantized, gr
     assert np.max(np.abs(got - ref)) < 0.05, np.max(np.abs(got - ref))
     assert (got.argmax(1) == ref.argmax(1)).all()
     # the project is written the hls4ml way (write() ran inside compile())
-    assert (tmp_path / "prj" / "firmware" / "nnet_utils" / "nnet_ht.h").is_file()
+    assert (tmp_path / "prj" / "firmware" / "nnet_utils" / "nnet_ht_stream.h").is_file()
 
 
 @pytest.mark.parametrize("text, cpp", [
@@ -193,7 +193,7 @@ def test_readme_python_example_runs_as_written(tmp_path):
     max_diff = float(re.search(r"max \|diff\| of the probabilities ([\d.e-]+)", proc.stdout).group(1))
     assert keras_acc > 0.6  # 4 classes: it learned
     assert agreement >= 0.98 and max_diff < 0.1
-    assert (tmp_path / "build" / "my_fdht_prj" / "firmware" / "nnet_utils" / "nnet_ht.h").is_file()
+    assert (tmp_path / "build" / "my_fdht_prj" / "firmware" / "nnet_utils" / "nnet_ht_stream.h").is_file()
 
 
 # -- board designs: hls4ml's VivadoAccelerator backend through the flow ---------------

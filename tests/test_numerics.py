@@ -186,3 +186,40 @@ def test_quantized_activations_are_on_the_quantizers_grid(tmp_path):
     tanh = gates[:, np.r_[2 * h:3 * h, 4 * h:5 * h]]  # g, tanh(c): 2^-5
     assert np.all(sig * 64 == np.round(sig * 64)) and np.all(tanh * 32 == np.round(tanh * 32))
     assert len(np.unique(sig)) > 5 and len(np.unique(tanh)) > 5
+
+
+def test_cell_within_its_table_bounds(tmp_path):
+    """One cell step on random z and c: each gate within (slope x table step) +
+    the table's LSB + half the gate type's LSB of the float function (sigmoid:
+    slope 1/4, step 16/N; tanh: slope 1, step 8/N), and c', h' within the
+    bounds those give, from the float gates."""
+    from hls_project import bitexact
+    from hls_project.extension import accel_types
+
+    hm, _, _ = _convert("lstm_d3_stream", tmp_path)
+    node = next(n for n in hm.get_layers() if n.class_name == "FDHTLSTM")
+    n = int(node.get_attr("table_size"))
+    table_t, act_t, state_t = (node.get_attr(k).precision for k in ("table_t", "act_t", "state_t"))
+    z_t = accel_types(node)["z"]
+    h, steps = node.get_attr("n_out"), node.get_attr("n_timesteps")
+    rng = np.random.default_rng(4)
+    z = bitexact.quantize(rng.uniform(-10, 10, (500, 4 * h)) * rng.uniform(0, 1, (500, 1)), z_t)
+    c = bitexact.quantize(rng.uniform(-steps, steps, (500, h)), state_t)
+    gates, c2, h2 = bitexact.cell(z, c, bitexact.sigmoid_table(n, table_t), bitexact.tanh_table(n, table_t),
+                                  act_t, state_t)
+    sig = lambda v: 1.0 / (1.0 + np.exp(-v))
+    zi, zf, zg, zo = (z[:, k * h:(k + 1) * h] for k in range(4))
+    gi, gf, gg, go, ca = (gates[:, k * h:(k + 1) * h] for k in range(5))
+    e_sig = 0.25 * 16.0 / n + _lsb(table_t) + _lsb(act_t) / 2
+    e_tanh = 8.0 / n + _lsb(table_t) + _lsb(act_t) / 2
+    for got, want, bound, what in ((gi, sig(zi), e_sig, "i"), (gf, sig(zf), e_sig, "f"), (go, sig(zo), e_sig, "o"),
+                                   (gg, np.tanh(zg), e_tanh, "g")):
+        assert np.abs(got - want).max() <= bound, f"gate {what}: {np.abs(got - want).max():.3g} > {bound:.3g}"
+    c_float = sig(zf) * c + sig(zi) * np.tanh(zg)
+    e_c = e_sig * (np.abs(c) + 1) + e_tanh + e_sig * e_tanh + _lsb(state_t) / 2
+    assert np.all(np.abs(c2 - c_float) <= e_c)
+    h_float = sig(zo) * np.tanh(c_float)
+    e_h = e_sig + e_c + e_tanh + e_sig * (e_c + e_tanh) + _lsb(state_t) / 2
+    assert np.all(np.abs(h2 - h_float) <= e_h)
+    # the bounds are not vacuous: the gates use their budget's scale
+    assert np.abs(gi - sig(zi)).max() > e_sig / 4

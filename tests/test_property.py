@@ -1,27 +1,22 @@
-"""Property: for random HT shapes and ranks, the Keras layer, the numpy plan
-and the C++ kernel compute the same ``y = W x + b``.
+"""Property: for random HT shapes and ranks, the Keras layer and the numpy
+plan compute the same ``y = W x + b``, and the accelerator's fixed-point
+arithmetic stays within the error bound its types allow.
 
 Hypothesis draws the HT dense layers (d = 2..4, modes 1..4, a padded
 ``in_features`` in ``prod(input_modes)//2 + 1 .. prod(input_modes)``, ranks
 1..3 given uniform, as a per-node list or as a per-node dict, with or without
 bias, Glorot cores from ``ht.init_cores`` with a drawn seed, inputs uniform in
-[-1, 1]) and three things are checked per drawn layer:
+[-1, 1]) and checked per drawn layer:
 
+* ``ht.forward`` (the planned contractions) == the dense ``ht.reconstruct``;
 * ``HTDense`` (float64, weights set to the cores) == ``ht.forward``   (1e-9);
-* the C++ kernel ``nnet::ht_dense`` with ``double`` everywhere == ``ht.forward``  (1e-9);
-* the C++ kernel with ``ap_fixed<18,6>`` inputs, cores, intermediates and
-  output and ``ap_fixed<40,16>`` accumulators is within an error bound derived
-  from those precisions (see :func:`fixed_point_bound`).
+* the plan in the accelerator's fixed-point arithmetic (``bitexact``, which
+  csim equals exactly) with ``ap_fixed<18,6>`` intermediates and
+  ``ap_fixed<40,16>`` accumulators is, at every stage, within the error
+  bound derived from those types.
 
-(``ht.forward`` itself is checked against the dense ``ht.reconstruct`` too.)
-
-g++ builds are the cost, so the examples are drawn once per session
-(``derandomize=True``: the same ones every run), ALL of them, in both
-precisions, go into ONE C++ source built ONCE (cached under the pytest cache
-by a hash of the source, flags, compiler and our headers, so a rerun does not
-build), and the binary runs once. The build/run helpers are
-``tests/test_kernel.py``'s. Without shrinking (examples are checked as a
-batch), a failure message names each failing example by its drawn
+The examples are drawn once per session (``derandomize=True``: the same ones
+every run); a failure message names each failing example by its drawn
 parameters, which rebuild it exactly.
 """
 
@@ -45,9 +40,7 @@ if str(ROOT) not in sys.path:
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
 
-from hls_project import codegen as cg  # noqa: E402
 from keras_model import ht  # noqa: E402
-from test_kernel import BUILD_FLAGS, GXX, PRELUDE, VIVADO, _finish, _launch, carray  # noqa: E402
 
 N_EXAMPLES = 25
 BATCH = 4  # input vectors per example
@@ -58,10 +51,6 @@ BATCH = 4  # input vectors per example
 # ap_fixed<W,I> (default AP_TRN, AP_WRAP): LSB 2^-(W-I), range [-2^(I-1), 2^(I-1)).
 FX = "ap_fixed<18,6>"  # inputs, cores, bias, intermediates t0.., output: LSB 2^-12, range [-32, 32)
 ACC = "ap_fixed<40,16>"  # accumulators (and z): LSB 2^-24, range [-32768, 32768)
-LSB = 2.0**-12
-FX_LIMIT = 32.0
-ACC_FRAC_BITS = 24
-ACC_LIMIT = 32768.0
 
 
 # --------------------------------------------------------------------------
@@ -178,151 +167,35 @@ def test_keras_htdense_float64_equals_numpy_plan(drawn):
 
 
 # --------------------------------------------------------------------------
-# The C++ kernel: one source, one (cached) build, one run
+# Fixed point: the accelerator's arithmetic (hls_project/bitexact.py, which
+# csim equals exactly: tests/test_bitexact.py) within its LSB bound
 # --------------------------------------------------------------------------
 
 
+def test_fixed_point_chain_within_derived_bound(drawn):
+    """Every stage of the planned chain in fixed point (FX intermediates
+    rounding to nearest, ACC accumulators, each product truncated to ACC) is
+    within the bound derived from those types (tests/test_numerics.py's
+    ``_chain_bounds``) of the float64 chain on the same quantized inputs, and
+    the output is within the bound of the float64 plan."""
+    from hls_project import bitexact
+    from test_numerics import _chain_bounds
 
-def example_cpp(ex: Example, name: str, fixed: bool) -> str:
-    """One namespace running ``nnet::ht_dense`` over the example's inputs,
-    with the configs and functor exactly as codegen.py emits them."""
-    s, p = ex.shape, "cfg"
-    data_t, accum_t = (FX, ACC) if fixed else ("double", "double")
-    names = s.core_names
-    out = [f"namespace {name} {{", f"typedef {data_t} data_t;", ""]
-    out.append(cg.layer_code(s, p, {n: "data_t" for n in names}, "data_t", accum_t))
-    out.append(cg.dense_config(s, p, "data_t", accum_t, "data_t", ex.use_bias))
-    for n in names:
-        out.append(f"const data_t w_{n}[{ex.cores[n].size}] = {carray(ex.cores[n].reshape(-1))};")
-    out.append(f"const data_t bias[{s.out_features}] = {carray(ex.bias)};")
-    out.append(f"const data_t x[{BATCH}][{s.in_features}] = {carray(ex.x)};")
-    call = cg.product_call(s, p, {n: f"w_{n}" for n in names})
-    out.append(f"""
-void run() {{
-    for (int s = 0; s < {BATCH}; s++) {{
-        data_t y[{s.out_features}];
-        nnet::ht_dense<data_t, data_t, {p}>(x[s], y, {call}, bias);
-        print_row("{name}", s, y, {s.out_features});
-    }}
-}}
-}} // namespace {name}
-""")
-    return "\n".join(out)
-
-
-def unit_source(cases: List[Example]) -> str:
-    parts, runs = [PRELUDE], []
-    for i, ex in enumerate(cases):
-        for fixed in (False, True):
-            name = f"ex{i}_{'fx' if fixed else 'dbl'}"
-            parts.append(example_cpp(ex, name, fixed))
-            runs.append(f"    {name}::run();\n")
-    parts.append("int main() {\n" + "".join(runs) + "    return 0;\n}\n")
-    return "\n".join(parts)
-
-
-def build_and_run(source: str, cache: Path, name: str = "property") -> Dict[str, np.ndarray]:
-    """Build (or reuse the cached binary) and run; {namespace: (BATCH, n_out)}."""
-    key, proc = _launch(cache, name, source, BUILD_FLAGS)
-    _finish(key, proc)
-    run = subprocess.run([str(key / "bin")], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    rows: Dict[str, Dict[int, np.ndarray]] = {}
-    for line in run.stdout.splitlines():
-        label, s, *vals = line.split()
-        rows.setdefault(label, {})[int(s)] = np.array([float(v) for v in vals])
-    return {label: np.stack([r[s] for s in range(BATCH)]) for label, r in rows.items()}
-
-
-@pytest.fixture(scope="module")
-def cpp(request, tmp_path_factory, drawn):
-    if GXX is None or VIVADO is None:
-        pytest.skip("needs g++ and the hls4ml package")
-    cache = getattr(request.config, "cache", None)
-    cache = Path(cache.mkdir("fdht_property_builds")) if cache is not None else tmp_path_factory.mktemp("builds")
-    out = build_and_run(unit_source(drawn), cache)
-    assert len(out) == 2 * len(drawn)
-    return out
-
-
-def test_cpp_double_equals_numpy_plan(drawn, cpp):
+    inter_t, accum_t = FX.replace(">", ",AP_RND_CONV,AP_SAT>"), ACC
     failures = []
-    for i, ex in enumerate(drawn):
-        y = cpp[f"ex{i}_dbl"]
-        err = np.abs(y - ex.reference).max()
-        if not err <= 1e-9:
-            failures.append(f"  ex{i} {ex!r}: |C++ double - plan| = {err:.3g}")
+    for ex in drawn:
+        s = ex.shape
+        vals = bitexact.constant_operands(s, ex.cores)
+        tables = {name: bitexact.round_nearest(vals[name], FX) for name in s.plan.constant_tables}
+        steps = len(s.plan.input_steps)
+        inter = [inter_t] * (steps - 1) + [accum_t]
+        accum = [accum_t] * steps
+        v = np.zeros((BATCH, s.padded_in))
+        v[:, : ex.in_features] = bitexact.quantize(ex.x, FX)
+        record = {}
+        bitexact.run_chain(v, s, tables, accum, inter, record, "")
+        for o, exact, bound in _chain_bounds(s, tables, accum, inter, v):
+            over = float((np.abs(record[o].reshape(exact.shape) - exact) - bound).max())
+            if over > 1e-12:
+                failures.append(f"  {ex!r}: step {o} exceeds its bound by {over:.3g}")
     assert not failures, _fail_report(failures, len(drawn))
-
-
-def fixed_point_bound(ex: Example) -> tuple:
-    """Exact y (BATCH, M) and a per-entry bound on |y_kernel - y| for the
-    ap_fixed build, derived from the precisions.
-
-    Rounding sources (ap_fixed's default AP_TRN truncates: error in [0, LSB)):
-    * x, the cores and the bias are converted from doubles to ``FX``: each
-      entry errs by < LSB = 2^-12 (the zero padding of x is exact);
-    * a product a'*b' of two ``FX`` values has <= 24 fraction bits and the
-      accumulator ``ACC`` has 24, so quantising it to ``ACC`` and summing are
-      exact (no overflow: checked below, |sum| < 2^15);
-    * writing a step's sum to an intermediate ``t_k`` (``FX``): < LSB; the last
-      step writes z in ``ACC``: exact; z + bias' in ``ACC``: exact;
-    * casting z + bias' to the output ``FX``: < LSB.
-    Propagation along the plan, per step ``out = sum_S a*b`` with kernel
-    operands a' = a + da, b' = b + db, |da| <= Ea, |db| <= Eb (elementwise):
-        |a'b' - ab| = |a db + da b + da db| <= |a| Eb + Ea |b| + Ea Eb,
-    summed over the S terms by the step's own einsum, so
-        E_out = einsum(|a|, Eb) + einsum(Ea, |b|) + einsum(Ea, Eb) (+ LSB if t_k).
-    Total: |y' - y| <= E_z + LSB (bias, if used) + LSB (output cast).
-    No overflow (checked): every FX tensor has |value| + E < 32 and every
-    accumulator sum has einsum(|a| + Ea, |b| + Eb) < 2^15.
-    """
-    s = ex.shape
-    x = ht.pad_input(ex.x, s)
-    vals = {"x": x.reshape((BATCH,) + s.input_modes)}
-    err_x = np.zeros(s.padded_in)
-    err_x[: s.in_features] = LSB
-    errs = {"x": np.broadcast_to(err_x.reshape(s.input_modes), vals["x"].shape)}
-    for name, core in ex.cores.items():
-        vals[name] = core[..., 0] if name == s.root.name else core
-        errs[name] = np.full(vals[name].shape, LSB)
-    steps = s.plan.einsum_steps(batch=True)
-    for k, (a, b, out, spec) in enumerate(steps):
-        va, vb, ea, eb = np.abs(vals[a]), np.abs(vals[b]), errs[a], errs[b]
-        vals[out] = np.einsum(spec, vals[a], vals[b])
-        e = np.einsum(spec, va, eb) + np.einsum(spec, ea, vb) + np.einsum(spec, ea, eb)
-        last = k == len(steps) - 1
-        errs[out] = e if last else e + LSB
-        magnitude = np.einsum(spec, va + ea, vb + eb)  # >= |any partial sum| of the kernel
-        assert magnitude.max() < ACC_LIMIT
-        assert last or (np.abs(vals[out]) + errs[out]).max() < FX_LIMIT, "an intermediate could overflow FX"
-    for name in ("x", *ex.cores):
-        assert (np.abs(vals[name]) + errs[name]).max() < FX_LIMIT
-    z_out = steps[-1][2]
-    y = vals[z_out].reshape(BATCH, -1) + ex.bias
-    bound = errs[z_out].reshape(BATCH, -1) + (LSB if ex.use_bias else 0.0) + LSB
-    assert (np.abs(y) + bound).max() < FX_LIMIT, "the output could overflow FX"
-    return y, bound
-
-
-def test_cpp_fixed_within_derived_bound(drawn, cpp):
-    assert re.findall(r"<(\d+),(\d+)>", FX) == [("18", "6")] and LSB == 2.0 ** -(18 - 6)
-    assert re.findall(r"<(\d+),(\d+)>", ACC) == [("40", "16")] and 40 - 16 == ACC_FRAC_BITS >= 2 * 12
-    failures, worst, slack = [], 0.0, []
-    for i, ex in enumerate(drawn):
-        y_cpp = cpp[f"ex{i}_fx"]
-        y, bound = fixed_point_bound(ex)
-        np.testing.assert_allclose(y, ex.reference, rtol=0, atol=1e-12)  # same exact value as the plan
-        err = np.abs(y_cpp - y)
-        worst = max(worst, err.max())
-        slack.append((err / bound).max())
-        if not np.all(err <= bound + 1e-12):
-            j = np.unravel_index(np.argmax(err - bound), err.shape)
-            failures.append(f"  ex{i} {ex!r}: error {err[j]:.3g} above bound {bound[j]:.3g} at {j}")
-        # Not vacuous: the worst case (every truncation coherent) stays < 10 % of the
-        # output scale (observed: 0.1-6 %), so a wrong kernel (O(|y|) errors) cannot hide.
-        scale = max(np.abs(y).max(), 0.1)
-        assert bound.max() < 0.1 * scale, f"ex{i}: bound {bound.max():.3g} too loose for outputs of {scale:.3g}"
-    assert not failures, _fail_report(failures, len(drawn))
-    assert worst > 0  # really fixed point
-    assert max(slack) > 0.02  # and the bound is not absurdly loose for every example

@@ -126,3 +126,26 @@ def test_the_hardware_constants_are_the_quantizer_outputs(tmp_path):
     bias = next(v for v in layer.weights if "bias" in v.name).numpy()
     np.testing.assert_array_equal(bitexact._written(node.get_weights("bias")), np.asarray(bq(bias)).reshape(-1))
     assert checked == 7
+
+
+def test_config_quantizers_have_the_configured_grid():
+    """quantization.kernel {bits: 6, integer: 1} is the grid 2^-4 on [-2, 2)
+    with all 64 levels used; the bias and the activations likewise."""
+    from keras_model.config import load_config
+    from keras_model.quantize import quantizers_from_config
+
+    cfg = load_config(overrides={"quantization": {"enabled": True, "kernel": {"bits": 6, "integer": 1},
+                                                  "bias": {"bits": 8, "integer": 2}, "activation": {"bits": 5}}})
+    q = quantizers_from_config(cfg)
+    x = np.linspace(-6, 6, 4001).astype(np.float32)
+
+    def levels(fn, step, lo, hi):
+        v = np.asarray(fn(x), dtype=np.float64)
+        assert np.all(v / step == np.round(v / step)), "off the grid"
+        assert v.min() == lo and v.max() == hi
+        return len(np.unique(v))
+
+    assert levels(q["kernel"], 2 ** -4, -2.0, 2 - 2 ** -4) == 64
+    assert levels(q["bias"], 2 ** -5, -4.0, 4 - 2 ** -5) == 256
+    assert levels(q["activation"], 2 ** -4, -1.0, 1 - 2 ** -4) > 16  # quantized_tanh(5)
+    assert levels(q["recurrent_activation"], 2 ** -5, 0.0, 1 - 2 ** -5) > 16  # quantized_sigmoid(5)

@@ -328,7 +328,7 @@ def run_build(tiny, out: Path, *flags) -> int:
 def project_files_ok(out: Path):
     for rel in ("build_prj.tcl", "project.tcl", "vivado_synth.tcl", f"{PROJECT}_test.cpp",
                 f"firmware/{PROJECT}.cpp", f"firmware/{PROJECT}.h", "firmware/parameters.h", "firmware/defines.h",
-                "firmware/nnet_utils/nnet_ht.h", "firmware/nnet_utils/nnet_fdht_lstm.h", "firmware/ap_types/ap_fixed.h",
+                "firmware/nnet_utils/nnet_ht_stream.h", "firmware/nnet_utils/nnet_ht_probe.h", "firmware/ap_types/ap_fixed.h",
                 "tb_data/tb_input_features.dat", "tb_data/tb_output_predictions.dat", "csim_report.json",
                 "hardware_report.json", "hardware_report.md", "hardware_kinds.png"):
         assert (out / rel).is_file(), f"project misses {rel}"
