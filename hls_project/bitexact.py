@@ -32,6 +32,7 @@ Tests compare csim's output with :func:`predict` exactly (tests/test_bitexact.py
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -62,12 +63,23 @@ def _type(t) -> fixedtype.FixedType:
 
 # a deliberately wrong variant of the arithmetic (tests show the reference is sharp):
 # rounding modes replaced, gates permuted; set only inside predict(..., rounding=, gate_order=)
-_VARIANT = {"rounding": {}, "gate_order": (0, 1, 2, 3)}
+_VARIANT = {"rounding": {}, "gate_order": (0, 1, 2, 3), "exact": frozenset()}
+
+#: What error attribution can make exact, one group at a time (``exact=``):
+#: the input conversion, the constants (cores, tables, bias, Dense weights as
+#: stored), the HT stages' intermediates and accumulators, the gate values
+#: (their type and table lookups: exact means the float function), the cell
+#: state c and output h, the layer outputs, the Dense accumulation and its
+#: result (the logits), and the softmax.
+GROUPS = ("input", "constants", "stages", "gates", "state", "layer_out", "logits", "softmax")
 
 
-def quantize(values, t) -> np.ndarray:
+def quantize(values, t, group: Optional[str] = None) -> np.ndarray:
     """Assign exact values to a fixed-point type: its quantisation mode on
-    the grid 2^-F, then its overflow mode (two's complement wrap by default)."""
+    the grid 2^-F, then its overflow mode (two's complement wrap by default).
+    A ``group`` made exact (see ``GROUPS``) keeps the values as they are."""
+    if group is not None and group in _VARIANT["exact"]:
+        return np.asarray(values, dtype=np.float64)
     t = _type(t)
     f = t.width - t.integer
     v = np.asarray(values, dtype=np.float64) * (2.0 ** f)
@@ -114,10 +126,10 @@ def quantize(values, t) -> np.ndarray:
     return q / (2.0 ** f)
 
 
-def round_nearest(values, t) -> np.ndarray:
+def round_nearest(values, t, group: Optional[str] = None) -> np.ndarray:
     """How the conversion stores a constant: nearest (ties to even), saturated."""
     t = _type(t)
-    return quantize(values, fixedtype.FixedType(t.width, t.integer, t.signed, "AP_RND_CONV", "AP_SAT"))
+    return quantize(values, fixedtype.FixedType(t.width, t.integer, t.signed, "AP_RND_CONV", "AP_SAT"), group)
 
 
 def _top_bits_index(values, t, n_bits: int) -> np.ndarray:
@@ -212,11 +224,11 @@ def run_chain(v: np.ndarray, shape: ht.HTShape, tables: Dict[str, np.ndarray], a
         summed = "".join(c for c in a_sub if c not in out_sub)
         full = out_sub + summed
         prod = np.einsum(f"{a_sub},{b_sub}->{full}", cur[a], tables[b])
-        prod = quantize(prod, accum[k])
+        prod = quantize(prod, accum[k], "stages")
         total = prod.sum(axis=tuple(range(len(out_sub), len(full)))) if summed else prod
         # the sum in the accumulator type: exact, wrapping or saturating as the type does
-        total = quantize(total, accum[k])
-        cur[o] = quantize(total, inter[k])
+        total = quantize(total, accum[k], "stages")
+        cur[o] = quantize(total, inter[k], "stages")
         if record is not None:
             record[f"{tag}{o}"] = cur[o]
         k += 1
@@ -238,7 +250,7 @@ def _ht_tables(node, types) -> Dict[str, np.ndarray]:
     cores = {n: np.asarray(node.get_weights(f"core_{n}").data, dtype=np.float64)
              for n in node.get_attr("core_names")}
     vals = constant_operands(shape, cores)
-    return {name: round_nearest(vals[name], t) for name, (_, t) in types["tables"].items()}
+    return {name: round_nearest(vals[name], t, "constants") for name, (_, t) in types["tables"].items()}
 
 
 def _ht_common(node):
@@ -249,7 +261,8 @@ def _ht_common(node):
     tables = _ht_tables(node, types)
     bias = np.zeros(shape.out_features)
     if node.get_attr("use_bias", True):
-        bias = round_nearest(np.asarray(node.get_weights("bias").data, dtype=np.float64).reshape(-1), types["bias_t"])
+        bias = round_nearest(np.asarray(node.get_weights("bias").data, dtype=np.float64).reshape(-1), types["bias_t"],
+                             "constants")
     return types, shape, tables, bias
 
 
@@ -258,7 +271,7 @@ def ht_dense(node, x: np.ndarray, record=None) -> np.ndarray:
     v = np.zeros((len(x), shape.padded_in))
     v[:, : node.get_attr("n_in")] = x
     z = run_chain(v, shape, tables, types["x"]["accum"], types["x"]["inter"], record, "x.")
-    return quantize(z + bias, types["z"])
+    return quantize(z + bias, types["z"], "stages")
 
 
 def cell(z: np.ndarray, c: np.ndarray, sig: np.ndarray, tanh: np.ndarray, act_t, state_t):
@@ -268,13 +281,15 @@ def cell(z: np.ndarray, c: np.ndarray, sig: np.ndarray, tanh: np.ndarray, act_t,
     h_units = c.shape[1]
     # Keras's gate order: i, f, c (candidate), o
     zi, zf, zg, zo = (z[:, g * h_units:(g + 1) * h_units] for g in _VARIANT["gate_order"])
-    gi = quantize(sig[sigmoid_index(zi, n_tab)], act_t)
-    gf = quantize(sig[sigmoid_index(zf, n_tab)], act_t)
-    go = quantize(sig[sigmoid_index(zo, n_tab)], act_t)
-    gg = quantize(tanh[tanh_index(zg, len(tanh))], act_t)
-    c = quantize(gf * c + gi * gg, state_t)
-    ca = quantize(tanh[tanh_index(c, len(tanh))], act_t)
-    h = quantize(go * ca, state_t)
+    if "gates" in _VARIANT["exact"]:  # the float functions instead of the tables
+        look_s, look_t = (lambda v: 1.0 / (1.0 + np.exp(-v))), np.tanh
+    else:
+        look_s = lambda v: quantize(sig[sigmoid_index(v, n_tab)], act_t)
+        look_t = lambda v: quantize(tanh[tanh_index(v, len(tanh))], act_t)
+    gi, gf, go, gg = look_s(zi), look_s(zf), look_s(zo), look_t(zg)
+    c = quantize(gf * c + gi * gg, state_t, "state")
+    ca = look_t(c)
+    h = quantize(go * ca, state_t, "state")
     return np.concatenate([gi, gf, gg, go, ca], axis=1), c, h
 
 
@@ -298,11 +313,11 @@ def fdht_lstm(node, x: np.ndarray, record=None) -> np.ndarray:
         vx = np.zeros((batch, shape.padded_in))
         vx[:, :n_in] = x[:, t]
         zx = quantize(run_chain(vx, shape, tables, types["x"]["accum"], types["x"]["inter"], record,
-                                f"t{t}.x.") + bias, z_t)
+                                f"t{t}.x.") + bias, z_t, "stages")
         vh = np.zeros((batch, shape.padded_in))
         vh[:, n_in:n_in + h_units] = h
         zh = run_chain(vh, shape, tables, types["h"]["accum"], types["h"]["inter"], record, f"t{t}.h.")
-        z = quantize(zx + zh, z_t)
+        z = quantize(zx + zh, z_t, "stages")
         gates, c, h = cell(z, c, sig, tanh, act_t, state_t)
         if record is not None:
             record[f"t{t}.z"], record[f"t{t}.c"], record[f"t{t}.h"] = z, c, h
@@ -317,7 +332,7 @@ def _written(var) -> np.ndarray:
     prec = var.type.precision
     f = max(0, int(getattr(prec, "fractional", prec.width - prec.integer)))
     printed = np.array([float(f"{v:.{f}f}") for v in data])
-    return quantize(printed, prec)
+    return quantize(printed, prec, "constants")
 
 
 def dense(node, x: np.ndarray) -> np.ndarray:
@@ -329,13 +344,16 @@ def dense(node, x: np.ndarray) -> np.ndarray:
         w = _written(wvar).reshape(n_in, n_out)
     b = _written(node.get_weights("bias")).reshape(n_out)
     acc_t = _prec(node, "accum_t")
-    products = quantize(x[:, :, None] * w[None, :, :], acc_t)
-    acc = quantize(quantize(b, acc_t)[None, :] + products.sum(axis=1), acc_t)
-    return quantize(acc, node.get_output_variable().type.precision)
+    products = quantize(x[:, :, None] * w[None, :, :], acc_t, "logits")
+    acc = quantize(quantize(b, acc_t, "logits")[None, :] + products.sum(axis=1), acc_t, "logits")
+    return quantize(acc, node.get_output_variable().type.precision, "logits")
 
 
 def softmax(node, x: np.ndarray) -> np.ndarray:
     """hls4ml's stable softmax (the flow's choice)."""
+    if "softmax" in _VARIANT["exact"]:
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
     impl = str(node.get_attr("implementation", "stable")).lower()
     if impl != "stable":
         raise NotImplementedError(f"softmax implementation {impl!r} is not modelled (the flow uses 'stable')")
@@ -370,22 +388,22 @@ def _layer(node, x: np.ndarray, record=None) -> np.ndarray:
     cls = node.class_name
     out_t = node.get_output_variable().type.precision
     if cls in ("Input", "InputLayer"):
-        return quantize(x, out_t)
+        return quantize(x, out_t, "input")
     if cls in ("Reshape", "Flatten"):
         return x
     # our layers' results are converted to the layer's output type as they are written out
     if cls == "FDHTLSTM":
-        return quantize(fdht_lstm(node, x, record), out_t)
+        return quantize(fdht_lstm(node, x, record), out_t, "layer_out")
     if cls == "HTDense":
-        return quantize(ht_dense(node, x, record), out_t)
+        return quantize(ht_dense(node, x, record), out_t, "layer_out")
     if cls == "Dense":
         return dense(node, x)
     if cls in ("Activation", "QActivation"):
         act = str(node.get_attr("activation")).lower()
         if act == "linear":
-            return quantize(x, out_t)
+            return quantize(x, out_t, "logits")
         if act == "relu":
-            return quantize(np.maximum(x, 0.0), out_t)
+            return quantize(np.maximum(x, 0.0), out_t, "layer_out")
         raise NotImplementedError(f"activation {act!r} of layer {node.name} is not modelled")
     if cls == "Softmax":
         return softmax(node, x)
@@ -397,30 +415,114 @@ def testbench_input(text_rows: List[str]) -> np.ndarray:
     return np.array([[float(np.float32(float(v))) for v in row.split()] for row in text_rows])
 
 
-def trace(hls_model, x: np.ndarray) -> Dict[str, np.ndarray]:
-    """Every layer's output (by layer name) and the FDHT layers' internals."""
+@contextmanager
+def _variant(rounding=None, gate_order=None, exact=()):
+    unknown = set(exact) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"unknown groups {sorted(unknown)}; choose from {', '.join(GROUPS)}")
+    _VARIANT.update(rounding=dict(rounding or {}), gate_order=tuple(gate_order or (0, 1, 2, 3)),
+                    exact=frozenset(exact))
+    try:
+        yield
+    finally:
+        _VARIANT.update(rounding={}, gate_order=(0, 1, 2, 3), exact=frozenset())
+
+
+def trace(hls_model, x: np.ndarray, exact=()) -> Dict[str, np.ndarray]:
+    """Every layer's output (by layer name) and the FDHT layers' internals
+    (``<layer>.t<k>.x.<step>``, ``.z``, ``.gates``, ``.c``, ``.h``), with the
+    ``exact`` groups (see ``GROUPS``) left unrounded."""
     record: Dict[str, np.ndarray] = {}
     cur = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    for node in hls_model.get_layers():
-        inner: Dict[str, np.ndarray] = {}
-        cur = _layer(node, cur, inner).reshape(len(x), -1)
-        record[node.name] = cur
-        for k, v in inner.items():
-            record[f"{node.name}.{k}"] = v.reshape(len(x), -1)
+    with _variant(exact=exact):
+        for node in hls_model.get_layers():
+            inner: Dict[str, np.ndarray] = {}
+            cur = _layer(node, cur, inner).reshape(len(x), -1)
+            record[node.name] = cur
+            for k, v in inner.items():
+                record[f"{node.name}.{k}"] = v.reshape(len(x), -1)
     return record
 
 
 def predict(hls_model, x: np.ndarray, rounding: Optional[Dict[str, str]] = None,
-            gate_order: Optional[tuple] = None) -> np.ndarray:
+            gate_order: Optional[tuple] = None, exact=()) -> np.ndarray:
     """The model's output for inputs ``x`` (batch, ...) as the testbench feeds
     them. ``rounding`` (e.g. {'AP_RND_CONV': 'AP_TRN'}) and ``gate_order``
-    give a deliberately wrong variant, for tests that the reference is sharp."""
+    give a deliberately wrong variant, for tests that the reference is sharp;
+    ``exact`` leaves groups unrounded (error attribution)."""
     cur = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    _VARIANT["rounding"] = dict(rounding or {})
-    _VARIANT["gate_order"] = tuple(gate_order or (0, 1, 2, 3))
-    try:
+    with _variant(rounding, gate_order, exact):
         for node in hls_model.get_layers():
             cur = _layer(node, cur).reshape(len(x), -1)
-    finally:
-        _VARIANT["rounding"], _VARIANT["gate_order"] = {}, (0, 1, 2, 3)
+    return cur
+
+
+def logits_layer(hls_model) -> Optional[str]:
+    """Name of the layer whose output is the logits: the softmax's input, or
+    the last layer of a model without softmax."""
+    layers = list(hls_model.get_layers())
+    for k, node in enumerate(layers):
+        if node.class_name == "Softmax":
+            return layers[k - 1].name if k else None
+    return layers[-1].name if layers else None
+
+
+def _tensor_groups(record: Dict[str, np.ndarray]) -> Dict[str, List[str]]:
+    """Trace keys gathered per tensor kind, in data-flow order (all time steps together)."""
+    kinds: Dict[str, List[str]] = {}
+    for key in record:
+        parts = key.split(".")
+        if len(parts) == 1:
+            kind = key
+        elif parts[1].startswith("t") and parts[1][1:].isdigit():
+            kind = ".".join([parts[0]] + parts[2:])  # e.g. fdhtlstm.x.t3, fdhtlstm.c
+        else:
+            kind = ".".join([parts[0]] + parts[1:])
+        kinds.setdefault(kind, []).append(key)
+    return kinds
+
+
+def attribute(hls_model, x: np.ndarray) -> Dict[str, object]:
+    """Where the fixed-point error comes from, for the samples ``x`` (as the
+    testbench feeds them):
+
+    * ``tensors``: per tensor (input, each HT stage's output over all steps,
+      z, the gates, c, h, every layer output, the logits), max and mean
+      |fixed - float| next to max |float|: the float run is this same
+      model with every group exact (float64, the float functions);
+    * ``groups``: per group of types, the logit error left when only that
+      group is made exact; ``suspect`` is the group whose exactness removes
+      the most error (the type to widen first).
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    name = logits_layer(hls_model)
+    fixed = trace(hls_model, x)
+    exact = trace(hls_model, x, exact=GROUPS)
+    err = float(np.max(np.abs(fixed[name] - exact[name]))) if name else 0.0
+    tensors = []
+    kinds = _tensor_groups(fixed)
+    for kind, keys in kinds.items():
+        d = np.concatenate([np.abs(fixed[k] - exact[k]).reshape(-1) for k in keys])
+        ref = np.concatenate([np.abs(exact[k]).reshape(-1) for k in keys])
+        tensors.append({"tensor": kind, "max_abs_diff": float(d.max()), "mean_abs_diff": float(d.mean()),
+                        "max_abs": float(ref.max())})
+    groups = []
+    for g in GROUPS:
+        out = predict_logits(hls_model, x, exact=(g,))
+        left = float(np.max(np.abs(out - exact[name]))) if name else 0.0
+        groups.append({"group": g, "logit_error_if_exact": left, "removes": err - left})
+    groups.sort(key=lambda r: -r["removes"])
+    return {"samples": int(len(x)), "logits": name, "logit_error": err, "tensors": tensors, "groups": groups,
+            "suspect": groups[0]["group"] if groups and groups[0]["removes"] > 0 else None}
+
+
+def predict_logits(hls_model, x: np.ndarray, exact=()) -> np.ndarray:
+    """The logits (the softmax's input) of ``predict``."""
+    name = logits_layer(hls_model)
+    cur = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    with _variant(exact=exact):
+        for node in hls_model.get_layers():
+            cur = _layer(node, cur).reshape(len(x), -1)
+            if node.name == name:
+                break
     return cur

@@ -29,15 +29,15 @@ from test_bitexact import CASES, _model
 LSTM_CASES = ["lstm_d3_stream", "lstm_d4_parallel_w14", "lstm_d4_stream_w18", "lstm_d2_parallel"]
 
 
-def _convert(name, tmp_path, n_classes=None):
+def _convert(name, tmp_path, **hls):
     from hls_project import flow
     from keras_model.config import DEFAULTS, merge
 
     _, _, _, _, _, _, io, prec, width, _ = CASES[name]
     model, x = _model(name)
-    cfg = merge(DEFAULTS, {"hls": {"io_type": io, "precision": prec, "stream_width": width, "lanes": 6}})
+    cfg = merge(DEFAULTS, {"hls": {"io_type": io, "precision": prec, "stream_width": width, "lanes": 6, **hls}})
     cfg["_name"] = name
-    out = tmp_path / name
+    out = tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}"
     out.mkdir()
     probs = model.predict(x, verbose=0)
     hm = flow.convert(model, cfg, str(out), None, None, float(np.abs(x).max()), flow.dense_output_ranges(model, x))
@@ -223,3 +223,32 @@ def test_cell_within_its_table_bounds(tmp_path):
     assert np.all(np.abs(h2 - h_float) <= e_h)
     # the bounds are not vacuous: the gates use their budget's scale
     assert np.abs(gi - sig(zi)).max() > e_sig / 4
+
+
+@pytest.mark.parametrize("case, narrowed, hls, suspect", [
+    ("lstm_d3_stream", "the state c, h", {"state_precision": "ap_fixed<8,3>"}, "state"),
+    ("lstm_d4_stream_w18", "the stage intermediates", {"layers": {"fdhtlstm": {"Precision": {"inter": "ap_fixed<8,3>"}}}},
+     "stages"),
+    ("lstm_d3_stream", "the stage accumulators", {"accum_precision": "ap_fixed<10,4>"}, "stages"),
+    ("lstm_d3_stream", "the logits", {"layers": {"classifier": {"Precision": {"result": "ap_fixed<7,4>"}}}}, "logits"),
+])
+def test_error_attribution_names_the_narrowed_type(case, narrowed, hls, suspect, tmp_path):
+    """With one type deliberately narrowed, the attribution (bitexact.attribute:
+    the logit error left when one group of types is made exact) names it, and
+    making it exact removes most of the error."""
+    from hls_project import bitexact
+
+    hm, model, x = _convert(case, tmp_path, **hls)
+    xin = bitexact.quantize(x.reshape(len(x), -1), hm.get_input_variables()[0].type.precision)
+    att = bitexact.attribute(hm, xin)
+    assert att["suspect"] == suspect, (narrowed, att["groups"])
+    top = att["groups"][0]
+    assert top["removes"] > 0.5 * att["logit_error"]
+    # the float run of the reference is Keras's model: its logits match Keras's
+    from keras_model.keras2 import keras
+
+    keras_logits = keras.Model(model.inputs, model.get_layer("classifier").output).predict(x, verbose=0)
+    exact = bitexact.predict_logits(hm, x.reshape(len(x), -1), exact=bitexact.GROUPS)
+    assert np.abs(exact - keras_logits).max() < 1e-4
+    names = [t["tensor"] for t in att["tensors"]]
+    assert "fdhtlstm.c" in names and "fdhtlstm.gates" in names and att["logits"] in names
