@@ -14,8 +14,8 @@ quantisation and overflow modes. What it models, in order:
   steps' tables (computed here from the cores), rounded to nearest on their
   types' grid as the conversion stores them; ``z = z_x + bias + z_h``; the
   cell with hls4ml's sigmoid / tanh lookup tables, rebuilt from their
-  definitions (index ``trunc(z * N / 16) + N / 2`` on [-8, 8), tanh on
-  [-4, 4)), or for QKeras quantized_sigmoid / quantized_tanh the same points
+  definitions, looked up at the nearest table point (index
+  ``floor(z * N / 16 + 1/2) + N / 2`` on [-8, 8), tanh on [-4, 4)), or for QKeras quantized_sigmoid / quantized_tanh the same points
   rounded to the quantizer's grid; gate order i, f, c, o;
 * hls4ml's Dense (weights as its writer prints them: ``{:.Ff}`` with F
   fraction digits, read back through a double), linear / ReLU activations and
@@ -183,11 +183,12 @@ def tanh_table(n: int, table_t, bits: int = 0, symmetric: bool = False) -> np.nd
 
 
 def sigmoid_index(z: np.ndarray, n: int) -> np.ndarray:
-    return np.clip(np.trunc(z * n / 16.0).astype(np.int64) + n // 2, 0, n - 1)
+    """The nearest table point (table sizes that are powers of 2: exact)."""
+    return np.clip(np.floor(z * n / 16.0 + 0.5).astype(np.int64) + n // 2, 0, n - 1)
 
 
 def tanh_index(z: np.ndarray, n: int) -> np.ndarray:
-    return np.clip(np.trunc(z * n / 8.0).astype(np.int64) + n // 2, 0, n - 1)
+    return np.clip(np.floor(z * n / 8.0 + 0.5).astype(np.int64) + n // 2, 0, n - 1)
 
 
 # --------------------------------------------------------------------------
@@ -355,6 +356,10 @@ def softmax(node, x: np.ndarray) -> np.ndarray:
         e = np.exp(x - x.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
     impl = str(node.get_attr("implementation", "stable")).lower()
+    if impl == "argmax":  # hls4ml's: 1 at the first maximum
+        onehot = np.zeros_like(x)
+        onehot[np.arange(len(x)), np.argmax(x, axis=1)] = 1.0
+        return quantize(onehot, node.get_output_variable().type.precision)
     if impl != "stable":
         raise NotImplementedError(f"softmax implementation {impl!r} is not modelled (the flow uses 'stable')")
     in_t = _type(node.get_input_variable().type.precision)

@@ -118,17 +118,27 @@ template <class B> class ht_write_lock {
 struct ht_accel_config {};
 struct fdht_accel_config {};
 
-// Table lookup on hls4ml's sigmoid table layout: [-8, 8) over table_size entries.
+// floor(v + 1/2): the nearest integer (v exact in ap_fixed)
+template <class v_T> inline int ht_round(v_T v) {
+    const ap_ufixed<1, 0> half = 0.5;
+    const auto w = v + half;
+    int r = w.to_int(); // towards zero
+    if (w < 0 && w != r)
+        r -= 1;
+    return r;
+}
+
+// Table lookup on hls4ml's sigmoid table layout: [-8, 8) over table_size
+// entries, at the NEAREST table point (hls4ml's own lookup truncates towards
+// zero: twice the error, and biased)
 template <class x_T, typename CONFIG_T> inline int ht_sigmoid_index(x_T x) {
-    int r = x * CONFIG_T::table_size / 16;
-    int i = r + 8 * CONFIG_T::table_size / 16;
+    int i = ht_round(x * CONFIG_T::table_size / 16) + 8 * CONFIG_T::table_size / 16;
     return i < 0 ? 0 : (i > int(CONFIG_T::table_size) - 1 ? int(CONFIG_T::table_size) - 1 : i);
 }
 
 // ... and on hls4ml's tanh table layout: [-4, 4).
 template <class x_T, typename CONFIG_T> inline int ht_tanh_index(x_T x) {
-    int r = x * CONFIG_T::table_size / 8;
-    int i = r + 4 * CONFIG_T::table_size / 8;
+    int i = ht_round(x * CONFIG_T::table_size / 8) + 4 * CONFIG_T::table_size / 8;
     return i < 0 ? 0 : (i > int(CONFIG_T::table_size) - 1 ? int(CONFIG_T::table_size) - 1 : i);
 }
 

@@ -189,10 +189,11 @@ def test_quantized_activations_are_on_the_quantizers_grid(tmp_path):
 
 
 def test_cell_within_its_table_bounds(tmp_path):
-    """One cell step on random z and c: each gate within (slope x table step) +
-    the table's LSB + half the gate type's LSB of the float function (sigmoid:
-    slope 1/4, step 16/N; tanh: slope 1, step 8/N), and c', h' within the
-    bounds those give, from the float gates."""
+    """One cell step on random z and c: each gate within (slope x half a
+    table step: the nearest point is looked up) + the table's LSB + half the
+    gate type's LSB of the float function (sigmoid: slope 1/4, step 16/N;
+    tanh: slope 1, step 8/N), and c', h' within the bounds those give, from
+    the float gates."""
     from hls_project import bitexact
     from hls_project.extension import accel_types
 
@@ -210,8 +211,9 @@ def test_cell_within_its_table_bounds(tmp_path):
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))
     zi, zf, zg, zo = (z[:, k * h:(k + 1) * h] for k in range(4))
     gi, gf, gg, go, ca = (gates[:, k * h:(k + 1) * h] for k in range(5))
-    e_sig = 0.25 * 16.0 / n + _lsb(table_t) + _lsb(act_t) / 2
-    e_tanh = 8.0 / n + _lsb(table_t) + _lsb(act_t) / 2
+    # the nearest table point: at most half a table step away
+    e_sig = 0.25 * 8.0 / n + _lsb(table_t) + _lsb(act_t) / 2
+    e_tanh = 4.0 / n + _lsb(table_t) + _lsb(act_t) / 2
     for got, want, bound, what in ((gi, sig(zi), e_sig, "i"), (gf, sig(zf), e_sig, "f"), (go, sig(zo), e_sig, "o"),
                                    (gg, np.tanh(zg), e_tanh, "g")):
         assert np.abs(got - want).max() <= bound, f"gate {what}: {np.abs(got - want).max():.3g} > {bound:.3g}"
