@@ -57,6 +57,9 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="hls4ml reuse factor of the layers hls4ml builds (hls.reuse_factor); the HT layers are "
                         "sized by hls.lanes and the classifier Dense by hls.classifier_reuse")
     p.add_argument("--samples", type=int, default=None, help="cap on the number of test samples simulated")
+    p.add_argument("--output", default=None, choices=["probabilities", "logits", "class"],
+                   help="what the hardware outputs (hls.output): the softmax probabilities (default, as the Keras "
+                        "model), the logits (no softmax in hardware), or the class (hls4ml's argmax, one-hot)")
 
 
 def build_parser(prog: str = "python build.py") -> argparse.ArgumentParser:
@@ -122,13 +125,15 @@ def overrides_from_args(args) -> dict:
         hls["reuse_factor"] = args.reuse_factor
     if args.samples is not None:
         hls["samples"] = args.samples
+    if getattr(args, "output", None):
+        hls["output"] = args.output
     if hls:
         o["hls"] = hls
     return o
 
 
 def print_report(r: dict) -> None:
-    from hls_project import flow
+    from hls_project import fidelity, flow
 
     c = r.get("csim") or {}
     p = r["parameters"]
@@ -145,9 +150,12 @@ def print_report(r: dict) -> None:
     if c:
         lines += [
             f"csim samples        {c['samples']}",
-            f"top-1 agreement     {c['top1_agreement'] * 100:.2f} % csim vs Keras (threshold {r['min_agreement'] * 100:.0f} %)"
+            f"top-1 agreement     {c['top1_agreement'] * 100:.2f} % csim vs Keras (threshold {r['min_agreement'] * 100:g} %)"
             + (f"; {flow.flips_line(c['flips'])}" if c.get("flips") is not None else ""),
-            f"|diff| of probs     max {c['max_abs_diff']:.4g}, mean {c['mean_abs_diff']:.4g}",
+            *([f"|diff| of {'logits' if c.get('output') == 'logits' else 'probs '}    max {c['max_abs_diff']:.4g}, "
+               f"mean {c['mean_abs_diff']:.4g}"] if c.get("max_abs_diff") is not None else
+              [f"output              the class (one-hot); no |diff| figures"]),
+            *([fidelity.line(c["logits"], c.get("output"))] if fidelity.line(c.get("logits") or {}) else []),
             f"csim vs predict     {'identical' if c['csim_equals_predict'] else 'DIFFERENT'} "
             f"(max |diff| {c['csim_vs_predict_max_abs_diff']:.3g})",
             f"accuracy            Keras {c['keras_accuracy'] * 100:.2f} %, csim {c['csim_accuracy'] * 100:.2f} %",

@@ -80,8 +80,12 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
             # (hls4ml appends '<dense>_linear' after a Dense: same range.)
             base = name[: -len("_linear")] if name.endswith("_linear") else name
             prec["result"] = _result_type(h["precision"], 2.0 * (dense_ranges or {}).get(base, 0.0))
-        if name == "softmax":
-            lc["Implementation"] = "stable"
+        act = getattr(layer, "activation", None) if layer is not None else None
+        is_softmax = (cls in ("Activation", "QActivation") and "softmax" in getattr(act, "__name__", str(act))) \
+            or name == "softmax" or name.endswith("_softmax")  # hls4ml names a Dense's split-off softmax so
+        if is_softmax:
+            # hls.output class: hls4ml's argmax (a one-hot vector, no tables)
+            lc["Implementation"] = "argmax" if h.get("output") == "class" else "stable"
             # The stable softmax indexes its 1/x table with the top bits of
             # sum(exp) (<= number of classes): with hls4ml's default
             # ap_fixed<18,8> most of those bits are empty integer bits and

@@ -99,6 +99,22 @@ def dense_output_ranges(model, x) -> Dict[str, float]:
     return {n: float(np.max(np.abs(o))) for n, o in zip(names, outs)}
 
 
+def hardware_model(model, output: str):
+    """The Keras model the hardware implements for ``hls.output``: the model
+    itself (probabilities, or class: the same model, hls4ml's argmax softmax),
+    or for logits the model up to its final softmax."""
+    if output != "logits":
+        return model
+    from keras_model.keras2 import keras
+
+    last = model.layers[-1]
+    act = getattr(last, "activation", None)
+    if type(last).__name__ in ("Activation", "QActivation") and "softmax" in getattr(act, "__name__", str(act)):
+        return keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
+    raise ConfigError(f"hls.output: logits needs a model ending in a softmax Activation layer; "
+                      f"'{last.name}' ({type(last).__name__}) is last; use hls.output: probabilities")
+
+
 def model_costs(model) -> Dict[str, Any]:
     """``models.rnn_costs`` for a recurrent model; for one without an LSTM
     (e.g. HTDense layers) the MACs of one forward pass and no LSTM figures."""
@@ -136,17 +152,29 @@ def weight_bits(hls_model) -> Dict[str, Any]:
     return {"total_bits": int(total), "per_layer": per_layer}
 
 
-def compare(keras_probs, csim_probs, predict_probs, labels) -> Dict[str, Any]:
-    diff = np.abs(csim_probs - keras_probs)
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def compare(keras_probs, csim_probs, predict_probs, labels, output: str = "probabilities") -> Dict[str, Any]:
+    """csim's outputs against Keras's: ``output`` says what both are
+    (``probabilities``; ``logits``: the |diff| figures are of the logits, the
+    flips' margins of their softmax; ``class``: a one-hot csim output against
+    the Keras probabilities, no |diff| figures)."""
     out = {
         "samples": int(len(keras_probs)),
+        "output": output,
         "top1_agreement": float(np.mean(np.argmax(csim_probs, 1) == np.argmax(keras_probs, 1))),
-        "max_abs_diff": float(diff.max()),
-        "mean_abs_diff": float(diff.mean()),
         "keras_accuracy": float(np.mean(np.argmax(keras_probs, 1) == labels)),
         "csim_accuracy": float(np.mean(np.argmax(csim_probs, 1) == labels)),
     }
-    out["flips"] = flips(keras_probs, csim_probs)
+    if output == "class":
+        out["max_abs_diff"] = out["mean_abs_diff"] = None
+    else:
+        diff = np.abs(csim_probs - keras_probs)
+        out["max_abs_diff"], out["mean_abs_diff"] = float(diff.max()), float(diff.mean())
+    out["flips"] = flips(_softmax(keras_probs) if output == "logits" else keras_probs, csim_probs)
     if predict_probs is not None:
         out["csim_vs_predict_max_abs_diff"] = float(np.abs(csim_probs - predict_probs).max())
         # the testbench prints with the stream's default 6 significant digits,
@@ -237,8 +265,10 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
     x_tb, y_lab = frames_to_float(dataset.x_test[:n]), dataset.y_test[:n]  # only the simulated samples
     x_flat = x_tb.reshape(n, -1)
     input_range = max(_max_abs(dataset.x_train), float(np.abs(x_tb).max()), 1e-6)
+    output = h.get("output") or "probabilities"
+    hw_model = hardware_model(model, output)  # the Keras model the hardware implements
     with timer.stage("keras predict"):
-        keras_probs = model.predict(x_tb, verbose=0, batch_size=256)
+        keras_probs = hw_model.predict(x_tb, verbose=0, batch_size=256)
 
     parent = os.path.dirname(out_dir)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}-tmp-", dir=parent)
@@ -246,17 +276,17 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
     try:
         with timer.stage("convert + write"):
             x_cal = frames_to_float(dataset.x_train[:256])  # calibration: the training data, not the test set
-            hm = convert(model, cfg, tmp, x_flat, keras_probs, input_range, dense_output_ranges(model, x_cal))
+            hm = convert(hw_model, cfg, tmp, x_flat, keras_probs, input_range, dense_output_ranges(hw_model, x_cal))
             with chatter("hls4ml"):
                 hm.write()
         from . import profiling
 
         if profile:
             with timer.stage("profile"):
-                ranges = profiling.profile(hm, model, x_tb[:64], os.path.join(tmp, "profile"), log=log)
+                ranges = profiling.profile(hm, hw_model, x_tb[:64], os.path.join(tmp, "profile"), log=log)
                 ranges["plots"] = [os.path.join(out_dir, os.path.relpath(p, tmp)) for p in ranges["plots"]]
         else:
-            ranges = profiling.range_check(hm, model, x_tb)
+            ranges = profiling.range_check(hm, hw_model, x_tb)
         if ranges["out_of_range_total"]:
             log(f"warning: {ranges['out_of_range_total']} values lie outside their fixed-point types "
                 f"({', '.join(ranges['out_of_range_tensors'][:5])}); they saturate or wrap in hardware. "
@@ -289,8 +319,12 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
                     predict_probs = np.asarray(hm.predict(np.ascontiguousarray(x_flat))).reshape(n, -1)
             else:
                 predict_probs = None
-            result = compare(keras_probs, csim_probs, predict_probs, y_lab)
+            result = compare(keras_probs, csim_probs, predict_probs, y_lab, output)
             result["csim_seconds_per_sample"] = round(csim_seconds / n, 5)
+            with timer.stage("logits + error attribution (bit-exact model)"):
+                from . import fidelity
+
+                result["logits"] = fidelity.report(hm, tmp, hw_model, x_tb, csim_probs, keras_probs)
         costs = model_costs(model)
         wb = weight_bits(hm)
         report.update({
@@ -314,7 +348,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
             with timer.stage("hardware report"):
                 from . import reports
 
-                reports.write_hardware_report(hm, model, cfg, tmp, report)
+                reports.write_hardware_report(hm, hw_model, cfg, tmp, report)
                 report["hardware_report"] = os.path.join(out_dir, reports.JSON_NAME)
         else:
             log("hardware report: written for recurrent models only (this one has no LSTM layer); skipped")

@@ -124,13 +124,18 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "stage_lanes": None,  # per-stage override, e.g. {x0: 32, h1: 2, gates: 4}
         "classifier_reuse": "auto",  # Dense reuse factor; 'auto': n_in (one multiplier per output)
         "layers": {},
-        "min_agreement": 0.99,
+        "output": "probabilities",  # what the hardware outputs: probabilities (softmax), logits, or class (one-hot)
+        "min_agreement": 0.995,
         "samples": None,
         "csim_timeout": 600,
         "pipeline_style": "dataflow",  # hls4ml Model.PipelineStyle: 'pipeline' would unroll the time loop
         "sweep_precision": None,  # e.g. [6, 8, 10, 12, 16] for build.py --sweep-precision
     },
 }
+
+#: hls.output: the softmax probabilities (as the Keras model), the logits (no
+#: softmax in hardware), or the class (hls4ml's argmax: a one-hot vector)
+OUTPUTS = ("probabilities", "logits", "class")
 
 SCHEMA: Dict[str, Dict[str, Any]] = {
     "data": {"source": _STR, "frames": _INT, "size": (_STR, _LIST), "seed": _INT, "n_train": _INT, "n_test": _INT},
@@ -148,7 +153,7 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
         "output_dir": _STR, "project_name": _STR, "backend": _STR, "board": _STR, "interface": _STR, "part": _STR, "clock_period": _NUM,
         "io_type": _STR, "precision": _STR, "state_precision": _STR, "accum_precision": _STR,
         "table_size": _INT, "reuse_factor": _INT, "lanes": _INT, "stream_width": _INT, "stage_lanes": dict,
-        "classifier_reuse": (int, str), "layers": dict, "min_agreement": _NUM,
+        "classifier_reuse": (int, str), "layers": dict, "output": _STR, "min_agreement": _NUM,
         "samples": _INT, "csim_timeout": _NUM, "pipeline_style": _STR, "sweep_precision": _LIST,
     },
 }
@@ -292,6 +297,9 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
                 parse(value)
             except ValueError as e:
                 problems.append(f"hls.{key}: {e}")
+    out = h.get("output")
+    if _is(out, _STR) and out not in OUTPUTS:
+        problems.append(f"hls.output: {out!r} is not one of {', '.join(OUTPUTS)}")
     ma = h.get("min_agreement")
     if _is(ma, _NUM) and not 0 <= ma <= 1:
         problems.append(f"hls.min_agreement: must be a fraction in [0, 1], got {ma}")
