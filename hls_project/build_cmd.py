@@ -52,7 +52,8 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="VivadoAccelerator board (hls.board): pynq-z2 (default), zcu102, alveo-u50, alveo-u200, "
                         "alveo-u250, alveo-u280")
     p.add_argument("--precision", default=None,
-                   help="default fixed-point type, e.g. 'ap_fixed<16,6>' (hls.precision)")
+                   help="default fixed-point type, e.g. 'ap_fixed<16,6>' (hls.precision), or 'auto': the narrowest "
+                        "types that reach hls.min_agreement on a calibration set from the training data")
     p.add_argument("--reuse-factor", type=int, default=None,
                    help="hls4ml reuse factor of the layers hls4ml builds (hls.reuse_factor); the HT layers are "
                         "sized by hls.lanes and the classifier Dense by hls.classifier_reuse")
@@ -147,6 +148,10 @@ def print_report(r: dict) -> None:
                                                         if r["dense_lstm_macs_per_step"] else ""),
         f"weight storage      {r['weight_bits']:,} bits ({r['weight_bits'] / 8192:.1f} KiB)",
     ]
+    if r.get("precision_auto"):
+        from hls_project import autoprec
+
+        lines.append(autoprec.summary(r["precision_auto"]))
     if c:
         lines += [
             f"csim samples        {c['samples']}",

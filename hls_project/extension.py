@@ -201,7 +201,10 @@ def _ir_classes():
                 return value
 
         def _width(self) -> int:
-            return parse_fixed(self._default_precision())[0]
+            """Width of the derived core and table types: ``CoreWidth`` if the
+            config gives it, else the layer's default type's."""
+            cw = self.get_attr("core_width")
+            return int(cw) if cw else parse_fixed(self._default_precision())[0]
 
         def _weight_precision(self, var, data, fallback_var=None):
             """Explicit config precision, else the default width with just
@@ -368,7 +371,7 @@ def _ir_classes():
             # derived defaults (used when the config leaves these 'auto'):
             # v = [x ; h] within max(input_range, 1); gates within [-1, 1];
             # |c_t| <= |c_{t-1}| + 1, so |c| <= n_timesteps.
-            w = self._width()
+            w = parse_fixed(self._default_precision())[0]
             v_int = int_bits_for(max(float(self.get_attr("input_range", 1.0)), 1.0))
             c_int = int_bits_for(float(self.get_attr("n_timesteps")))
             # quantized activations: the tables and the gate values hold the

@@ -267,6 +267,19 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
     input_range = max(_max_abs(dataset.x_train), float(np.abs(x_tb).max()), 1e-6)
     output = h.get("output") or "probabilities"
     hw_model = hardware_model(model, output)  # the Keras model the hardware implements
+    if str(h.get("precision")).strip().lower() == "auto":
+        from . import autoprec
+
+        with timer.stage("precision auto (calibration on training data, bit-exact model)"):
+            pick = np.random.default_rng(0).permutation(len(dataset.x_train))[:autoprec.CALIBRATION]
+            x_cal = frames_to_float(dataset.x_train[np.sort(pick)])
+            x_marg = frames_to_float(dataset.x_train[:autoprec.MARGIN_SAMPLES])
+            auto = autoprec.choose(cfg, hw_model, x_cal, input_range, float(h["min_agreement"]), log=log,
+                                   x_margins=x_marg)
+        cfg = auto.pop("cfg")
+        h = cfg["hls"]
+        report["precision_auto"] = auto
+        log(autoprec.summary(auto))
     with timer.stage("keras predict"):
         keras_probs = hw_model.predict(x_tb, verbose=0, batch_size=256)
 

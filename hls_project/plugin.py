@@ -99,7 +99,7 @@ def keras2_parser(model=None):
 
 # the hls_config keys an FDHTLSTM / HTDense reads (LayerName or LayerType entries)
 OUR_CONFIG_KEYS = ("Precision", "ReuseFactor", "Strategy", "Trace", "InputRange", "TableSize", "Lanes",
-                   "StreamWidth", "StageLanes")
+                   "StreamWidth", "StageLanes", "CoreWidth", "FracBits")
 
 
 def _check_convertible(model, hls_config) -> None:

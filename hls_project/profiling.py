@@ -33,7 +33,10 @@ def type_range(precision):
 def _count(values, rng) -> Dict[str, Any]:
     lo, hi, lsb = rng
     v = np.asarray(values, dtype=np.float64).ravel()
-    below, above = int(np.sum(v < lo)), int(np.sum(v > hi))
+    # a value at most one LSB beyond an end is only clipped by at most one LSB
+    # (float32's tanh reaching 1.0 for a type ending at 1 - LSB, say), an
+    # error like a rounding, not a saturation or wrap-around
+    below, above = int(np.sum(v < lo - lsb)), int(np.sum(v > hi + lsb))
     nz = np.abs(v[v != 0])
     return {"min": float(v.min()) if v.size else 0.0, "max": float(v.max()) if v.size else 0.0,
             "abs_min_nonzero": float(nz.min()) if nz.size else 0.0,

@@ -290,6 +290,8 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
                         "with a digit; not a C++ keyword or 'main'), since it names the top function and files")
     for key in ("precision", "state_precision", "accum_precision"):
         value = h.get(key)
+        if key == "precision" and isinstance(value, str) and value.strip().lower() == "auto":
+            continue  # hls.precision: auto, the search (hls_project/autoprec.py)
         if isinstance(value, str):
             from .fixedtype import parse
 
