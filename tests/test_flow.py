@@ -600,3 +600,45 @@ def test_flip_list_equals_an_independent_comparison():
     line = flow.flips_line(got)
     assert line.startswith(f"{len(want)} flips, {sum(w[3] < 0.01 for w in want)} of them near-ties")
     assert flow.flips_line([]) == "no flips"
+
+
+@pytest.fixture(scope="module")
+def fdht_outputs(work, fdht_case):
+    """The fdht case with hls.output logits and class."""
+    return {o: (_run_flow(fdht_case, work / f"fdht_{o}", output=o), work / f"fdht_{o}") for o in ("logits", "class")}
+
+
+@pytest.mark.parametrize("output", ["logits", "class"])
+def test_hls_output_logits_and_class(fdht_outputs, fdht_case, output):
+    """hls.output logits: csim writes the logits (no softmax in the project),
+    near Keras's logits; class: a one-hot vector of Keras's top class."""
+    report, out = fdht_outputs[output]
+    c = report["csim"]
+    assert c["output"] == output and c["top1_agreement"] == 1.0
+    csim = _csim_log(out)
+    logits = _logits_model(fdht_case["model"]).predict(fdht_case["x_test"].astype(np.float32), verbose=0)
+    if output == "logits":
+        assert "softmax" not in (out / "firmware" / "myproject.cpp").read_text()
+        assert np.abs(csim - logits).max() == pytest.approx(c["max_abs_diff"], abs=1e-5)
+        assert c["max_abs_diff"] < 0.1 and c["logits"]["bitexact_equals_csim"] is True
+    else:
+        assert "softmax_implementation::argmax" in (out / "firmware" / "parameters.h").read_text()
+        np.testing.assert_array_equal(csim, np.eye(N_CLASSES)[np.argmax(logits, 1)])
+        assert c["max_abs_diff"] is None
+
+
+def test_logit_error_of_a_probabilities_run_equals_csim_logits(fdht_rf1, fdht_outputs, fdht_case):
+    """A probabilities run reports the logit error from the bit-exact model
+    (checked equal to its csim output); the same model built with
+    hls.output logits prints csim's own logits (the same Dense and types):
+    the two logit errors are the same figure."""
+    report = _ok(*fdht_rf1)
+    lg = report["csim"]["logits"]
+    assert lg["bitexact_equals_csim"] is True and lg["samples"] == N_TEST
+    logits = _logits_model(fdht_case["model"]).predict(fdht_case["x_test"].astype(np.float32), verbose=0)
+    csim_logits = _csim_log(fdht_outputs["logits"][1])
+    assert lg["max_abs_diff"] == pytest.approx(float(np.abs(csim_logits - logits).max()), abs=1e-5)
+    att = lg["attribution"]
+    assert att["suspect"] in [g["group"] for g in att["groups"]] and len(att["sample_indices"]) >= 1
+    assert att["logit_error"] == pytest.approx(max(t["max_abs_diff"] for t in att["tensors"]
+                                                   if t["tensor"] == att["logits"]))
