@@ -91,7 +91,9 @@ def report(hm, project_dir: str, model, x_keras: np.ndarray, csim_out: np.ndarra
         err = d.max(axis=1)
     flips = np.flatnonzero(np.argmax(csim_out[:k], 1) != np.argmax(keras_out[:k], 1))
     worst = np.argsort(-err, kind="stable")
-    pick: List[int] = list(dict.fromkeys([int(i) for i in flips] + [int(i) for i in worst]))[:ATTRIBUTION_SAMPLES]
+    # attribution runs the model 2 + len(GROUPS) times: as many samples as the budget allows, up to 8
+    n_att = int(max(1, min(ATTRIBUTION_SAMPLES, MAC_BUDGET // (_macs_per_sample(hm) * (2 + len(bitexact.GROUPS))))))
+    pick: List[int] = list(dict.fromkeys([int(i) for i in flips] + [int(i) for i in worst]))[:n_att]
     if equal and pick:
         att = bitexact.attribute(hm, xin[pick])
         att["sample_indices"] = pick
