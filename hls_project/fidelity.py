@@ -21,8 +21,8 @@ import numpy as np
 from . import bitexact
 
 #: products (multiply-adds) the bit-exact model may spend on a run: it checks
-#: and gives logits for as many samples as fit (about 4 s per 1e8 here)
-MAC_BUDGET = 1.5e8
+#: and gives logits for as many samples as fit (a few seconds here)
+MAC_BUDGET = 6e7
 ATTRIBUTION_SAMPLES = 8
 
 
