@@ -282,4 +282,4 @@ def summary(info: Dict[str, Any]) -> str:
             + f") in {info['evaluations']} evaluations, {info['seconds']:.0f} s: "
             f"input {t['input']['type']}, cores/weights {t['constants']['width']} bits, stage fraction bits "
             f"{t['stages']['frac_bits']}, gates {t['gates']['type']}, state {t['state']['type']}, "
-            f"h out {t['layer_out']['type']}, logits {t['logits']['type']}, gate tables {t['tables']['entries']} entries")
+            f"h out {t['layer_out']['type']}, logits {t['logits']['type']}, gate tables {t.get('tables', {}).get('entries', 1024)} entries")

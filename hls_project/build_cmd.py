@@ -172,7 +172,12 @@ def print_report(r: dict) -> None:
         from hls_project import reports
 
         with open(hw_path) as f:
-            lines += reports.summary_lines(json.load(f))
+            hw = json.load(f)
+        lines += reports.summary_lines(hw)
+        head = (hw.get("accelerator") or {}).get("headline") or {}
+        if r.get("precision_auto") and head:
+            lines.append(f"  with the auto types: weights {r['weight_bits']:,} bits, buffers {head.get('buffer_bits', 0):,} "
+                         f"bits, constant tables {head.get('constant_bits', 0):,} bits (MODEL)")
         lines.append(f"hardware report     {os.path.splitext(hw_path)[0]}.md")
     print("\n".join(lines))
 
