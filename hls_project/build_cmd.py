@@ -153,6 +153,7 @@ def print_report(r: dict) -> None:
 
         lines.append(autoprec.summary(r["precision_auto"]))
     if c:
+        logit_line = fidelity.line(c.get("logits") or {}, c.get("output"))
         lines += [
             f"csim samples        {c['samples']}",
             f"top-1 agreement     {c['top1_agreement'] * 100:.2f} % csim vs Keras (threshold {r['min_agreement'] * 100:g} %)"
@@ -160,7 +161,7 @@ def print_report(r: dict) -> None:
             *([f"|diff| of {'logits' if c.get('output') == 'logits' else 'probs '}    max {c['max_abs_diff']:.4g}, "
                f"mean {c['mean_abs_diff']:.4g}"] if c.get("max_abs_diff") is not None else
               [f"output              the class (one-hot); no |diff| figures"]),
-            *([fidelity.line(c["logits"], c.get("output"))] if fidelity.line(c.get("logits") or {}) else []),
+            *([logit_line] if logit_line else []),
             f"csim vs predict     {'identical' if c['csim_equals_predict'] else 'DIFFERENT'} "
             f"(max |diff| {c['csim_vs_predict_max_abs_diff']:.3g})",
             f"accuracy            Keras {c['keras_accuracy'] * 100:.2f} %, csim {c['csim_accuracy'] * 100:.2f} %",

@@ -291,3 +291,27 @@ def test_sweep_writes_where_the_user_said(tmp_path, capfd):
     err = capfd.readouterr().err
     assert "sweep:  8 bits" in err
     assert "UserWarning" not in err and "WARNING:tensorflow" not in err, err[-2000:]
+
+
+@pytest.mark.parametrize("output", ["probabilities", "logits", "class"])
+def test_printout_of_every_output_kind(output, capsys):
+    """print_report for each hls.output, also when the attribution names no
+    error source (e.g. a logit error of 0): one line per figure, no gaps."""
+    from hls_project.build_cmd import print_report
+
+    logits = {"samples": 4, "bitexact_equals_csim": True, "max_abs_diff": 0.0, "mean_abs_diff": 0.0,
+              "attribution": {"suspect": None, "logit_error": 0.0, "groups": []}}
+    diff = None if output == "class" else 0.0
+    report = {"config": "t", "output_dir": "/tmp/t", "weight_bits": 8,
+              "parameters": {"model": 10, "recurrent": 8, "dense_lstm_recurrent": 100},
+              "macs_per_step": 5, "dense_lstm_macs_per_step": 50, "min_agreement": 0.995,
+              "stage_seconds": {"csim": 1.0},
+              "csim": {"samples": 4, "output": output, "top1_agreement": 1.0, "flips": [], "max_abs_diff": diff,
+                       "mean_abs_diff": diff, "logits": logits, "csim_equals_predict": True,
+                       "csim_vs_predict_max_abs_diff": 0.0, "keras_accuracy": 1.0, "csim_accuracy": 1.0}}
+    print_report(report)
+    out = capsys.readouterr().out
+    assert "top-1 agreement     100.00 %" in out and "threshold 99.5 %" in out
+    assert ("|diff| of logits" in out) == (output == "logits")
+    assert ("the class (one-hot)" in out) == (output == "class")
+    assert ("logits              |diff| max 0" in out) == (output != "logits")
