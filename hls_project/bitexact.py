@@ -433,19 +433,30 @@ def _variant(rounding=None, gate_order=None, exact=()):
         _VARIANT.update(rounding={}, gate_order=(0, 1, 2, 3), exact=frozenset())
 
 
+def _run(hls_model, x: np.ndarray, record: Optional[Dict[str, np.ndarray]] = None,
+         stop: Optional[str] = None) -> np.ndarray:
+    """The layers in order on ``x`` (under the current variant), up to and
+    including ``stop``; with ``record``, every layer's output and internals."""
+    cur = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    for node in hls_model.get_layers():
+        inner: Optional[Dict[str, np.ndarray]] = {} if record is not None else None
+        cur = _layer(node, cur, inner).reshape(len(x), -1)
+        if record is not None:
+            record[node.name] = cur
+            for k, v in inner.items():
+                record[f"{node.name}.{k}"] = v.reshape(len(x), -1)
+        if node.name == stop:
+            break
+    return cur
+
+
 def trace(hls_model, x: np.ndarray, exact=()) -> Dict[str, np.ndarray]:
     """Every layer's output (by layer name) and the FDHT layers' internals
     (``<layer>.t<k>.x.<step>``, ``.z``, ``.gates``, ``.c``, ``.h``), with the
     ``exact`` groups (see ``GROUPS``) left unrounded."""
     record: Dict[str, np.ndarray] = {}
-    cur = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     with _variant(exact=exact):
-        for node in hls_model.get_layers():
-            inner: Dict[str, np.ndarray] = {}
-            cur = _layer(node, cur, inner).reshape(len(x), -1)
-            record[node.name] = cur
-            for k, v in inner.items():
-                record[f"{node.name}.{k}"] = v.reshape(len(x), -1)
+        _run(hls_model, x, record)
     return record
 
 
@@ -455,11 +466,8 @@ def predict(hls_model, x: np.ndarray, rounding: Optional[Dict[str, str]] = None,
     them. ``rounding`` (e.g. {'AP_RND_CONV': 'AP_TRN'}) and ``gate_order``
     give a deliberately wrong variant, for tests that the reference is sharp;
     ``exact`` leaves groups unrounded (error attribution)."""
-    cur = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     with _variant(rounding, gate_order, exact):
-        for node in hls_model.get_layers():
-            cur = _layer(node, cur).reshape(len(x), -1)
-    return cur
+        return _run(hls_model, x)
 
 
 def logits_layer(hls_model) -> Optional[str]:
@@ -523,11 +531,5 @@ def attribute(hls_model, x: np.ndarray) -> Dict[str, object]:
 
 def predict_logits(hls_model, x: np.ndarray, exact=()) -> np.ndarray:
     """The logits (the softmax's input) of ``predict``."""
-    name = logits_layer(hls_model)
-    cur = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     with _variant(exact=exact):
-        for node in hls_model.get_layers():
-            cur = _layer(node, cur).reshape(len(x), -1)
-            if node.name == name:
-                break
-    return cur
+        return _run(hls_model, x, stop=logits_layer(hls_model))

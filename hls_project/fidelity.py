@@ -3,7 +3,7 @@ error attribution of a csim run.
 
 csim prints the hardware's output (probabilities, logits or a class); the
 logits behind probabilities come from the bit-exact model
-(``bitexact.predict_logits``), which is checked against csim's own output on
+(one ``bitexact.trace``), which is checked against csim's own output on
 the same samples first (``bitexact_equals_csim``): only when they agree are
 its logits csim's. The attribution (``bitexact.attribute``) runs on a few
 samples: the flipped ones first, then those with the largest probability
@@ -75,9 +75,10 @@ def report(hm, project_dir: str, model, x_keras: np.ndarray, csim_out: np.ndarra
     xin = bitexact.testbench_input(rows[:k])
     out: Dict[str, Any] = {"samples": k}
     try:
-        ref = bitexact.predict(hm, xin)
+        rec = bitexact.trace(hm, xin)  # the output and the logits in one run
     except NotImplementedError as e:  # a layer the bit-exact model does not know
         return {"samples": 0, "skipped": str(e)}
+    ref = rec[list(hm.get_layers())[-1].name]
     prec = hm.get_output_variables()[0].type.precision
     equal = bool(np.array_equal(_on_grid(ref, prec), _on_grid(csim_out[:k], prec)))
     out["bitexact_equals_csim"] = equal
@@ -85,8 +86,7 @@ def report(hm, project_dir: str, model, x_keras: np.ndarray, csim_out: np.ndarra
     # attribution: the flipped samples first, then the largest logit (else output) errors
     err = np.abs(csim_out[:k] - keras_out[:k]).max(axis=1)
     if equal and kl is not None:
-        cl = bitexact.predict_logits(hm, xin)
-        d = np.abs(cl - kl)
+        d = np.abs(rec[bitexact.logits_layer(hm)] - kl)
         out.update(max_abs_diff=float(d.max()), mean_abs_diff=float(d.mean()))
         err = d.max(axis=1)
     flips = np.flatnonzero(np.argmax(csim_out[:k], 1) != np.argmax(keras_out[:k], 1))
