@@ -21,6 +21,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from keras_model import fixedtype  # noqa: E402
 
 
 def _build(args, out):
@@ -44,8 +47,8 @@ def one(data):
             "agreement_16_6": fixed["csim"]["top1_agreement"], "weight_bits_16_6": fixed["weight_bits"],
             "agreement_auto": auto["csim"]["top1_agreement"], "weight_bits_auto": auto["weight_bits"],
             "auto_seconds": pa["seconds"], "auto_reached": pa["reached"], "auto_types": pa["types"],
-            "max_type_bits": max(int(t["type"].split("<")[1].split(",")[0]) if "type" in t else
-                                 int(t.get("width", 0) or 0) for t in pa["types"].values()),
+            "max_type_bits": max(fixedtype.parse(t["type"]).width if "type" in t else int(t.get("width", 0) or 0)
+                                 for t in pa["types"].values()),
             "exit_codes": (rc_a, rc_f)}
 
 

@@ -38,15 +38,12 @@ turn gives back a bit while the target holds. Every type stays <= 18 bits.
 from __future__ import annotations
 
 import copy
-import math
 import os
 import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
-
-from keras_model.errors import ConfigError
 
 from . import bitexact
 from .precision import int_bits_for
@@ -64,12 +61,6 @@ WIDENS = {"gates": ("gates", "tables"), "softmax": ("logits",), "input": ("input
 STEP = 2
 CALIBRATION = 200
 MARGIN_SAMPLES = 4000  # training samples whose Keras logit margins the flip-rate estimate uses
-
-
-def _ranges(model, x_cal) -> Dict[str, float]:
-    from .flow import dense_output_ranges
-
-    return dense_output_ranges(model, x_cal)
 
 
 def _ht_layers(model) -> List[Any]:
@@ -181,6 +172,7 @@ def choose(cfg: Dict[str, Any], model, x_cal: np.ndarray, input_range: float, ta
     'evaluations', 'history', 'seconds', 'reached'}. ``x_margins``: more
     training samples for Keras's logit margins (the flip-rate estimate)."""
     from .fidelity import keras_logits
+    from .flow import dense_output_ranges
 
     t0 = time.time()
     keras_cal = model.predict(x_cal, verbose=0, batch_size=256)
@@ -190,7 +182,7 @@ def choose(cfg: Dict[str, Any], model, x_cal: np.ndarray, input_range: float, ta
         big = keras_logits(model, x_margins) if x_margins is not None else keras_cal_logits
         keras_margins = _margins(big)
     max_flip_rate = (1.0 - target) / 4
-    dense_ranges = _ranges(model, x_cal)
+    dense_ranges = dense_output_ranges(model, x_cal)
     groups = list(START)
     knobs = dict(START)
     history: List[Dict[str, Any]] = []

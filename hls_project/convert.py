@@ -34,6 +34,8 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
     """hls4ml config (granularity 'name') from the ``hls:`` section."""
     import hls4ml
 
+    from keras_model.models import is_softmax_activation
+
     from .extension import register
 
     register()
@@ -80,8 +82,7 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
             # (hls4ml appends '<dense>_linear' after a Dense: same range.)
             base = name[: -len("_linear")] if name.endswith("_linear") else name
             prec["result"] = _result_type(h["precision"], 2.0 * (dense_ranges or {}).get(base, 0.0))
-        act = getattr(layer, "activation", None) if layer is not None else None
-        is_softmax = (cls in ("Activation", "QActivation") and "softmax" in getattr(act, "__name__", str(act))) \
+        is_softmax = (layer is not None and is_softmax_activation(layer)) \
             or name == "softmax" or name.endswith("_softmax")  # hls4ml names a Dense's split-off softmax so
         if is_softmax:
             # hls.output class: hls4ml's argmax (a one-hot vector, no tables)

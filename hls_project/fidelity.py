@@ -31,11 +31,11 @@ def keras_logits(model, x: np.ndarray) -> Optional[np.ndarray]:
     the pre-activation of a final Dense with a softmax activation; None for
     other outputs."""
     from keras_model.keras2 import keras
+    from keras_model.models import activation_name, is_softmax_activation
 
     last = model.layers[-1]
-    act = getattr(last, "activation", None)
-    name = getattr(act, "__name__", str(act))
-    if type(last).__name__ in ("Activation", "QActivation") and "softmax" in name:
+    name = activation_name(last)
+    if is_softmax_activation(last):
         sub = keras.Model(model.inputs, last.input)
         return np.asarray(sub.predict(x, verbose=0, batch_size=256), dtype=np.float64)
     if type(last).__name__ in ("Dense", "QDense") and "softmax" in name:

@@ -106,10 +106,10 @@ def hardware_model(model, output: str):
     if output != "logits":
         return model
     from keras_model.keras2 import keras
+    from keras_model.models import is_softmax_activation
 
     last = model.layers[-1]
-    act = getattr(last, "activation", None)
-    if type(last).__name__ in ("Activation", "QActivation") and "softmax" in getattr(act, "__name__", str(act)):
+    if is_softmax_activation(last):
         return keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
     raise ConfigError(f"hls.output: logits needs a model ending in a softmax Activation layer; "
                       f"'{last.name}' ({type(last).__name__}) is last; use hls.output: probabilities")

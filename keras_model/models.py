@@ -106,6 +106,19 @@ def budget_shape(cfg: Dict, n_features: int, units: int) -> Dict:
     return {"input_modes": list(s.input_modes), "output_modes": list(s.output_modes), "ranks": dict(s.ranks)}
 
 
+def activation_name(layer) -> str:
+    """The name of a layer's activation ('softmax', 'linear', ...; '' for none)."""
+    act = getattr(layer, "activation", None)
+    if act is None:
+        return ""
+    return str(getattr(act, "__name__", act))
+
+
+def is_softmax_activation(layer) -> bool:
+    """An ``Activation`` / ``QActivation`` layer computing the softmax."""
+    return type(layer).__name__ in ("Activation", "QActivation") and "softmax" in activation_name(layer)
+
+
 def recurrent_layer(model: keras.Model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.RNN):

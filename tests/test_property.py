@@ -22,8 +22,6 @@ parameters, which rebuild it exactly.
 
 from __future__ import annotations
 
-import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
