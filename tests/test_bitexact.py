@@ -90,19 +90,26 @@ def _model(name):
     return model, x
 
 
-def _convert(name, tmp: Path):
+def hls_model(name, out: Path, **hls):
+    """(hls model, Keras model, inputs, Keras outputs) of case ``name``
+    converted into ``out`` (not written); ``hls``: overrides of the hls section."""
     from hls_project import flow
     from keras_model.config import DEFAULTS, merge
 
     _, _, _, _, _, _, io, prec, width, _ = CASES[name]
     model, x = _model(name)
-    cfg = merge(DEFAULTS, {"hls": {"io_type": io, "precision": prec, "stream_width": width, "lanes": 6}})
+    cfg = merge(DEFAULTS, {"hls": {"io_type": io, "precision": prec, "stream_width": width, "lanes": 6, **hls}})
     cfg["_name"] = name
-    out = tmp / name
     out.mkdir()
     probs = model.predict(x, verbose=0)
     hm = flow.convert(model, cfg, str(out), x.reshape(len(x), -1), probs, float(np.abs(x).max()),
                       flow.dense_output_ranges(model, x))
+    return hm, model, x, probs
+
+
+def _convert(name, tmp: Path):
+    out = tmp / name
+    hm, _, _, probs = hls_model(name, out)
     hm.write()
     return out, hm, probs
 

@@ -24,23 +24,13 @@ import math
 import numpy as np
 import pytest
 
-from test_bitexact import CASES, _model
+from test_bitexact import hls_model
 
 LSTM_CASES = ["lstm_d3_stream", "lstm_d4_parallel_w14", "lstm_d4_stream_w18", "lstm_d2_parallel"]
 
 
 def _convert(name, tmp_path, **hls):
-    from hls_project import flow
-    from keras_model.config import DEFAULTS, merge
-
-    _, _, _, _, _, _, io, prec, width, _ = CASES[name]
-    model, x = _model(name)
-    cfg = merge(DEFAULTS, {"hls": {"io_type": io, "precision": prec, "stream_width": width, "lanes": 6, **hls}})
-    cfg["_name"] = name
-    out = tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}"
-    out.mkdir()
-    probs = model.predict(x, verbose=0)
-    hm = flow.convert(model, cfg, str(out), None, None, float(np.abs(x).max()), flow.dense_output_ranges(model, x))
+    hm, model, x, _ = hls_model(name, tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}", **hls)
     return hm, model, x
 
 
