@@ -150,12 +150,12 @@ def stage_function(st: Stage, prefix: str, a_t: str, b_t: str, accum_t: str, out
         lines.append(f"{indent}if ({bf0} && pa % {stream_width} == 0 && pa < {n_in}) w = x.read();")
     if st.kind == "stream":
         # the summed lanes' pixels of this iteration (the same for every free lane)
-        lines.append(f"{indent}typename word_T::value_type v[{SL}];")
+        lines.append(f"{indent}{a_t} v[{SL}];")
         lines.append(f"{indent}#pragma HLS ARRAY_PARTITION variable=v complete")
         lines.append(f"{indent}for (unsigned s = 0; s < {SL}; s++) {{")
         lines.append(f"{indent}    #pragma HLS UNROLL")
         lines.append(f"{indent}    const unsigned ia = pa + a_lane[s];")
-        lines.append(f"{indent}    v[s] = ia < {n_in} ? w[ia % {stream_width}] : typename word_T::value_type(0);")
+        lines.append(f"{indent}    v[s] = ia < {n_in} ? {a_t}(w[ia % {stream_width}]) : {a_t}(0);")
         lines.append(f"{indent}}}")
     lines.append(f"{indent}for (unsigned f = 0; f < {FL}; f++) {{")
     lines.append(f"{indent}    #pragma HLS UNROLL")
@@ -229,7 +229,7 @@ def drain_function(sched: Schedule, prefix: str, z_t: str, bias_t: str, bias: np
         lines.append(f"                const unsigned i = jj * {w} + k;")
     lines += [
         "                HT_BANK_READ(probe_z, i);",
-        f"                word[k] = ({zsum_t})z[i] + ({zsum_t})bias[i];",
+        f"                word[k] = nnet::ht_cast<{zsum_t}>(z[i]) + ({zsum_t})bias[i];",
         "            }",
         "            HT_BANK_END(probe_z);",
         "            zs.write(word);",
@@ -248,7 +248,7 @@ def _frame_processes(sched: Schedule, x_types: ChainTypes) -> str:
     t = sched.n_timesteps
     L: List[str] = []
     for k, st in enumerate(xs):
-        L.append(f"    typedef {x_types.out[k]} blk_{st.name}_t[{st.cs.out_size}];")
+        L.append(f"    typedef {st.name}_out_t blk_{st.name}_t[{st.cs.out_size}];")
     L.append("#if !HT_FRAME_PIPO")
     for k, st in enumerate(xs):
         out = f"nnet::ht_write_lock<blk_{st.name}_t> o(out);"
@@ -287,6 +287,15 @@ def _frame_processes(sched: Schedule, x_types: ChainTypes) -> str:
     return "\n".join(L)
 
 
+def _stage_typedefs(stages: Sequence[Stage], types: ChainTypes, table_types: Dict[str, str]) -> List[str]:
+    """Per stage its accumulator, output and table type, through ``nnet::ht_fast``."""
+    L = []
+    for k, st in enumerate(stages):
+        for what, t in (("acc", types.accum[k]), ("out", types.out[k]), ("tab", table_types[st.cs.b])):
+            L.append(f"    typedef nnet::ht_fast<{t} >::type {st.name}_{what}_t;")
+    return L
+
+
 def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.ndarray], table_types: Dict[str, str],
                  x_types: ChainTypes, h_types: Optional[ChainTypes], in_t: str, bias: np.ndarray, bias_t: str,
                  zsum_t: str, extra: str = "") -> str:
@@ -307,16 +316,20 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
     L.append(extra)
     # x stages
     xs = sched.x_stages
+    L.append("    // stage types: nnet::ht_fast<T>::type is T, except in a C simulation built with")
+    L.append("    // -DHT_FAST_CSIM, where it is T's exact integer emulation (nnet_ht_fast.h)")
+    L.append(f"    typedef nnet::ht_fast<{in_t} >::type in_fast_t;")
+    L += _stage_typedefs(xs, x_types, table_types)
     for k, st in enumerate(xs):
-        a_t = in_t if k == 0 else x_types.out[k - 1]
-        L.append(stage_function(st, prefix, a_t, table_types[st.cs.b], x_types.accum[k], x_types.out[k],
+        a_t = "in_fast_t" if k == 0 else f"{xs[k - 1].name}_out_t"
+        L.append(stage_function(st, prefix, a_t, f"{st.name}_tab_t", f"{st.name}_acc_t", f"{st.name}_out_t",
                                 tables[st.cs.b], sched.n_in, sched.stream_width))
-    L.append(drain_function(sched, prefix, x_types.out[-1], bias_t, bias, zsum_t))
+    L.append(drain_function(sched, prefix, f"{xs[-1].name}_out_t", bias_t, bias, zsum_t))
     L.append("    template <class word_T, class zword_T>")
     L.append("    static void x_frame(hls::stream<word_T> &x, hls::stream<zword_T> &zs) {")
     L.append("        #pragma HLS DATAFLOW")
     for k, st in enumerate(xs):
-        L.append(f"        {x_types.out[k]} t_{st.name}[{st.cs.out_size}];")
+        L.append(f"        {st.name}_out_t t_{st.name}[{st.cs.out_size}];")
     for k, st in enumerate(xs):
         src = "x" if k == 0 else f"t_{xs[k - 1].name}"
         L.append(f"        {st.name}({src}, t_{st.name});")
@@ -329,10 +342,11 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
         pos = box.flat_positions(shape.input_modes)
         local = {int(p): i for i, p in enumerate(pos)}
         hpos = [local[sched.n_in + j] for j in range(sched.n_state)]
-        hbox_t = "h_t"
+        hbox_t = "hbox_t"
         L.append(f"    static const unsigned hbox_size = {box.entries};")
-        L.append(f"    typedef {h_types.out[-1]} zh_t;")
-        L.append(f"    typedef {hbox_t} hbox_t;")
+        L += _stage_typedefs(hs, h_types, table_types)
+        L.append(f"    typedef {hs[-1].name}_out_t zh_t;")
+        L.append("    typedef nnet::ht_fast<h_t>::type hbox_t;")
         L.append(f"    static const unsigned zh_banks = {sched.zh_banks};")
         L.append(f"    static const unsigned state_banks = {sched.state_banks};")
         L.append(f"    static const unsigned gate_lanes = {sched.gate_lanes};")
@@ -343,8 +357,8 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
         L.append(f"    static const char *trip_reset() {{ return \"{prefix}.reset\"; }}")
         L.append(f"    static const char *trip_last() {{ return \"{prefix}.last\"; }}")
         for k, st in enumerate(hs):
-            a_t = hbox_t if k == 0 else h_types.out[k - 1]
-            L.append(stage_function(st, prefix, a_t, table_types[st.cs.b], h_types.accum[k], h_types.out[k],
+            a_t = hbox_t if k == 0 else f"{hs[k - 1].name}_out_t"
+            L.append(stage_function(st, prefix, a_t, f"{st.name}_tab_t", f"{st.name}_acc_t", f"{st.name}_out_t",
                                     tables[st.cs.b]))
         L.append(f"    static void h_reset({hbox_t} hbox[{box.entries}]) {{")
         L.append("    HBoxReset:")
@@ -366,7 +380,7 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
         L.append("    }")
         L.append(f"    static void h_chain(const {hbox_t} hbox[{box.entries}], zh_t zh[{m}]) {{")
         for k, st in enumerate(hs[:-1]):
-            L.append(f"        {h_types.out[k]} t_{st.name}[{st.cs.out_size}];")
+            L.append(f"        {st.name}_out_t t_{st.name}[{st.cs.out_size}];")
         for k, st in enumerate(hs):
             src = "hbox" if k == 0 else f"t_{hs[k - 1].name}"
             dst = "zh" if k == len(hs) - 1 else f"t_{st.name}"

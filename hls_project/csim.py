@@ -30,22 +30,27 @@ def find_compiler() -> str:
     return path
 
 
-def build_command(project_dir: str, project_name: str, cxx: Optional[str] = None, opt: str = "-O2") -> List[str]:
+def build_command(project_dir: str, project_name: str, cxx: Optional[str] = None, opt: str = "-O2",
+                  fast: bool = True) -> List[str]:
     """g++ of hls4ml's testbench; with a board wrapper (VivadoAccelerator:
-    ``firmware/<name>_axi.cpp``, which that testbench calls) the wrapper too."""
+    ``firmware/<name>_axi.cpp``, which that testbench calls) the wrapper too.
+    ``fast`` (hls.csim_arithmetic: fast): -DHT_FAST_CSIM, the HT stages'
+    ap_fixed arithmetic emulated exactly on 64-bit integers
+    (templates/nnet_ht_fast.h); False: the ap_types C++ model, as synthesis
+    sees the source. Both give the same bits (tests/test_fast_csim.py)."""
     sources = [f"{project_name}_test.cpp", f"firmware/{project_name}.cpp"]
     if os.path.isfile(os.path.join(project_dir, "firmware", f"{project_name}_axi.cpp")):
         sources.append(f"firmware/{project_name}_axi.cpp")
     return [
-        cxx or find_compiler(), "-std=c++17", opt, "-w",
+        cxx or find_compiler(), "-std=c++17", opt, "-w", *(["-DHT_FAST_CSIM"] if fast else []),
         "-Ifirmware", "-Ifirmware/ap_types", '-DWEIGHTS_DIR="firmware/weights"',
         *sources, "-o", "csim",
     ]
 
 
-def start_build(project_dir: str, project_name: str) -> subprocess.Popen:
+def start_build(project_dir: str, project_name: str, fast: bool = True) -> subprocess.Popen:
     """Start the g++ build of the testbench (no shell); log to csim_build.log."""
-    cmd = build_command(project_dir, project_name)
+    cmd = build_command(project_dir, project_name, fast=fast)
     log = open(os.path.join(project_dir, "csim_build.log"), "w")
     log.write(" ".join(cmd) + "\n")
     log.flush()

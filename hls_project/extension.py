@@ -39,7 +39,7 @@ def _template_dir() -> str:
 
 
 TEMPLATE_DIR = _template_dir()
-HEADERS = ("nnet_ht_probe.h", "nnet_ht_stream.h")
+HEADERS = ("nnet_ht_fast.h", "nnet_ht_probe.h", "nnet_ht_stream.h")
 BACKENDS = ("Vivado", "Vitis", "VivadoAccelerator")  # the last wraps a Vivado design for a board
 
 _ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "quantized_tanh": "tanh", "quantized_sigmoid": "sigmoid"}

@@ -307,7 +307,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
         result: Dict[str, Any] = {}
         if csim_enabled:
             with timer.stage("g++ build (csim + predict library, in parallel)"):
-                proc = csim.start_build(tmp, h["project_name"])
+                proc = csim.start_build(tmp, h["project_name"], fast=h["csim_arithmetic"] == "fast")
                 try:
                     if with_predict:
                         # hm.compile() would write() the project again (re-copying

@@ -128,6 +128,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "min_agreement": 0.995,
         "samples": None,
         "csim_timeout": 600,
+        "csim_arithmetic": "fast",  # fast: the HT stages' ap_fixed arithmetic emulated exactly on integers (same bits); ap_types: ap_types' C++ model
         "pipeline_style": "dataflow",  # hls4ml Model.PipelineStyle: 'pipeline' would unroll the time loop
         "sweep_precision": None,  # e.g. [6, 8, 10, 12, 16] for build.py --sweep-precision
     },
@@ -136,6 +137,9 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
 #: hls.output: the softmax probabilities (as the Keras model), the logits (no
 #: softmax in hardware), or the class (hls4ml's argmax: a one-hot vector)
 OUTPUTS = ("probabilities", "logits", "class")
+
+#: hls.csim_arithmetic: how the g++ csim computes the HT stages (same bits)
+CSIM_ARITHMETIC = ("fast", "ap_types")
 
 SCHEMA: Dict[str, Dict[str, Any]] = {
     "data": {"source": _STR, "frames": _INT, "size": (_STR, _LIST), "seed": _INT, "n_train": _INT, "n_test": _INT},
@@ -154,7 +158,7 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
         "io_type": _STR, "precision": _STR, "state_precision": _STR, "accum_precision": _STR,
         "table_size": _INT, "reuse_factor": _INT, "lanes": _INT, "stream_width": _INT, "stage_lanes": dict,
         "classifier_reuse": (int, str), "layers": dict, "output": _STR, "min_agreement": _NUM,
-        "samples": _INT, "csim_timeout": _NUM, "pipeline_style": _STR, "sweep_precision": _LIST,
+        "samples": _INT, "csim_timeout": _NUM, "csim_arithmetic": _STR, "pipeline_style": _STR, "sweep_precision": _LIST,
     },
 }
 
@@ -302,6 +306,9 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
     out = h.get("output")
     if _is(out, _STR) and out not in OUTPUTS:
         problems.append(f"hls.output: {out!r} is not one of {', '.join(OUTPUTS)}")
+    arith = h.get("csim_arithmetic")
+    if _is(arith, _STR) and arith not in CSIM_ARITHMETIC:
+        problems.append(f"hls.csim_arithmetic: {arith!r} is not one of {', '.join(CSIM_ARITHMETIC)}")
     ma = h.get("min_agreement")
     if _is(ma, _NUM) and not 0 <= ma <= 1:
         problems.append(f"hls.min_agreement: must be a fraction in [0, 1], got {ma}")

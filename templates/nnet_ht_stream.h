@@ -30,6 +30,7 @@
 #include "hls_stream.h"
 #include "nnet_activation.h"
 #include "nnet_common.h"
+#include "nnet_ht_fast.h"
 #include "nnet_ht_probe.h"
 #include "nnet_types.h"
 #include <cmath>
@@ -295,10 +296,10 @@ TimeLoop:
                 HT_BANK_READ(probe_c, j);
                 HT_BANK_WRITE(probe_c, j);
                 // z = (W x + b) + W h, in a type that holds every sum exactly
-                const z_t zi = (z_t)zw[l] + (z_t)zh[j];
-                const z_t zf = (z_t)zw[G + l] + (z_t)zh[H + j];
-                const z_t zg = (z_t)zw[2 * G + l] + (z_t)zh[2 * H + j];
-                const z_t zo = (z_t)zw[3 * G + l] + (z_t)zh[3 * H + j];
+                const z_t zi = (z_t)zw[l] + ht_cast<z_t>(zh[j]);
+                const z_t zf = (z_t)zw[G + l] + ht_cast<z_t>(zh[H + j]);
+                const z_t zg = (z_t)zw[2 * G + l] + ht_cast<z_t>(zh[2 * H + j]);
+                const z_t zo = (z_t)zw[3 * G + l] + ht_cast<z_t>(zh[3 * H + j]);
                 const act_t gi = (act_t)sig_table[3 * l][ht_sigmoid_index<z_t, typename CONFIG_T::ACT_CONFIG_RECR_T>(zi)];
                 const act_t gf =
                     (act_t)sig_table[3 * l + 1][ht_sigmoid_index<z_t, typename CONFIG_T::ACT_CONFIG_RECR_T>(zf)];

@@ -11,6 +11,10 @@ The reference is also shown to be sharp: with the accelerator's rounding
 mode changed (AP_RND_CONV -> AP_TRN) or the gate order swapped, it no longer
 equals csim.
 
+The csim is built the flow's way (-DHT_FAST_CSIM: the HT stages' arithmetic
+on integers); four cases are built a second time with ap_types' arithmetic
+and must give byte-identical results.
+
 Real g++ builds (-O0: they only run 12 samples; two at a time), random weights.
 """
 
@@ -47,6 +51,9 @@ CASES = {
 
 # FDHT_BITEXACT_CASES=a,b runs only those cases (tests/mutation_check.py uses it)
 SELECTED = [c for c in os.environ.get("FDHT_BITEXACT_CASES", "").split(",") if c] or list(CASES)
+# built a second time without -DHT_FAST_CSIM (ap_types' C++ model of ap_fixed)
+AP_TYPES_CASES = [c for c in ("lstm_d4_rank1_w12", "lstm_d3_frames_stream", "lstm_d3_qkeras_act", "htdense_d2_parallel_w12")
+                  if c in SELECTED]
 SHARPNESS_CASES = [c for c in ("lstm_d3_stream", "lstm_d2_parallel", "lstm_d4_parallel_w14") if c in SELECTED]
 
 
@@ -114,10 +121,10 @@ def _convert(name, tmp: Path):
     return out, hm, probs
 
 
-def _build(prj: Path):
+def _build(prj: Path, fast: bool = True):
     from hls_project import csim
 
-    cmd = csim.build_command(str(prj), "myproject", opt="-O0")
+    cmd = csim.build_command(str(prj), "myproject", opt="-O0", fast=fast)
     return subprocess.Popen(cmd, cwd=prj, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -129,6 +136,10 @@ def projects(tmp_path_factory):
     out, running = {}, []
     for name in SELECTED:
         prj, hm, probs = _convert(name, tmp)
+        if name in AP_TYPES_CASES:  # the same project, built with ap_types' arithmetic
+            ap = tmp / f"{name}_ap_types"
+            shutil.copytree(prj, ap)
+            running.append((name, ap, _build(ap, fast=False)))
         running.append((name, prj, _build(prj)))
         out[name] = (prj, hm, probs)
         while len(running) >= 2 or (name == SELECTED[-1] and running):
@@ -171,6 +182,17 @@ def test_csim_equals_the_bit_exact_reference(projects, name):
     assert len(np.unique(np.argmax(r, 1))) > 1 or np.ptp(r) > 0.05
     assert np.abs(r / 2.0 ** (hm.get_output_variables()[0].type.precision.width
                               - hm.get_output_variables()[0].type.precision.integer) - probs).max() < 0.1
+
+
+@pytest.mark.parametrize("name", AP_TYPES_CASES)
+def test_fast_csim_equals_the_ap_types_build(projects, name):
+    """The flow's fast csim arithmetic (-DHT_FAST_CSIM) and ap_types' own
+    C++ model, which synthesis compiles, give byte-identical results."""
+    prj = projects[name][0]
+    fast = (prj / "tb_data" / "csim_results.log").read_bytes()
+    ap = (prj.parent / f"{name}_ap_types" / "tb_data" / "csim_results.log").read_bytes()
+    assert len(fast.splitlines()) == N_SAMPLES
+    assert fast == ap
 
 
 def test_the_reference_fails_when_the_rounding_mode_or_gate_order_changes(projects):

@@ -1,0 +1,202 @@
+#ifndef NNET_HT_FAST_H_
+#define NNET_HT_FAST_H_
+
+// Fast C simulation of the HT stages' fixed-point arithmetic.
+//
+// The stage types of the accelerator are written as nnet::ht_fast<T>::type.
+// Without HT_FAST_CSIM (synthesis, and a vendor csim or cosim that does not
+// set it) that is T itself: the ap_fixed types the design is synthesised
+// with. The flow's g++ csim build sets -DHT_FAST_CSIM: then every ap_fixed /
+// ap_ufixed of up to 31 bits (no saturation-bit count, no AP_WRAP_SM) becomes
+// ht_fx, which keeps the value as a 64-bit integer count of LSBs and does
+// exactly what ap_fixed does with it: full-precision products, and on every
+// conversion the target type's quantisation mode, then its overflow mode.
+// The ap_types C++ model spends about a hundred instructions on one
+// multiply-add; ht_fx a handful.
+//
+// Only the operations the stage functions use exist (construction from an
+// int, a double, an ap_fixed or another ht_fx; *, +=, ht_cast back to an
+// ap type): anything else does not compile, so a new use cannot silently
+// leave the emulated semantics. Equality with ap_fixed is tested bit for bit
+// (tests/test_fast_csim.py: every mode on random values, and whole projects
+// built both ways give byte-identical results).
+
+#include "ap_fixed.h"
+
+namespace nnet {
+
+#if defined(HT_FAST_CSIM) && !defined(__SYNTHESIS__)
+
+template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O> struct ht_fx;
+
+// v * 2^-F (F may be negative, or larger than W: both are legal ap types)
+// converted to W bits with F2 fraction bits, signedness S, modes Q and O:
+// quantisation first, then overflow, as ap_fixed converts
+template <int F, int W, int F2, bool S, ap_q_mode Q, ap_o_mode O> inline long long ht_fx_convert(long long v) {
+    static_assert(F2 - F <= 62 && F - F2 <= 62, "nnet_ht_fast.h: a conversion between types whose fraction bits "
+                                                "differ by more than 62; build the csim without -DHT_FAST_CSIM");
+    __int128 x;
+    if constexpr (F2 >= F) {
+        x = (__int128)v * ((__int128)1 << (F2 - F));
+    } else {
+        constexpr int d = F - F2;
+        const long long q = v >> d; // floor
+        bool up = false;
+        if constexpr (Q != AP_TRN) {
+            const long long rem = v - q * (1LL << d);
+            const long long half = 1LL << (d - 1);
+            switch (Q) {
+            case AP_TRN_ZERO:
+                up = v < 0 && rem != 0;
+                break;
+            case AP_RND:
+                up = rem >= half;
+                break;
+            case AP_RND_ZERO:
+                up = rem > half || (rem == half && v < 0);
+                break;
+            case AP_RND_MIN_INF:
+                up = rem > half;
+                break;
+            case AP_RND_INF:
+                up = rem > half || (rem == half && v > 0);
+                break;
+            case AP_RND_CONV:
+                up = rem > half || (rem == half && (q & 1));
+                break;
+            default:
+                break;
+            }
+        }
+        x = (__int128)q + (up ? 1 : 0);
+    }
+    const __int128 lo = S ? -((__int128)1 << (W - 1)) : 0;
+    const __int128 hi = S ? ((__int128)1 << (W - 1)) - 1 : ((__int128)1 << W) - 1;
+    if (O == AP_SAT_SYM && S && x == lo) // ap_fixed: the minimum itself becomes -max
+        x = -hi;
+    if (x < lo || x > hi) {
+        switch (O) {
+        case AP_SAT:
+            x = x < lo ? lo : hi;
+            break;
+        case AP_SAT_ZERO:
+            x = 0;
+            break;
+        case AP_SAT_SYM:
+            x = x < lo ? (S ? -hi : lo) : hi;
+            break;
+        default: { // AP_WRAP: the low W bits
+            const unsigned __int128 u = (unsigned __int128)x & ((((unsigned __int128)1) << W) - 1);
+            x = (S && ((u >> (W - 1)) & 1)) ? (__int128)u - ((__int128)1 << W) : (__int128)u;
+        }
+        }
+    }
+    return (long long)x;
+}
+
+template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O> struct ht_fx {
+    static const int F = W - I;
+    long long v; // the value in LSBs, within the type's range
+
+    ht_fx() : v(0) {}
+    ht_fx(int x) : v(ht_fx_convert<0, W, F, S, Q, O>(x)) {}
+    // a constant from a double (the tables): 40 more fraction bits and a
+    // sticky LSB for anything finer, then the type's own conversion
+    ht_fx(double d) {
+        static const int K = 40;
+        double s = __builtin_ldexp(d, F + K);
+        if (s > 4.0e18) s = 4.0e18;
+        if (s < -4.0e18) s = -4.0e18;
+        long long t = (long long)__builtin_floor(s);
+        if ((double)t != s) t |= 1;
+        v = ht_fx_convert<F + K, W, F, S, Q, O>(t);
+    }
+    template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2>
+    ht_fx(const ht_fx<W2, I2, S2, Q2, O2> &o) : v(ht_fx_convert<W2 - I2, W, F, S, Q, O>(o.v)) {}
+    template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2, int N2>
+    ht_fx(const ap_fixed_base<W2, I2, S2, Q2, O2, N2> &o) {
+        const unsigned long long u = o.range(W2 - 1, 0).to_uint64();
+        long long raw = (long long)u;
+        if (S2 && W2 < 64 && ((u >> (W2 - 1)) & 1))
+            raw = (long long)(u | (~0ULL << W2));
+        v = ht_fx_convert<W2 - I2, W, F, S, Q, O>(raw);
+    }
+    ht_fx &operator+=(const ht_fx &o) {
+        v = ht_fx_convert<F, W, F, S, Q, O>(v + o.v);
+        return *this;
+    }
+};
+
+// full precision, as ap_fixed: W1 + W2 bits, I1 + I2 integer bits
+template <int W1, int I1, bool S1, ap_q_mode Q1, ap_o_mode O1, int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2>
+inline ht_fx<W1 + W2, I1 + I2, S1 || S2, AP_TRN, AP_WRAP> operator*(const ht_fx<W1, I1, S1, Q1, O1> &a,
+                                                                    const ht_fx<W2, I2, S2, Q2, O2> &b) {
+    ht_fx<W1 + W2, I1 + I2, S1 || S2, AP_TRN, AP_WRAP> r;
+    r.v = a.v * b.v; // |a.v|, |b.v| < 2^31: exact
+    return r;
+}
+
+template <bool C, class A, class B> struct ht_if {
+    typedef A type;
+};
+template <class A, class B> struct ht_if<false, A, B> {
+    typedef B type;
+};
+
+// ap_fixed / ap_ufixed of up to 31 bits, no saturation bits, no AP_WRAP_SM
+template <class T> struct ht_fast {
+    typedef T type;
+};
+template <int W, int I, ap_q_mode Q, ap_o_mode O> struct ht_fast<ap_fixed<W, I, Q, O, 0> > {
+    typedef typename ht_if<(W <= 31 && O != AP_WRAP_SM), ht_fx<W, I, true, Q, O>, ap_fixed<W, I, Q, O, 0> >::type type;
+};
+template <int W, int I, ap_q_mode Q, ap_o_mode O> struct ht_fast<ap_ufixed<W, I, Q, O, 0> > {
+    typedef typename ht_if<(W <= 31 && O != AP_WRAP_SM), ht_fx<W, I, false, Q, O>, ap_ufixed<W, I, Q, O, 0> >::type type;
+};
+
+// back to an ap type, with its modes
+template <class T> struct ht_to {
+    template <class X> static T from(const X &x) { return (T)x; }
+};
+template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N> struct ht_to_ap {
+    template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2>
+    static long long raw(const ht_fx<W2, I2, S2, Q2, O2> &x) {
+        return ht_fx_convert<W2 - I2, W, W - I, S, Q, O>(x.v);
+    }
+};
+template <int W, int I, ap_q_mode Q, ap_o_mode O, int N>
+struct ht_to<ap_fixed<W, I, Q, O, N> > : ht_to_ap<W, I, true, Q, O, N> {
+    typedef ap_fixed<W, I, Q, O, N> T;
+    template <class X> static T from(const X &x) { return (T)x; }
+    template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2> static T from(const ht_fx<W2, I2, S2, Q2, O2> &x) {
+        T r;
+        r.range(W - 1, 0) = (unsigned long long)ht_to::raw(x);
+        return r;
+    }
+};
+template <int W, int I, ap_q_mode Q, ap_o_mode O, int N>
+struct ht_to<ap_ufixed<W, I, Q, O, N> > : ht_to_ap<W, I, false, Q, O, N> {
+    typedef ap_ufixed<W, I, Q, O, N> T;
+    template <class X> static T from(const X &x) { return (T)x; }
+    template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2> static T from(const ht_fx<W2, I2, S2, Q2, O2> &x) {
+        T r;
+        r.range(W - 1, 0) = (unsigned long long)ht_to::raw(x);
+        return r;
+    }
+};
+
+template <class T, class X> inline T ht_cast(const X &x) { return ht_to<T>::from(x); }
+
+#else
+
+template <class T> struct ht_fast {
+    typedef T type;
+};
+
+template <class T, class X> inline T ht_cast(const X &x) { return (T)x; }
+
+#endif
+
+} // namespace nnet
+
+#endif
