@@ -17,7 +17,13 @@ converted with hls4ml 1.3.0:
 
 Measured per model: the g++ build of hls4ml's C-simulation testbench (the
 command ``build.py`` uses, run alone, wall time and peak memory), the csim
-run over ``--samples`` samples (wall time per sample, agreement with Keras),
+run over ``--samples`` samples (the csim process's CPU time per sample, the
+least of 3 runs;
+agreement with Keras;
+ours also built with ``hls.csim_arithmetic: ap_types``, its time and whether
+its results are byte-identical to the default fast build; and, with
+valgrind, the instructions per sample counted by callgrind, which do not
+depend on the machine's load),
 weight storage (sum over weight variables of entries x bit width), and MACs
 per time step: our kernel's HT plan vs ``numpy.einsum_path(optimize='optimal')``
 on the same tensor network vs the dense product, and the MODEL cycles per clip
@@ -137,12 +143,13 @@ def convert_stock(model, out_dir, x, probs):
 # --------------------------------------------------------------------------
 
 
-def timed_build(project_dir: str):
+def timed_build(project_dir: str, fast: bool = True):
     """The testbench build build.py runs (csim.build_command), alone; returns
-    (wall seconds, peak RSS bytes of g++ and its children)."""
+    (wall seconds, peak RSS bytes of g++ and its children). ``fast=False``:
+    without -DHT_FAST_CSIM (hls.csim_arithmetic: ap_types)."""
     from hls_project import csim
 
-    cmd = csim.build_command(project_dir, PROJECT)
+    cmd = csim.build_command(project_dir, PROJECT, fast=fast)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=project_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -155,15 +162,54 @@ def timed_build(project_dir: str):
     return seconds, usage.ru_maxrss * 1024
 
 
-def timed_csim(project_dir: str, n: int, n_out: int):
+def timed_csim(project_dir: str, n: int, n_out: int, repeats: int = 3):
+    """CPU seconds (user + sys) of the csim process, the least of ``repeats``
+    runs: the process's own time, without Python's process start-up around
+    it, and the machine's noise only adds."""
     import numpy as np
 
     from hls_project import csim
 
-    t0 = time.perf_counter()
-    csim.run(project_dir, timeout=3600)
-    seconds = time.perf_counter() - t0
-    return seconds, np.asarray(csim.read_results(project_dir, n, n_out))
+    times = []
+    for _ in range(repeats):
+        proc = subprocess.Popen([os.path.join(project_dir, "csim")], cwd=project_dir,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"error: csim failed in {project_dir}:\n{err[-3000:]}")
+        times.append(usage.ru_utime + usage.ru_stime)
+    return min(times), np.asarray(csim.read_results(project_dir, n, n_out))
+
+
+def marginal_instructions(project_dir: str, n_small: int = 2, n_large: int = 6):
+    """Instructions per sample of the built csim, counted by valgrind's
+    callgrind (repeatable, whatever the machine's load): the count for
+    ``n_large`` samples minus that for ``n_small``, over the difference, so
+    start-up (loading weights, building tables) drops out. Runs in a scratch
+    folder with the first samples of tb_data and a link to firmware/.
+    None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    counts = {}
+    for n in (n_small, n_large):
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "tb_data"))
+            for f in ("tb_input_features.dat", "tb_output_predictions.dat"):
+                with open(os.path.join(project_dir, "tb_data", f)) as src:
+                    lines = src.read().splitlines()[:n]
+                with open(os.path.join(d, "tb_data", f), "w") as dst:
+                    dst.write("\n".join(lines) + "\n")
+            os.symlink(os.path.join(project_dir, "firmware"), os.path.join(d, "firmware"))
+            out = os.path.join(d, "callgrind.out")
+            subprocess.run([valgrind, "--tool=callgrind", f"--callgrind-out-file={out}",
+                            os.path.join(project_dir, "csim")], cwd=d, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            with open(out) as f:
+                counts[n] = int(re.search(r"^summary:\s*(\d+)", f.read(), re.M).group(1))
+    return (counts[n_large] - counts[n_small]) / (n_large - n_small)
 
 
 def weight_storage(hm):
@@ -251,6 +297,10 @@ def _bytes_of(folder, suffix):
     return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder) if f.endswith(suffix))
 
 
+def _minstr(n):
+    return "no valgrind" if n is None else f"{n / 1e6:,.1f}"
+
+
 def _mb(b):
     return f"{b / 2 ** 20:,.1f} MiB"
 
@@ -305,8 +355,21 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             hm = convert_fdht(m, d, x, probs, x_train) if kind == "fdht" else convert_stock(m, d, x, probs)
             t_convert = time.perf_counter() - t0
+            extra = {}
+            if kind == "fdht":  # first with ap_types' arithmetic, then the flow's default
+                timed_build(d, fast=False)
+                ap_s, _ = timed_csim(d, args.samples, N_CLASSES)
+                with open(os.path.join(d, "tb_data", "csim_results.log"), "rb") as f:
+                    ap_log = f.read()
+            if kind == "fdht":
+                extra["instructions_per_sample_ap_types"] = marginal_instructions(d)
             build_s, build_rss = timed_build(d)
             csim_s, out = timed_csim(d, args.samples, N_CLASSES)
+            extra["instructions_per_sample"] = marginal_instructions(d)
+            if kind == "fdht":
+                with open(os.path.join(d, "tb_data", "csim_results.log"), "rb") as f:
+                    extra.update({"csim_s_per_sample_ap_types": ap_s / args.samples,
+                                  "ap_types_identical": f.read() == ap_log})
             bits, entries, per_layer = weight_storage(hm)
             if kind == "fdht":
                 from hls_project import cycle_model
@@ -330,6 +393,7 @@ def main(argv=None) -> int:
                 "model_params": int(m.count_params()), "per_layer": per_layer,
                 "h_bytes": _bytes_of(wdir, ".h"),
                 "txt_bytes": _bytes_of(wdir, ".txt"),
+                **extra,
             }
         lr, fd = res["lstm"], res["fdht"]
         accum_bytes = sizeof_fixed(os.path.join(work, "lstm"), STOCK_TYPE.replace("<", "< ").replace(">", " >"))
@@ -367,8 +431,13 @@ def main(argv=None) -> int:
         ("convert + write, s", f"{fd['convert_write_s']:.1f}", f"{lr['convert_write_s']:.1f}"),
         ("g++ build of the csim testbench, s", f"{fd['gxx_build_s']:.1f}", f"{lr['gxx_build_s']:.1f}"),
         ("g++ peak memory", _mb(fd["gxx_peak_rss"]), _mb(lr["gxx_peak_rss"])),
-        (f"csim wall time per sample ({args.samples} samples), ms",
+        (f"csim CPU time per sample ({args.samples} samples, best of 3), ms",
          f"{fd['csim_s_per_sample'] * 1e3:.2f}", f"{lr['csim_s_per_sample'] * 1e3:.2f}"),
+        ("  ours with hls.csim_arithmetic: ap_types, ms", f"{fd['csim_s_per_sample_ap_types'] * 1e3:.2f}",
+         "(same bits: " + ("yes" if fd["ap_types_identical"] else "NO") + ")"),
+        ("csim instructions per sample (callgrind), millions", _minstr(fd.get("instructions_per_sample")),
+         _minstr(lr.get("instructions_per_sample"))),
+        ("  ours with hls.csim_arithmetic: ap_types, millions", _minstr(fd.get("instructions_per_sample_ap_types")), ""),
         ("top-1 agreement csim vs Keras", f"{fd['top1_agreement'] * 100:.0f} %", f"{lr['top1_agreement'] * 100:.0f} %"),
         ("max |csim - Keras| of the probabilities", f"{fd['max_abs_diff']:.3f}", f"{lr['max_abs_diff']:.3f}"),
     ]
@@ -398,7 +467,12 @@ def main(argv=None) -> int:
         "",
         f"ratios lstm / fdht: weight bits {lr['weight_bits'] / fd['weight_bits']:.0f}x, "
         f"g++ build {lr['gxx_build_s'] / fd['gxx_build_s']:.1f}x, csim per sample "
-        f"{lr['csim_s_per_sample'] / fd['csim_s_per_sample']:.1f}x, MODEL cycles per clip "
+        f"{lr['csim_s_per_sample'] / fd['csim_s_per_sample']:.1f}x (ours on ap_types: "
+        f"{lr['csim_s_per_sample'] / fd['csim_s_per_sample_ap_types']:.1f}x)"
+        + (f", csim instructions per sample {lr['instructions_per_sample'] / fd['instructions_per_sample']:.1f}x "
+           f"(ours on ap_types: {lr['instructions_per_sample'] / fd['instructions_per_sample_ap_types']:.1f}x)"
+           if fd.get("instructions_per_sample") and lr.get("instructions_per_sample") else "")
+        + ", MODEL cycles per clip "
         f"{lr['model_cycles_per_clip'] / fd['model_cycles_per_clip']:.1f}x, MODEL DSP "
         f"{lr['model_dsp'] / max(fd['model_dsp'], 1):.1f}x",
         "",

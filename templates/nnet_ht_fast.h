@@ -29,69 +29,77 @@ namespace nnet {
 
 template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O> struct ht_fx;
 
+// x (an integer count of LSBs) into W bits, signedness S, overflow mode O;
+// T: long long for W <= 62, else __int128
+template <int W, bool S, ap_o_mode O, class T> inline T ht_fx_overflow(T x) {
+    const T lo = S ? -((T)1 << (W - 1)) : (T)0;
+    const T hi = S ? ((T)1 << (W - 1)) - 1 : ((T)1 << W) - 1;
+    if (O == AP_SAT_SYM && S && x == lo) // ap_fixed: the minimum itself becomes -max
+        return -hi;
+    if (x >= lo && x <= hi)
+        return x;
+    switch (O) {
+    case AP_SAT:
+        return x < lo ? lo : hi;
+    case AP_SAT_ZERO:
+        return 0;
+    case AP_SAT_SYM:
+        return x < lo ? (S ? -hi : lo) : hi;
+    default: { // AP_WRAP: the low W bits
+        const T m = ((T)1 << (W - 1)) * 2 - 1; // 2^W - 1 without overflow
+        const T u = x & m;
+        return (S && (u >> (W - 1)) & 1) ? u - m - 1 : u;
+    }
+    }
+}
+
 // v * 2^-F (F may be negative, or larger than W: both are legal ap types)
 // converted to W bits with F2 fraction bits, signedness S, modes Q and O:
 // quantisation first, then overflow, as ap_fixed converts
 template <int F, int W, int F2, bool S, ap_q_mode Q, ap_o_mode O> inline long long ht_fx_convert(long long v) {
     static_assert(F2 - F <= 62 && F - F2 <= 62, "nnet_ht_fast.h: a conversion between types whose fraction bits "
                                                 "differ by more than 62; build the csim without -DHT_FAST_CSIM");
-    __int128 x;
-    if constexpr (F2 >= F) {
-        x = (__int128)v * ((__int128)1 << (F2 - F));
+    if constexpr (F2 > F) { // more fraction bits: exact, can overflow long long on the way
+        return (long long)ht_fx_overflow<W, S, O, __int128>((__int128)v * ((__int128)1 << (F2 - F)));
     } else {
-        constexpr int d = F - F2;
-        const long long q = v >> d; // floor
-        bool up = false;
-        if constexpr (Q != AP_TRN) {
-            const long long rem = v - q * (1LL << d);
-            const long long half = 1LL << (d - 1);
-            switch (Q) {
-            case AP_TRN_ZERO:
-                up = v < 0 && rem != 0;
-                break;
-            case AP_RND:
-                up = rem >= half;
-                break;
-            case AP_RND_ZERO:
-                up = rem > half || (rem == half && v < 0);
-                break;
-            case AP_RND_MIN_INF:
-                up = rem > half;
-                break;
-            case AP_RND_INF:
-                up = rem > half || (rem == half && v > 0);
-                break;
-            case AP_RND_CONV:
-                up = rem > half || (rem == half && (q & 1));
-                break;
-            default:
-                break;
+        long long x = v;
+        if constexpr (F2 < F) {
+            constexpr int d = F - F2;
+            const long long q = v >> d; // floor
+            bool up = false;
+            if constexpr (Q != AP_TRN) {
+                const long long rem = v - q * (1LL << d);
+                const long long half = 1LL << (d - 1);
+                switch (Q) {
+                case AP_TRN_ZERO:
+                    up = v < 0 && rem != 0;
+                    break;
+                case AP_RND:
+                    up = rem >= half;
+                    break;
+                case AP_RND_ZERO:
+                    up = rem > half || (rem == half && v < 0);
+                    break;
+                case AP_RND_MIN_INF:
+                    up = rem > half;
+                    break;
+                case AP_RND_INF:
+                    up = rem > half || (rem == half && v > 0);
+                    break;
+                case AP_RND_CONV:
+                    up = rem > half || (rem == half && (q & 1));
+                    break;
+                default:
+                    break;
+                }
             }
+            x = q + (up ? 1 : 0);
         }
-        x = (__int128)q + (up ? 1 : 0);
+        if constexpr (W <= 62)
+            return ht_fx_overflow<W, S, O, long long>(x);
+        else
+            return (long long)ht_fx_overflow<W, S, O, __int128>((__int128)x);
     }
-    const __int128 lo = S ? -((__int128)1 << (W - 1)) : 0;
-    const __int128 hi = S ? ((__int128)1 << (W - 1)) - 1 : ((__int128)1 << W) - 1;
-    if (O == AP_SAT_SYM && S && x == lo) // ap_fixed: the minimum itself becomes -max
-        x = -hi;
-    if (x < lo || x > hi) {
-        switch (O) {
-        case AP_SAT:
-            x = x < lo ? lo : hi;
-            break;
-        case AP_SAT_ZERO:
-            x = 0;
-            break;
-        case AP_SAT_SYM:
-            x = x < lo ? (S ? -hi : lo) : hi;
-            break;
-        default: { // AP_WRAP: the low W bits
-            const unsigned __int128 u = (unsigned __int128)x & ((((unsigned __int128)1) << W) - 1);
-            x = (S && ((u >> (W - 1)) & 1)) ? (__int128)u - ((__int128)1 << W) : (__int128)u;
-        }
-        }
-    }
-    return (long long)x;
 }
 
 template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O> struct ht_fx {
