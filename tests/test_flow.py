@@ -581,6 +581,21 @@ def test_error_paths(case, work, fdht_case, good_project, conv1d_model):
     assert sorted(p.name for p in parent.iterdir()) in (["prj"], ["a-regular-file", "prj"])
 
 
+def test_csim_arithmetic_ap_types_gives_the_same_bits(work, fdht_case, fdht_rf1):
+    """hls.csim_arithmetic: ap_types builds the csim without -DHT_FAST_CSIM
+    (ap_types' C++ model, what synthesis compiles); the default fast build
+    gives the byte-identical results file."""
+    _ok(*fdht_rf1)
+    fast = fdht_rf1[1]
+    out = work / "fdht_ap_types"
+    report = _run_flow(fdht_case, out, csim_arithmetic="ap_types")
+    assert report["csim"]["top1_agreement"] == 1.0
+    assert "-DHT_FAST_CSIM" in (fast / "csim_build.log").read_text().splitlines()[0]
+    assert "-DHT_FAST_CSIM" not in (out / "csim_build.log").read_text().splitlines()[0]
+    got = (out / "tb_data" / "csim_results.log").read_bytes()
+    assert len(got.splitlines()) == N_TEST and got == (fast / "tb_data" / "csim_results.log").read_bytes()
+
+
 def test_flip_list_equals_an_independent_comparison():
     """flow.compare's flips: exactly the samples whose argmax differs, each
     with the Keras top-1 margin, computed here separately."""

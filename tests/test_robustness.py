@@ -450,6 +450,8 @@ CASES: List[Case] = [
     Case("config-unknown-kind", "build", 2, ("model.kind", "'gru' is unknown"), _cfg("model:\n  kind: gru\n")),
     Case("config-bad-backend", "build", 2, ("hls.backend", "'Quartus'"), _cfg("hls:\n  backend: Quartus\n")),
     Case("config-bad-io-type", "build", 2, ("hls.io_type", "'io_serial'"), _cfg("hls:\n  io_type: io_serial\n")),
+    Case("config-bad-csim-arithmetic", "build", 2, ("hls.csim_arithmetic", "'float'", "fast, ap_types"),
+         _cfg("hls:\n  csim_arithmetic: float\n")),
     Case("config-min-agreement-1.5", "build", 2, ("hls.min_agreement", "[0, 1]", "1.5"),
          _cfg("hls:\n  min_agreement: 1.5\n")),
     Case("config-project-name-space", "build", 2, ("hls.project_name", "'my proj'", "C++ identifier"),
