@@ -102,6 +102,28 @@ template <int F, int W, int F2, bool S, ap_q_mode Q, ap_o_mode O> inline long lo
     }
 }
 
+// the LSB count of an ap_fixed / ap_ufixed of up to 63 bits (ap_types' C++
+// model keeps it sign-extended in one 64-bit word)
+template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N>
+inline long long ht_raw(const ap_fixed_base<W, I, S, Q, O, N> &o) {
+    static_assert(W <= 63, "nnet_ht_fast.h: an ap type wider than 63 bits; build the csim without -DHT_FAST_CSIM");
+    return S ? (long long)o.V.to_int64() : (long long)o.V.to_uint64();
+}
+
+// floor(x * N / D + 1/2) (ht_round of x * N / D), on the LSB count: exact when
+// D divides N (x * N / D is then x * (N / D), no division rounding)
+template <class x_T, unsigned N, unsigned D> struct ht_fast_point_ok {
+    static const bool value = N % D == 0 && x_T::width <= 40;
+};
+template <unsigned N, unsigned D, class x_T> inline int ht_fast_table_point(const x_T &x) {
+    const long long v = ht_raw(x) * (long long)(N / D);
+    constexpr int F = x_T::width - x_T::iwidth;
+    if constexpr (F <= 0)
+        return (int)(v * (1LL << -F));
+    else
+        return (int)((v + (1LL << (F - 1))) >> F);
+}
+
 template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O> struct ht_fx {
     static const int F = W - I;
     long long v; // the value in LSBs, within the type's range
@@ -122,13 +144,7 @@ template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O> struct ht_fx {
     template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2>
     ht_fx(const ht_fx<W2, I2, S2, Q2, O2> &o) : v(ht_fx_convert<W2 - I2, W, F, S, Q, O>(o.v)) {}
     template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2, int N2>
-    ht_fx(const ap_fixed_base<W2, I2, S2, Q2, O2, N2> &o) {
-        const unsigned long long u = o.range(W2 - 1, 0).to_uint64();
-        long long raw = (long long)u;
-        if (S2 && W2 < 64 && ((u >> (W2 - 1)) & 1))
-            raw = (long long)(u | (~0ULL << W2));
-        v = ht_fx_convert<W2 - I2, W, F, S, Q, O>(raw);
-    }
+    ht_fx(const ap_fixed_base<W2, I2, S2, Q2, O2, N2> &o) : v(ht_fx_convert<W2 - I2, W, F, S, Q, O>(ht_raw(o))) {}
     ht_fx &operator+=(const ht_fx &o) {
         v = ht_fx_convert<F, W, F, S, Q, O>(v + o.v);
         return *this;

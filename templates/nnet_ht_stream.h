@@ -129,17 +129,27 @@ template <class v_T> inline int ht_round(v_T v) {
     return r;
 }
 
+// ht_round(x * N / D): the nearest table point of x (in the fast csim, the
+// same integer from x's LSB count, nnet_ht_fast.h)
+template <unsigned N, unsigned D, class x_T> inline int ht_table_point(x_T x) {
+#if defined(HT_FAST_CSIM) && !defined(__SYNTHESIS__)
+    if constexpr (ht_fast_point_ok<x_T, N, D>::value)
+        return ht_fast_table_point<N, D>(x);
+#endif
+    return ht_round(x * N / D);
+}
+
 // Table lookup on hls4ml's sigmoid table layout: [-8, 8) over table_size
 // entries, at the NEAREST table point (hls4ml's own lookup truncates towards
 // zero: twice the error, and biased)
 template <class x_T, typename CONFIG_T> inline int ht_sigmoid_index(x_T x) {
-    int i = ht_round(x * CONFIG_T::table_size / 16) + 8 * CONFIG_T::table_size / 16;
+    int i = ht_table_point<CONFIG_T::table_size, 16>(x) + 8 * CONFIG_T::table_size / 16;
     return i < 0 ? 0 : (i > int(CONFIG_T::table_size) - 1 ? int(CONFIG_T::table_size) - 1 : i);
 }
 
 // ... and on hls4ml's tanh table layout: [-4, 4).
 template <class x_T, typename CONFIG_T> inline int ht_tanh_index(x_T x) {
-    int i = ht_round(x * CONFIG_T::table_size / 8) + 4 * CONFIG_T::table_size / 8;
+    int i = ht_table_point<CONFIG_T::table_size, 8>(x) + 4 * CONFIG_T::table_size / 8;
     return i < 0 ? 0 : (i > int(CONFIG_T::table_size) - 1 ? int(CONFIG_T::table_size) - 1 : i);
 }
 

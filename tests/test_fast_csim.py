@@ -5,7 +5,8 @@ One g++ program: for every quantisation mode x overflow mode (28 pairs) on
 five conversions (narrowing with rounding and overflow, widening, a product
 into an accumulator with negative / beyond-width integer bits), and for the
 other operations the stage functions use (``+=``, construction from an int,
-a double and an ap_fixed, ``ht_cast`` back to an ap type, unsigned types),
+a double and an ap_fixed, ``ht_cast`` back to an ap type, unsigned types,
+the gates' table index from a value's LSB count),
 thousands of random values are converted both ways and the raw bits compared.
 The same program also compares deliberately different modes (AP_RND against
 AP_RND_CONV, AP_SAT against AP_WRAP) and must find those differ: the
@@ -39,6 +40,7 @@ PROGRAM = r'''
 #include "nnet_ht_fast.h"
 #include <cstdio>
 #include <cstdint>
+#include <cmath>
 #include <random>
 using namespace nnet;
 
@@ -130,6 +132,21 @@ template <class A, class B> void doubles_and_back(const char *what, int n) {
     if (mism) std::printf("MISMATCH doubles %s: %lld\n", what, mism);
 }
 
+// the gates' table point floor(x * N / D + 1/2) from the LSB count, against
+// the same in double (exact: x * N / D has at most 40 + 12 significant bits)
+template <class A, unsigned N, unsigned D> void table_point(const char *what, int n) {
+    static_assert(ht_fast_point_ok<A, N, D>::value, "");
+    long long mism = 0;
+    for (int k = 0; k < n; k++) {
+        const A x = random_ap<A>();
+        const long long want = (long long)std::floor(x.to_double() * N / D + 0.5);
+        if (ht_fast_table_point<N, D>(x) != want) mism++;
+    }
+    total += n;
+    bad += mism;
+    if (mism) std::printf("MISMATCH table point %s: %lld\n", what, mism);
+}
+
 int main() {
 @CALLS@
     // from an int
@@ -170,6 +187,9 @@ def _calls() -> str:
     for a, b in [("ap_fixed<16,0>", "ap_fixed<12,3,AP_RND_CONV,AP_SAT>"), ("ap_fixed<18,8,AP_RND,AP_SAT>", "ap_fixed<24,10>"),
                  ("ap_fixed<14,-2>", "ap_ufixed<10,1,AP_RND_INF,AP_SAT>")]:
         lines.append(f'    doubles_and_back<{a}, {b} >("{a}->{b}", {N});')
+    for a in ("ap_fixed<24,10>", "ap_fixed<18,8,AP_RND_CONV,AP_SAT>", "ap_fixed<12,14>", "ap_ufixed<16,2>"):
+        for n, d in ((1024, 16), (1024, 8), (4096, 16), (32, 8)):
+            lines.append(f'    table_point<{a}, {n}, {d}>("{a} {n}/{d}", {N});')
     return "\n".join(lines)
 
 
