@@ -287,12 +287,20 @@ def _frame_processes(sched: Schedule, x_types: ChainTypes) -> str:
     return "\n".join(L)
 
 
-def _stage_typedefs(stages: Sequence[Stage], types: ChainTypes, table_types: Dict[str, str]) -> List[str]:
-    """Per stage its accumulator, output and table type, through ``nnet::ht_fast``."""
-    L = []
-    for k, st in enumerate(stages):
-        for what, t in (("acc", types.accum[k]), ("out", types.out[k]), ("tab", table_types[st.cs.b])):
-            L.append(f"    typedef nnet::ht_fast<{t} >::type {st.name}_{what}_t;")
+def _stage_types(stages: Sequence[Stage], types: ChainTypes, table_types: Dict[str, str]):
+    """(typedef name, type) per stage: its accumulator, output and table type."""
+    return [(f"{st.name}_{what}_t", t) for k, st in enumerate(stages)
+            for what, t in (("acc", types.accum[k]), ("out", types.out[k]), ("tab", table_types[st.cs.b]))]
+
+
+def _fast_typedefs(named) -> List[str]:
+    """The layer's stage types through ``nnet::ht_fast_if<fast_csim, T>``:
+    the fast csim emulation only when every one of them has one."""
+    ok = " &&\n        ".join(f"nnet::ht_fast_ok<{t} >::value" for _, t in named)
+    L = ["    // stage types: T itself, except in a C simulation built with -DHT_FAST_CSIM, where",
+         "    // they are T's exact integer emulation (nnet_ht_fast.h) if all of them have one",
+         f"    static const bool fast_csim =\n        {ok};"]
+    L += [f"    typedef nnet::ht_fast_if<fast_csim, {t} >::type {name};" for name, t in named]
     return L
 
 
@@ -316,10 +324,10 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
     L.append(extra)
     # x stages
     xs = sched.x_stages
-    L.append("    // stage types: nnet::ht_fast<T>::type is T, except in a C simulation built with")
-    L.append("    // -DHT_FAST_CSIM, where it is T's exact integer emulation (nnet_ht_fast.h)")
-    L.append(f"    typedef nnet::ht_fast<{in_t} >::type in_fast_t;")
-    L += _stage_typedefs(xs, x_types, table_types)
+    named = [("in_fast_t", in_t)] + _stage_types(xs, x_types, table_types)
+    if sched.kind == "lstm":
+        named += [("hbox_t", "h_t")] + _stage_types(sched.h_stages, h_types, table_types)
+    L += _fast_typedefs(named)
     for k, st in enumerate(xs):
         a_t = "in_fast_t" if k == 0 else f"{xs[k - 1].name}_out_t"
         L.append(stage_function(st, prefix, a_t, f"{st.name}_tab_t", f"{st.name}_acc_t", f"{st.name}_out_t",
@@ -344,9 +352,7 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
         hpos = [local[sched.n_in + j] for j in range(sched.n_state)]
         hbox_t = "hbox_t"
         L.append(f"    static const unsigned hbox_size = {box.entries};")
-        L += _stage_typedefs(hs, h_types, table_types)
         L.append(f"    typedef {hs[-1].name}_out_t zh_t;")
-        L.append("    typedef nnet::ht_fast<h_t>::type hbox_t;")
         L.append(f"    static const unsigned zh_banks = {sched.zh_banks};")
         L.append(f"    static const unsigned state_banks = {sched.state_banks};")
         L.append(f"    static const unsigned gate_lanes = {sched.gate_lanes};")

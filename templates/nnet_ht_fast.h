@@ -160,6 +160,13 @@ inline ht_fx<W1 + W2, I1 + I2, S1 || S2, AP_TRN, AP_WRAP> operator*(const ht_fx<
     return r;
 }
 
+template <class A, class B> struct ht_same {
+    static const bool value = false;
+};
+template <class A> struct ht_same<A, A> {
+    static const bool value = true;
+};
+
 template <bool C, class A, class B> struct ht_if {
     typedef A type;
 };
@@ -176,6 +183,15 @@ template <int W, int I, ap_q_mode Q, ap_o_mode O> struct ht_fast<ap_fixed<W, I, 
 };
 template <int W, int I, ap_q_mode Q, ap_o_mode O> struct ht_fast<ap_ufixed<W, I, Q, O, 0> > {
     typedef typename ht_if<(W <= 31 && O != AP_WRAP_SM), ht_fx<W, I, false, Q, O>, ap_ufixed<W, I, Q, O, 0> >::type type;
+};
+
+// a layer uses the emulation only when all its stage types have one (a mix
+// would not compile): ht_fast_if<all, T>
+template <class T> struct ht_fast_ok {
+    static const bool value = !ht_same<typename ht_fast<T>::type, T>::value;
+};
+template <bool ALL, class T> struct ht_fast_if {
+    typedef typename ht_if<ALL, typename ht_fast<T>::type, T>::type type;
 };
 
 // back to an ap type, with its modes
@@ -214,6 +230,12 @@ template <class T, class X> inline T ht_cast(const X &x) { return ht_to<T>::from
 #else
 
 template <class T> struct ht_fast {
+    typedef T type;
+};
+template <class T> struct ht_fast_ok {
+    static const bool value = true;
+};
+template <bool ALL, class T> struct ht_fast_if {
     typedef T type;
 };
 

@@ -251,4 +251,29 @@ def test_without_the_flag_the_stage_types_are_the_ap_types():
     fast = [(t1, "nnet::ht_fx<16,6,true,AP_TRN,AP_WRAP>"), (t2, "nnet::ht_fx<20,6,true,AP_RND_CONV,AP_SAT>"),
             (wide, wide)]
     assert compiles(["-DHT_FAST_CSIM"], fast)
+
     assert not compiles([], fast[:1]), "the check cannot fail"
+
+
+def test_a_layer_with_a_type_too_wide_keeps_the_ap_types(tmp_path):
+    """At ap_fixed<30,12> some stage accumulators exceed 31 bits: the layer
+    then keeps every stage on ap types (a mix would not compile), and the
+    fast build still equals the bit-exact reference."""
+    if GXX is None:
+        pytest.skip("needs g++ on PATH")
+    import numpy as np
+
+    import test_bitexact as tb
+    from hls_project import csim
+
+    out = tmp_path / "wide"
+    hm, _, _, _ = tb.hls_model("lstm_d2_parallel", out, precision="ap_fixed<30,12>")
+    hm.write()
+    text = (out / "firmware" / "parameters.h").read_text()
+    assert "static const bool fast_csim =" in text and "typedef nnet::ht_fast_if<fast_csim, ap_fixed<30,12> >" in text
+    build = subprocess.run(csim.build_command(str(out), "myproject", opt="-O0"), cwd=out, capture_output=True,
+                           text=True, timeout=900)
+    assert build.returncode == 0, build.stdout[-3000:]
+    subprocess.run([str(out / "csim")], cwd=out, check=True, capture_output=True, timeout=600)
+    got, ref, _ = tb._compare(out, hm)
+    assert got.shape[0] == tb.N_SAMPLES and np.array_equal(got, ref)
