@@ -361,7 +361,6 @@ def main(argv=None) -> int:
                 ap_s, _ = timed_csim(d, args.samples, N_CLASSES)
                 with open(os.path.join(d, "tb_data", "csim_results.log"), "rb") as f:
                     ap_log = f.read()
-            if kind == "fdht":
                 extra["instructions_per_sample_ap_types"] = marginal_instructions(d)
             build_s, build_rss = timed_build(d)
             csim_s, out = timed_csim(d, args.samples, N_CLASSES)

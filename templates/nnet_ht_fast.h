@@ -22,6 +22,9 @@
 // built both ways give byte-identical results).
 
 #include "ap_fixed.h"
+#if defined(HT_FAST_CSIM) && !defined(__SYNTHESIS__)
+#include <type_traits>
+#endif
 
 namespace nnet {
 
@@ -160,72 +163,40 @@ inline ht_fx<W1 + W2, I1 + I2, S1 || S2, AP_TRN, AP_WRAP> operator*(const ht_fx<
     return r;
 }
 
-template <class A, class B> struct ht_same {
-    static const bool value = false;
-};
-template <class A> struct ht_same<A, A> {
-    static const bool value = true;
-};
-
-template <bool C, class A, class B> struct ht_if {
-    typedef A type;
-};
-template <class A, class B> struct ht_if<false, A, B> {
-    typedef B type;
-};
-
 // ap_fixed / ap_ufixed of up to 31 bits, no saturation bits, no AP_WRAP_SM
 template <class T> struct ht_fast {
     typedef T type;
 };
 template <int W, int I, ap_q_mode Q, ap_o_mode O> struct ht_fast<ap_fixed<W, I, Q, O, 0> > {
-    typedef typename ht_if<(W <= 31 && O != AP_WRAP_SM), ht_fx<W, I, true, Q, O>, ap_fixed<W, I, Q, O, 0> >::type type;
+    typedef typename std::conditional<(W <= 31 && O != AP_WRAP_SM), ht_fx<W, I, true, Q, O>, ap_fixed<W, I, Q, O, 0> >::type
+        type;
 };
 template <int W, int I, ap_q_mode Q, ap_o_mode O> struct ht_fast<ap_ufixed<W, I, Q, O, 0> > {
-    typedef typename ht_if<(W <= 31 && O != AP_WRAP_SM), ht_fx<W, I, false, Q, O>, ap_ufixed<W, I, Q, O, 0> >::type type;
+    typedef typename std::conditional<(W <= 31 && O != AP_WRAP_SM), ht_fx<W, I, false, Q, O>,
+                                      ap_ufixed<W, I, Q, O, 0> >::type type;
 };
 
 // a layer uses the emulation only when all its stage types have one (a mix
 // would not compile): ht_fast_if<all, T>
 template <class T> struct ht_fast_ok {
-    static const bool value = !ht_same<typename ht_fast<T>::type, T>::value;
+    static const bool value = !std::is_same<typename ht_fast<T>::type, T>::value;
 };
 template <bool ALL, class T> struct ht_fast_if {
-    typedef typename ht_if<ALL, typename ht_fast<T>::type, T>::type type;
+    typedef typename std::conditional<ALL, typename ht_fast<T>::type, T>::type type;
 };
 
-// back to an ap type, with its modes
-template <class T> struct ht_to {
-    template <class X> static T from(const X &x) { return (T)x; }
-};
-template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N> struct ht_to_ap {
-    template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2>
-    static long long raw(const ht_fx<W2, I2, S2, Q2, O2> &x) {
-        return ht_fx_convert<W2 - I2, W, W - I, S, Q, O>(x.v);
-    }
-};
-template <int W, int I, ap_q_mode Q, ap_o_mode O, int N>
-struct ht_to<ap_fixed<W, I, Q, O, N> > : ht_to_ap<W, I, true, Q, O, N> {
-    typedef ap_fixed<W, I, Q, O, N> T;
-    template <class X> static T from(const X &x) { return (T)x; }
-    template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2> static T from(const ht_fx<W2, I2, S2, Q2, O2> &x) {
-        T r;
-        r.range(W - 1, 0) = (unsigned long long)ht_to::raw(x);
-        return r;
-    }
-};
-template <int W, int I, ap_q_mode Q, ap_o_mode O, int N>
-struct ht_to<ap_ufixed<W, I, Q, O, N> > : ht_to_ap<W, I, false, Q, O, N> {
-    typedef ap_ufixed<W, I, Q, O, N> T;
-    template <class X> static T from(const X &x) { return (T)x; }
-    template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2> static T from(const ht_fx<W2, I2, S2, Q2, O2> &x) {
-        T r;
-        r.range(W - 1, 0) = (unsigned long long)ht_to::raw(x);
-        return r;
-    }
-};
-
-template <class T, class X> inline T ht_cast(const X &x) { return ht_to<T>::from(x); }
+// back to an ap type T, with T's modes (any other value: a plain cast)
+template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N>
+constexpr bool ht_signed(const ap_fixed_base<W, I, S, Q, O, N> *) {
+    return S;
+}
+template <class T, int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2> inline T ht_cast(const ht_fx<W2, I2, S2, Q2, O2> &x) {
+    T r;
+    r.range(T::width - 1, 0) = (unsigned long long)ht_fx_convert<W2 - I2, T::width, T::width - T::iwidth,
+                                                                  ht_signed((const T *)nullptr), T::qmode, T::omode>(x.v);
+    return r;
+}
+template <class T, class X> inline T ht_cast(const X &x) { return (T)x; }
 
 #else
 
