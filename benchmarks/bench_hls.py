@@ -27,7 +27,7 @@ depend on the machine's load),
 weight storage (sum over weight variables of entries x bit width), and MACs
 per time step: our kernel's HT plan vs ``numpy.einsum_path(optimize='optimal')``
 on the same tensor network vs the dense product, and the MODEL cycles per clip
-and DSP estimate (ours: hls_project/cycle_model.py; the stock LSTM: the
+and DSP estimate (ours: hls_project/accel/model.py; the stock LSTM: the
 hardware report's analytic estimate of hls4ml's kernel at reuse factor 1)
 on the same tensor network vs the dense product. Then the paper's UCF11 shape
 (57,600 + 256 inputs, H = 256) for the stock LSTM: its weight count and the
@@ -371,14 +371,14 @@ def main(argv=None) -> int:
                                   "ap_types_identical": f.read() == ap_log})
             bits, entries, per_layer = weight_storage(hm)
             if kind == "fdht":
-                from hls_project import cycle_model
+                from hls_project.accel import model as cycle_model
 
                 head = cycle_model.model_figures(hm, 5.0)["headline"]
                 model_cycles, model_dsp = head["latency_cycles_per_clip"], head["dsp"]
             else:
                 from hls_project import reports
 
-                est = reports.dense_lstm_estimate(N_IN, H, T, 1, 16)
+                est = cycle_model.dense_lstm_estimate(N_IN, H, T, 1, 16)
                 model_cycles, model_dsp = est["cycles_per_clip"], est["dsp"]
             rnn = m.layers[1]
             wdir = os.path.join(d, "firmware", "weights")

@@ -3,7 +3,7 @@
 For the UCF11 shape (configs/ucf11.yml: 6 frames of 160x120x3, H = 256) and
 the default model (configs/default.yml), the model is converted with hls4ml
 (io_stream, our extension) at each ``hls.lanes`` setting and the report's
-MODEL figures (hls_project/cycle_model.py, the same code that writes
+MODEL figures (hls_project/accel/model.py, the same code that writes
 hardware_report.json) are printed: clips/s at the configured clock, DSP
 estimate, lane utilisation, MAC lanes, buffer and constant bits, the top
 port and the input-stream bound. Weights are untrained (they only set the
@@ -24,7 +24,8 @@ sys.path.insert(0, ROOT)
 
 
 def figures(config_path: str, sample_shape, n_classes: int, lanes: int, backend=None):
-    from hls_project import cycle_model, flow
+    from hls_project import flow
+    from hls_project.accel import model as cycle_model
     from keras_model.config import load_config, merge
     from keras_model.models import build_model
 

@@ -1,6 +1,6 @@
 """C++ text hls4ml's own activation code needs for our layers: the
 ``nnet::activ_config`` structs of the FDHT-LSTM's gate tables. (The layers'
-own C++, the accelerator, is ``accelgen``.)"""
+own C++, the accelerator, is ``accel.writer``.)"""
 
 from __future__ import annotations
 

@@ -26,7 +26,9 @@ from keras_model.fixedtype import canonical
 from keras_model.errors import ConfigError
 from keras_model.layers import CORE_PREFIX
 
-from . import accelgen, codegen, schedule
+from . import codegen
+from .accel import schedule
+from .accel import writer
 from . import precision
 from .precision import derive_stage_types, fixed_type, int_bits_for, parse_fixed, precision_str
 
@@ -279,7 +281,8 @@ def _ir_classes():
                 self._schedule = schedule.build(
                     self.ht_shape(), self.get_attr("n_in"), self.get_attr("n_timesteps") if lstm else 1,
                     "lstm" if lstm else "dense", self.word_width(), int(self.get_attr("lanes", 16)),
-                    self.get_attr("stage_lanes") or None, out_width=self.out_width(), what=f"layer {self.name}")
+                    self.get_attr("stage_lanes") or None, out_width=self.out_width(), what=f"layer {self.name}",
+                    return_sequences=bool(self.get_attr("return_sequences", False)) if lstm else False)
             return self._schedule
 
         def tables(self):
@@ -293,8 +296,8 @@ def _ir_classes():
                 if name in cores:
                     t = precision_str(self.get_weights(f"core_{name}").type.precision)
                 else:
-                    t = accelgen.table_type(values, width)
-                out[name] = (accelgen.quantize(values, t), t)
+                    t = writer.table_type(values, width)
+                out[name] = (writer.quantize(values, t), t)
             return out
 
         def frac(self) -> int:
@@ -433,7 +436,7 @@ def accel_types(node) -> dict:
     bias_var = node.get_weights("bias")
     bias_t = precision_str(bias_var.type.precision)
     use_bias = node.get_attr("use_bias", True)
-    bias = accelgen.quantize(np.asarray(bias_var.data, dtype=np.float64).reshape(-1), bias_t) if use_bias \
+    bias = writer.quantize(np.asarray(bias_var.data, dtype=np.float64).reshape(-1), bias_t) if use_bias \
         else np.zeros(shape.out_features)
     z_bound = xt["bounds"][-1] + (float(np.max(np.abs(bias))) if np.size(bias) else 0.0)
     ht_ = None
@@ -452,13 +455,13 @@ def accel_types(node) -> dict:
 
 
 def accel_code(node, prefix: str) -> str:
-    """The layer's config struct (``accelgen.layer_struct``) with its
+    """The layer's config struct (``writer.layer_struct``) with its
     schedule, constant tables and derived types."""
     sched = node.schedule()
     lstm = sched.kind == "lstm"
     t = accel_types(node)
     xt, tables, bias, bias_t, zsum_t = t["x"], t["tables"], t["bias"], t["bias_t"], t["z"]
-    h_types = accelgen.ChainTypes(t["h"]["accum"], t["h"]["inter"]) if lstm else None
+    h_types = writer.ChainTypes(t["h"]["accum"], t["h"]["inter"]) if lstm else None
     in_t = precision_str(node.get_input_variable().type.precision)
     # a core read directly keeps hls4ml's type name (defines.h), so a precision
     # set for it in the config is what the stage multiplies with
@@ -486,12 +489,18 @@ def accel_code(node, prefix: str) -> str:
             f"{'true' if node.get_attr('recr_act_symmetric', False) else 'false'};",
         ])
         base = "fdht_accel_config"
+        gates = writer.GateTables(int(node.get_attr("table_size", 1024)),
+                                    precision_str(node.get_attr("table_t").precision),
+                                    int(node.get_attr("act_bits", 0)), bool(node.get_attr("act_symmetric", False)),
+                                    int(node.get_attr("recr_act_bits", 0)),
+                                    bool(node.get_attr("recr_act_symmetric", False)))
     else:
-        extra = f"    typedef nnet::array<z_t, {sched.zx_width}> out_word_t;"
+        extra = f"    typedef nnet::array<z_t, {sched.out_width}> out_word_t;"
         base = "ht_accel_config"
-    return accelgen.layer_struct(sched, prefix, base, table_vals, table_types,
-                                 accelgen.ChainTypes(xt["accum"], xt["inter"]), h_types, in_t, bias, bias_t,
-                                 zsum_t, extra)
+        gates = None
+    return writer.layer_struct(sched, prefix, base, table_vals, table_types,
+                                 writer.ChainTypes(xt["accum"], xt["inter"]), h_types, in_t, bias, bias_t,
+                                 zsum_t, extra, gates)
 
 
 def _templates(FDHTLSTM, HTDense):

@@ -116,24 +116,20 @@ def render_markdown(hw: Dict[str, Any]) -> str:
         L.append(f"{l['layer']}: {le['ht_params']:,} HT core parameters + {le['bias_params']:,} bias; "
                  f"{le['macs_per_step']:,} MACs per step on chip (plan: {le['plan_input_macs_per_step']:,} input-"
                  f"dependent; {le['plan_constant_macs_once']:,} core-only MACs done once at conversion); "
-                 f"frame interval {le['interval_cycles_per_frame']:,} cycles; "
-                 + ("frame channels (hls::stream_of_blocks, Vitis HLS): every stage is a process of its own and "
-                    "successive clips overlap, so a clip every "
-                    if le.get("frame_channels") else
-                    "Vivado HLS fallback (a frame loop around a per-frame DATAFLOW region): clips do not overlap, "
-                    "a clip every ")
-                 + f"{le['interval_cycles_per_clip']:,} cycles (busiest process: "
-                 + max(le["processes_cycles_per_clip"].items(), key=lambda kv: kv[1])[0] + ").")
+                 f"frame interval {le['interval_cycles_per_frame']:,} cycles; a clip every "
+                 f"{le['interval_cycles_per_clip']:,} cycles when calls overlap (busiest process: "
+                 + max(le["processes_cycles_per_clip"].items(), key=lambda kv: kv[1])[0]
+                 + f"), latency {le['cycles_per_clip']:,} cycles.")
         L.append("")
-        L.append("| process | MACs/frame | lanes (sums x terms) | iterations | depth | cycles | busy | banks in/table/out |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        L.append("| process | MACs/frame | lanes (sums x terms) | lanes by index | iterations | II | depth | cycles | busy |")
+        L.append("|---|---:|---:|---|---:|---:|---:|---:|---:|")
         for r in le["stages"]:
+            by = ", ".join(f"{k} {v}" for k, v in r["lanes_by_index"].items()) or "-"
             L.append(f"| {r['stage']} ({r['kind']}: {r['reads']} . {r['table']}) | {r['macs']:,} | {r['lanes']} "
-                     f"({r['free_lanes']} x {r['sum_lanes']}) | {r['trips']:,} | {r['depth']} | {r['cycles']:,} | "
-                     f"{_pct(100 * r['utilisation'])} % | {r['a_banks']}/{r['table_banks']}/{r['out_banks']} |")
+                     f"({r['free_lanes']} x {r['sum_lanes']}) | {by} | {r['trips']:,} | {r['ii']} | {r['depth']} | "
+                     f"{r['cycles']:,} | {_pct(100 * r['utilisation'])} % |")
         for name, cyc in le["processes_cycles_per_frame"].items():
-            if not name.startswith("stage "):
-                L.append(f"| {name} | | | | | {cyc:,} | | |")
+            L.append(f"| {name} (per frame) | | | | | | | {cyc:,} | |")
         L.append("")
     for o in hw["accelerator"]["other_layers"]:
         L.append(f"{o['layer']} ({o['class']}): {_n(o['multipliers'])} multipliers"

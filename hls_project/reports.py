@@ -31,6 +31,7 @@ import numpy as np
 
 from .precision import parse_fixed, precision_str
 from .report_kinds import kind_comparison, plot_kinds
+from .accel import model as cycle_model
 from .report_markdown import render_markdown, summary_lines
 
 JSON_NAME = "hardware_report.json"
@@ -68,11 +69,6 @@ DEVICES: Dict[str, Dict[str, Any]] = {
 }
 BRAM_18K_BITS = 18 * 1024
 URAM_BITS = 288 * 1024
-#: Cycles assumed per entry into a pipelined loop (pipeline fill + loop entry/exit)
-#: for the upper cycle estimate; the lower one ignores it.
-LOOP_ENTRY_CYCLES = 5
-#: Cycles assumed per table activation call (hls4ml's io_parallel activations are unrolled).
-ACTIVATION_CYCLES = 1
 
 _INT = re.compile(r"^\s*ap_(u?)int\s*<\s*(\d+)")
 
@@ -95,14 +91,6 @@ def type_width(text: str) -> int:
         return parse_fixed(s)[0]
     except ValueError:
         raise ValueError(f"cannot read the bit width of type {s!r}") from None
-
-
-def dsp_per_multiplier(wa: int, wb: int) -> int:
-    """DSP48E2 slices (27 x 18-bit signed multiplier) per multiplier of a
-    wa x wb product: ceil(wide/27) * ceil(narrow/18). A rule of thumb; narrow
-    products may land in LUTs instead."""
-    a, b = max(wa, wb), min(wa, wb)
-    return math.ceil(a / 27) * math.ceil(b / 18)
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -142,9 +130,9 @@ def _var_row(var) -> Dict[str, Any]:
 
 def ht_layer_report(node) -> Dict[str, Any]:
     """Exact storage figures and the cycle/resource MODEL of one FDHTLSTM /
-    HTDense IR layer (``cycle_model.ht_layer``: the schedule the C++ was
+    HTDense IR layer (``accel.model.ht_layer``: the schedule the C++ was
     generated from)."""
-    from . import cycle_model
+
 
     shape = node.ht_shape()
     is_lstm = node.class_name == "FDHTLSTM"
@@ -192,31 +180,6 @@ def ht_layer_report(node) -> Dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
-def dense_lstm_estimate(n_in: int, h: int, timesteps: int, reuse_factor: int, width: int) -> Dict[str, Any]:
-    """hls4ml's LSTM (nnet_recurrent.h): per step z = W_x x + W_h h + b through
-    two nnet::dense products (multiplier_limit = DIV_ROUNDUP(n_in*n_out, reuse_factor),
-    as hls4ml's recurrent templates compute it). Latency strategy: each product
-    is pipelined with II = reuse_factor, both run side by side; cycles per step
-    ~ reuse_factor + adder-tree depth (element-wise gate work unrolled, ~1 cycle)."""
-    rf = int(reuse_factor)
-    mx = _ceil_div(n_in * 4 * h, rf)
-    mh = _ceil_div(h * 4 * h, rf)
-    params = (n_in + h) * 4 * h + 4 * h
-    tree = math.ceil(math.log2(max(n_in, 2)))
-    per_step = rf + tree + 1
-    return {
-        "n_in": n_in, "units": h, "reuse_factor": rf,
-        "macs_per_step": (n_in + h) * 4 * h,
-        "macs_per_clip": (n_in + h) * 4 * h * timesteps,
-        "params": params,
-        "weight_bits": params * width,
-        "multipliers": {"W_x": mx, "W_h": mh, "total": mx + mh},
-        "dsp": (mx + mh) * dsp_per_multiplier(width, width),
-        "cycles_per_step": per_step,
-        "cycles_per_clip": per_step * timesteps,
-    }
-
-
 # --------------------------------------------------------------------------
 # Model kinds at the same shape (for the plot)
 # --------------------------------------------------------------------------
@@ -258,46 +221,6 @@ def _fit(dsp: int, weight_bits: int, dev: Dict[str, Any], memory_bits: Optional[
     }
 
 
-def _other_layer(node, rf_default: int) -> Optional[Dict[str, Any]]:
-    cls = node.class_name
-    if cls == "Dense":
-        n_in, n_out = int(node.get_attr("n_in")), int(node.get_attr("n_out"))
-        rf = int(node.get_attr("reuse_factor", rf_default) or 1)
-        w = node.get_weights("weight")
-        wi = type_width(w.type.precision)
-        xi = type_width(node.get_input_variable().type.precision)
-        mults = _ceil_div(n_in * n_out, rf)
-        cycles = rf + math.ceil(math.log2(max(n_in, 2))) + 1
-        return {"layer": node.name, "class": cls, "macs": n_in * n_out, "multipliers": mults,
-                "dsp": mults * dsp_per_multiplier(wi, xi), "cycles": cycles, "reuse_factor": rf}
-    if cls == "Softmax":
-        size = int(node.get_attr("table_size", 1024))
-        tables = []
-        for key, fn in (("exp_table_t", "exp"), ("inv_table_t", "invert")):
-            t = node.get_attr(key)
-            if t is not None:
-                tables.append({"function": f"softmax {fn}", "tables": 1, "entries": size,
-                               "type": precision_str(t.precision), "bits": size * type_width(t.precision)})
-        n = int(node.get_attr("n_in", 0))
-        ws = [type_width(node.get_attr(k).precision) for k in ("exp_table_t", "inv_table_t") if node.get_attr(k)]
-        return {"layer": node.name, "class": cls, "macs": 0, "multipliers": n,
-                "dsp": n * (dsp_per_multiplier(*ws) if len(ws) == 2 else 1), "cycles": 4, "activation_tables": tables,
-                "note": "exp table look-ups, a sum, one inverse look-up and n_in products (~4 cycles assumed)"}
-    if cls == "LSTM":  # hls4ml's own (dense) LSTM in the model
-        n_in, h, t = int(node.get_attr("n_in")), int(node.get_attr("n_out")), int(node.get_attr("n_timesteps"))
-        rf = int(node.get_attr("reuse_factor", rf_default) or 1)
-        w = type_width(node.get_weights("weight").type.precision)
-        d = dense_lstm_estimate(n_in, h, t, rf, w)
-        return {"layer": node.name, "class": cls, "macs": d["macs_per_clip"], "multipliers": d["multipliers"]["total"],
-                "dsp": d["dsp"], "cycles": d["cycles_per_clip"], "cycles_per_step": d["cycles_per_step"],
-                "macs_per_step": d["macs_per_step"], "reuse_factor": rf,
-                "note": "hls4ml's stock LSTM, estimated as in dense_lstm"}
-    if cls in ("Activation", "Sigmoid", "TanH", "ReLU"):
-        return {"layer": node.name, "class": cls, "macs": 0, "multipliers": 0, "dsp": 0,
-                "cycles": ACTIVATION_CYCLES}
-    return None
-
-
 def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict[str, Any]] = None,
                     kinds: bool = True) -> Dict[str, Any]:
     """The hardware report as a dict (see the module docstring)."""
@@ -312,7 +235,7 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
         if node.class_name in ("FDHTLSTM", "HTDense"):
             layers.append(ht_layer_report(node))
         elif node.class_name not in ("Input", "Reshape", "Flatten"):
-            o = _other_layer(node, rf)
+            o = cycle_model.other_layer(node, rf)
             if o:
                 others.append(o)
     # every weight variable of the model (what the C++ stores)
@@ -324,7 +247,7 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
             weight_rows.append({"layer": node.name, **_var_row(w)})
     total_bits = sum(r["bits"] for r in weight_rows)
 
-    from . import cycle_model
+
 
     costs = rnn_costs(model)
     timesteps = int(model.input_shape[1])
@@ -336,7 +259,7 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
         o["multipliers"] for o in fig["other_layers"])
     dsp = head["dsp"]
     tables = [t for l in layers for t in l["activation_tables"]] + [t for o in others for t in o.get("activation_tables", [])]
-    dense = dense_lstm_estimate(costs["features_per_step"], costs["units"], timesteps, rf, width)
+    dense = cycle_model.dense_lstm_estimate(costs["features_per_step"], costs["units"], timesteps, rf, width)
     dev = _device(h["part"])
     pipeline_style = getattr(hls_model.config, "pipeline_style", None)
     memory = total_bits + sum(l["buffer_bits"] + l["constant_bits"] for l in layers) + sum(t["bits"] for t in tables)

@@ -113,7 +113,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "interface": None,  # VivadoAccelerator: axi_stream (default), axi_master, axi_lite
         "part": "xcvu9p-flga2104-2L-e",
         "clock_period": 5,
-        "io_type": "io_parallel",
+        "io_type": "io_stream",
         "precision": "ap_fixed<16,6>",
         "state_precision": None,  # default: ap_fixed<W, bits for |c| <= T>, rounding + saturation
         "accum_precision": None,  # default: derived so sums cannot overflow

@@ -1,31 +1,31 @@
 #ifndef NNET_HT_STREAM_H_
 #define NNET_HT_STREAM_H_
 
-// The streaming HT accelerator: HTDense and FDHT-LSTM for io_stream, and the
+// The HT accelerator's kernels: HTDense and FDHT-LSTM for io_stream, and the
 // same processes behind an array interface for io_parallel (bit-identical).
 //
-// What is generated per layer (hls_project/accelgen.py, from the schedule in
-// hls_project/schedule.py) is a config struct with the layer's sizes and
-// types and its processes as static functions:
+// Every kernel is a function template driven by a CONFIG_T struct that
+// hls_project/accel/writer.py generates per stage (sizes, lanes, loop levels,
+// strides, lane maps) and by constant tables (the stage ROMs, the bias, the
+// gate tables) written as initialisers at conversion. Python writes config
+// structs, tables and the calls that connect processes; the loops are here.
 //
-//   x0(x, out), x1(a, out), ..  one frame through one x-chain stage: x0
-//                               consumes the frame's input words as they
-//                               arrive, x1.. read the previous stage's output
-//   drain(z, zs)                adds the bias, writes z words
-//   x_chain<word_T, zword_T>(x, zs)   all frames of a call through the chain:
-//       frame channels (default): every stage is its own process looping over
-//         the frames, handing each frame's tensor to the next stage through an
-//         hls::stream_of_blocks (ping-pong blocks, Vitis HLS); the processes
-//         sit in the caller's DATAFLOW region, so successive calls overlap too
-//       HT_FRAME_PIPO (Vivado HLS, which has no stream_of_blocks): a frame
-//         loop around one DATAFLOW region per frame with ping-pong arrays
-//         (x_frame); frames overlap inside a call, calls do not
-//   h_scatter(h, hbox), h_chain(hbox, zh)   (LSTM) the recurrent part W [0 ; h ; 0]
+// Storage: every tensor between stages is an array of words
+//     T buf[banks][depth][lanes]   (ARRAY_PARTITION complete on dims 1 and 3)
+// A stage iteration reads one A word and one ROM word and writes at most one
+// output word, so every lane index is a compile-time constant after
+// unrolling: each access goes to a bank the scheduler knows (the only
+// run-time bank is the gate bank of the last stage's write, one access per
+// iteration, which every bank can take). The HLS rules this relies on, and
+// their sources, are listed in docs/hardware.md; `fdht lint` checks them.
 //
-// Both channel kinds run the same stage functions in the same order, so they
-// give bit-identical results (tested with -DHT_FRAME_PIPO). This header holds
-// what is common: the frame channels, the gates, the time loop and the
-// interface wrappers. Loops are labelled; pipelined loops have II = 1.
+// Processes of one frame (a loop over the frames with DATAFLOW in its body,
+// ping-pong arrays between the stages: UG1399 "Canonical Forms"):
+//   ht_regroup   input words -> words of the first stage (+ zero words)
+//   ht_stage     x0 (A from a FIFO, in arrival order), x1.. (A from a buffer)
+//   drain        bias; LSTM: one hidden unit's 4 gates per cycle (FIFO z_x)
+// and, for an LSTM, the recurrence process beside it: per step the h-chain
+// stages, then the gates (one hidden unit per cycle).
 
 #include "hls_stream.h"
 #include "nnet_activation.h"
@@ -33,87 +33,8 @@
 #include "nnet_ht_fast.h"
 #include "nnet_ht_probe.h"
 #include "nnet_types.h"
-#include <cmath>
-#ifndef __SYNTHESIS__
-#include <cstdlib>
-#include <deque>
-#include <iostream>
-#endif
-
-
-#ifndef HT_FRAME_PIPO
-#if defined(__SYNTHESIS__) && !defined(__VITIS_HLS__)
-#define HT_FRAME_PIPO 1
-#else
-#define HT_FRAME_PIPO 0
-#endif
-#endif
-
-// Vitis HLS's own stream_of_blocks: always in synthesis, and in a C simulation
-// built with -DHT_HLS_STREAM_OF_BLOCKS (Vitis's csim headers on the include path)
-#if !defined(HT_HLS_STREAM_OF_BLOCKS) && defined(__SYNTHESIS__) && defined(__VITIS_HLS__)
-#define HT_HLS_STREAM_OF_BLOCKS 1
-#endif
-#if defined(HT_HLS_STREAM_OF_BLOCKS)
-#include "hls_streamofblocks.h"
-#endif
 
 namespace nnet {
-
-// --------------------------------------------------------------------------
-// Frame channels: a stream of blocks (one block = one frame's tensor)
-// --------------------------------------------------------------------------
-#if defined(HT_HLS_STREAM_OF_BLOCKS)
-template <class B> using ht_blocks = hls::stream_of_blocks<B>;
-template <class B> using ht_read_lock = hls::read_lock<B>;
-template <class B> using ht_write_lock = hls::write_lock<B>;
-#elif !HT_FRAME_PIPO
-// C simulation: the processes of a dataflow region run one after another, so
-// the channel holds every block its producer wrote until the consumer takes
-// it (a FIFO of blocks); a lock is the block it acquired, as in Vitis.
-template <class B> class ht_blocks {
-    struct holder {
-        B data;
-    };
-    std::deque<holder *> full_;
-    template <class> friend class ht_read_lock;
-    template <class> friend class ht_write_lock;
-
-  public:
-    ht_blocks() {}
-    ~ht_blocks() {
-        for (typename std::deque<holder *>::iterator it = full_.begin(); it != full_.end(); ++it)
-            delete *it;
-    }
-};
-
-template <class B> class ht_read_lock {
-    ht_blocks<B> &ch_;
-    typename ht_blocks<B>::holder *h_;
-
-  public:
-    explicit ht_read_lock(ht_blocks<B> &ch) : ch_(ch), h_(0) {
-        if (ch_.full_.empty()) {
-            std::cerr << "ht_blocks: a frame was read before it was written" << std::endl;
-            std::abort();
-        }
-        h_ = ch_.full_.front();
-        ch_.full_.pop_front();
-    }
-    ~ht_read_lock() { delete h_; }
-    operator B &() { return h_->data; }
-};
-
-template <class B> class ht_write_lock {
-    ht_blocks<B> &ch_;
-    typename ht_blocks<B>::holder *h_;
-
-  public:
-    explicit ht_write_lock(ht_blocks<B> &ch) : ch_(ch), h_(new typename ht_blocks<B>::holder()) {}
-    ~ht_write_lock() { ch_.full_.push_back(h_); }
-    operator B &() { return h_->data; }
-};
-#endif
 
 // Base of the generated layer structs (they define everything).
 struct ht_accel_config {};
@@ -140,72 +61,406 @@ template <unsigned N, unsigned D, class x_T> inline int ht_table_point(x_T x) {
 }
 
 // Table lookup on hls4ml's sigmoid table layout: [-8, 8) over table_size
-// entries, at the NEAREST table point (hls4ml's own lookup truncates towards
-// zero: twice the error, and biased)
-template <class x_T, typename CONFIG_T> inline int ht_sigmoid_index(x_T x) {
-    int i = ht_table_point<CONFIG_T::table_size, 16>(x) + 8 * CONFIG_T::table_size / 16;
-    return i < 0 ? 0 : (i > int(CONFIG_T::table_size) - 1 ? int(CONFIG_T::table_size) - 1 : i);
+// entries, at the NEAREST table point
+template <class x_T, unsigned N> inline int ht_sigmoid_index(x_T x) {
+    int i = ht_table_point<N, 16>(x) + 8 * N / 16;
+    return i < 0 ? 0 : (i > int(N) - 1 ? int(N) - 1 : i);
 }
 
 // ... and on hls4ml's tanh table layout: [-4, 4).
-template <class x_T, typename CONFIG_T> inline int ht_tanh_index(x_T x) {
-    int i = ht_table_point<CONFIG_T::table_size, 8>(x) + 4 * CONFIG_T::table_size / 8;
-    return i < 0 ? 0 : (i > int(CONFIG_T::table_size) - 1 ? int(CONFIG_T::table_size) - 1 : i);
+template <class x_T, unsigned N> inline int ht_tanh_index(x_T x) {
+    int i = ht_table_point<N, 8>(x) + 4 * N / 8;
+    return i < 0 ? 0 : (i > int(N) - 1 ? int(N) - 1 : i);
 }
 
-// The gate tables: hls4ml's (bits = 0), or a QKeras quantized_sigmoid /
-// quantized_tanh with use_real_*: the real function at hls4ml's table points,
-// rounded to the quantizer's grid (sigmoid 2^-bits, tanh 2^-(bits-1)) and
-// clipped to its range, as QKeras computes it in float.
-template <class CONFIG_T, unsigned N>
-void ht_sigmoid_table(typename CONFIG_T::table_t table[N], int bits, bool symmetric) {
-    if (bits <= 0) {
-        init_sigmoid_table<CONFIG_T, N>(table);
-        return;
+// --------------------------------------------------------------------------
+// Loop levels of a stage: compile-time recursion over CONFIG_T's level
+// arrays (constants at each level, so no level table exists in hardware)
+// --------------------------------------------------------------------------
+
+struct ht_pos {
+    unsigned a, b, o, g;   // A word, ROM row, out word (depth), out bank
+    bool first, last;      // first / last iteration of the sum
+    bool fresh;            // the B-only levels are all 0: a new A word (stream stage)
+};
+
+template <class C, int L> struct ht_levels {
+    static const unsigned T = C::lv_trips[L], A = C::lv_a[L], B = C::lv_b[L], O = C::lv_o[L], G = C::lv_g[L];
+    static const bool S = C::lv_sum[L] != 0, BONLY = C::lv_bonly[L] != 0;
+
+    static void pos(const unsigned cnt[C::n_levels], ht_pos &p) {
+        #pragma HLS INLINE
+        p.a += cnt[L] * A;
+        p.b += cnt[L] * B;
+        p.o += cnt[L] * O;
+        p.g += cnt[L] * G;
+        if (S) {
+            p.first = p.first && cnt[L] == 0;
+            p.last = p.last && cnt[L] == T - 1;
+        }
+        if (BONLY)
+            p.fresh = p.fresh && cnt[L] == 0;
+        ht_levels<C, L - 1>::pos(cnt, p);
     }
-    const float m = float(1u << bits);
-    for (unsigned ii = 0; ii < N; ii++) {
-        const float x = 2 * 8.0 * (ii - float(N) / 2.0) / float(N);
-        const float q = std::floor(1.0f / (1.0f + std::exp(-x)) * m + 0.5f) / m;
-        const float lo = (symmetric ? 1.0f : 0.0f) / m, hi = 1.0f - 1.0f / m;
-        table[ii] = q < lo ? lo : (q > hi ? hi : q);
+
+    // odometer: the innermost level counts, a carry moves outwards
+    static void next(unsigned cnt[C::n_levels], bool carry) {
+        #pragma HLS INLINE
+        const bool wrap = cnt[L] == T - 1;
+        if (carry)
+            cnt[L] = wrap ? 0 : cnt[L] + 1;
+        ht_levels<C, L - 1>::next(cnt, carry && wrap);
+    }
+};
+
+template <class C> struct ht_levels<C, -1> {
+    static void pos(const unsigned *, ht_pos &) {}
+    static void next(unsigned *, bool) {}
+};
+
+template <class C> inline ht_pos ht_position(const unsigned cnt[C::n_levels]) {
+    #pragma HLS INLINE
+    ht_pos p = {0, 0, 0, 0, true, true, true};
+    ht_levels<C, int(C::n_levels) - 1>::pos(cnt, p);
+    return p;
+}
+
+// Balanced adder tree over N values in the accumulator type: the products of
+// one output lane are reduced here, then added to the accumulator once.
+template <class acc_T, int N> struct ht_tree {
+    template <class V> static acc_T sum(const V &v, int lo) {
+        #pragma HLS INLINE
+        acc_T r = ht_tree<acc_T, N / 2>::sum(v, lo);
+        r += ht_tree<acc_T, N - N / 2>::sum(v, lo + N / 2);
+        return r;
+    }
+};
+template <class acc_T> struct ht_tree<acc_T, 1> {
+    template <class V> static acc_T sum(const V &v, int lo) {
+        #pragma HLS INLINE
+        return v[lo];
+    }
+};
+
+// --------------------------------------------------------------------------
+// One contraction stage: out[o] = sum_s A[a] * B[b], free_lanes x sum_lanes
+// products per iteration. CONFIG_T: n_levels, lv_* (per level: trips, A word
+// / ROM row / out word / out bank strides, summed, B-only), trips, free_lanes,
+// sum_lanes, a_lanes, a_words, rom_rows, out_banks, out_depth, acc_rows,
+// a_lane[free_lanes * sum_lanes] (the A lane of product (f, s)), accum_t.
+// --------------------------------------------------------------------------
+
+// The iteration's products for output lane f, reduced
+template <class a_word_T, class tab_T, class C>
+inline typename C::accum_t ht_lane_sum(const a_word_T &w, const tab_T rom_row[C::rom_lanes],
+                                       unsigned f) {
+    #pragma HLS INLINE
+    typedef typename C::accum_t acc_T;
+    acc_T prod[C::sum_lanes];
+    #pragma HLS ARRAY_PARTITION variable=prod complete
+    for (unsigned s = 0; s < C::sum_lanes; s++) {
+        #pragma HLS UNROLL
+        prod[s] = (acc_T)(w[C::a_lane[f * C::sum_lanes + s]] * rom_row[C::b_lane[f * C::sum_lanes + s]]);
+    }
+    return ht_tree<acc_T, C::sum_lanes>::sum(prod, 0);
+}
+
+// A from a word buffer (x1.., h0..): loop levels free..., summed...; the
+// accumulators are registers.
+template <class a_T, class out_T, class tab_T, class C>
+void ht_stage(const a_T a[C::a_words][C::a_lanes], out_T out[C::out_banks][C::out_depth][C::free_lanes],
+              const tab_T rom[C::rom_rows][C::rom_lanes]) {
+    #pragma HLS INLINE
+    typedef typename C::accum_t acc_T;
+    unsigned cnt[C::n_levels];
+    #pragma HLS ARRAY_PARTITION variable=cnt complete
+    acc_T acc[C::free_lanes];
+    #pragma HLS ARRAY_PARTITION variable=acc complete
+    for (unsigned l = 0; l < C::n_levels; l++) {
+        #pragma HLS UNROLL
+        cnt[l] = 0;
+    }
+Stage:
+    for (unsigned it = 0; it < C::trips; it++) {
+        #pragma HLS PIPELINE II=1
+        HT_TRIP(C::trip_name());
+        const ht_pos p = ht_position<C>(cnt);
+        a_T w[C::a_lanes];
+        #pragma HLS ARRAY_PARTITION variable=w complete
+        for (unsigned k = 0; k < C::a_lanes; k++) {
+            #pragma HLS UNROLL
+            w[k] = a[p.a][k];
+        }
+        for (unsigned f = 0; f < C::free_lanes; f++) {
+            #pragma HLS UNROLL
+            const acc_T t = ht_lane_sum<a_T *, tab_T, C>(w, rom[p.b], f);
+            acc_T s = p.first ? acc_T(0) : acc[f];
+            s += t; // the one adder on the carried path
+            acc[f] = s;
+            if (p.last)
+                out[p.g][p.o][f] = (out_T)acc[f];
+        }
+        ht_levels<C, int(C::n_levels) - 1>::next(cnt, true);
     }
 }
 
-template <class CONFIG_T, unsigned N>
-void ht_tanh_table(typename CONFIG_T::table_t table[N], int bits, bool symmetric) {
-    if (bits <= 0) {
-        init_tanh_table<CONFIG_T, N>(table);
-        return;
+// A from a FIFO, each word read once in arrival order (x0): loop levels
+// A-free..., summed..., B-only...; one accumulator row per B-only iteration
+// (rows > 1: a RAM updated at distance acc_rows, DEPENDENCE below).
+template <class a_word_T, class out_T, class tab_T, class C>
+void ht_stage_stream(hls::stream<a_word_T> &a, out_T out[C::out_banks][C::out_depth][C::free_lanes],
+                     const tab_T rom[C::rom_rows][C::rom_lanes]) {
+    #pragma HLS INLINE
+    typedef typename C::accum_t acc_T;
+    unsigned cnt[C::n_levels];
+    #pragma HLS ARRAY_PARTITION variable=cnt complete
+    acc_T acc[C::acc_rows][C::free_lanes];
+    #pragma HLS ARRAY_PARTITION variable=acc complete dim=2
+    #pragma HLS DEPENDENCE variable=acc inter RAW distance=C::acc_rows true
+    unsigned row = 0;
+    a_word_T w;
+    for (unsigned l = 0; l < C::n_levels; l++) {
+        #pragma HLS UNROLL
+        cnt[l] = 0;
     }
-    const float m = float(1u << (bits - 1));
-    for (unsigned ii = 0; ii < N; ii++) {
-        const float x = 2 * 4.0 * (ii - float(N) / 2.0) / float(N);
-        const float q = std::floor(std::tanh(x) * m + 0.5f) / m;
-        const float lo = -1.0f + (symmetric ? 1.0f : 0.0f) / m, hi = 1.0f - 1.0f / m;
-        table[ii] = q < lo ? lo : (q > hi ? hi : q);
+Stage:
+    for (unsigned it = 0; it < C::trips; it++) {
+        #pragma HLS PIPELINE II=1
+        HT_TRIP(C::trip_name());
+        const ht_pos p = ht_position<C>(cnt);
+        if (p.fresh)
+            w = a.read();
+        for (unsigned f = 0; f < C::free_lanes; f++) {
+            #pragma HLS UNROLL
+            const acc_T t = ht_lane_sum<a_word_T, tab_T, C>(w, rom[p.b], f);
+            acc_T s = p.first ? acc_T(0) : acc[row][f];
+            s += t; // the one adder on the carried path
+            acc[row][f] = s;
+            if (p.last)
+                out[p.g][p.o][f] = (out_T)s;
+        }
+        row = row == C::acc_rows - 1 ? 0 : row + 1;
+        ht_levels<C, int(C::n_levels) - 1>::next(cnt, true);
+    }
+}
+
+// Input words (W values) -> the first stage's words (Q values, Q | W), then
+// zero words for the box entries past the input.
+template <class in_word_T, class a_word_T, class C>
+void ht_regroup(hls::stream<in_word_T> &x, hls::stream<a_word_T> &a) {
+    #pragma HLS INLINE
+    static const unsigned W = in_word_T::size, Q = a_word_T::size;
+    typename in_word_T::value_type reg[W];
+    #pragma HLS ARRAY_PARTITION variable=reg complete
+    unsigned k = 0;
+Regroup:
+    for (unsigned i = 0; i < C::box_words; i++) {
+        #pragma HLS PIPELINE II=1
+        HT_TRIP(C::trip_regroup());
+        a_word_T out;
+        if (i < C::in_words) {
+            if (k == 0) {
+                const in_word_T w = x.read();
+                for (unsigned l = 0; l < W; l++) {
+                    #pragma HLS UNROLL
+                    reg[l] = w[l];
+                }
+            }
+            for (unsigned l = 0; l < Q; l++) {
+                #pragma HLS UNROLL
+                out[l] = reg[l];
+            }
+            for (unsigned l = 0; l + Q < W; l++) {
+                #pragma HLS UNROLL
+                reg[l] = reg[l + Q];
+            }
+            k = k == W / Q - 1 ? 0 : k + 1;
+        } else {
+            for (unsigned l = 0; l < Q; l++) {
+                #pragma HLS UNROLL
+                out[l] = 0;
+            }
+        }
+        a.write(out);
+    }
+}
+
+// LSTM drain: z words (4 gate banks x L lanes) -> one hidden unit per cycle
+// (its 4 gates + bias), in word order; the lanes leave through a shift register.
+template <class z_T, class zword_T, class bias_T, class C>
+void ht_drain_gates(const z_T z[4][C::z_depth][C::z_lanes], hls::stream<zword_T> &zx,
+                    const bias_T bias[C::n_state][4]) {
+    #pragma HLS INLINE
+    z_T reg[4][C::z_lanes];
+    #pragma HLS ARRAY_PARTITION variable=reg complete dim=0
+    unsigned d = 0, l = 0;
+Drain:
+    for (unsigned k = 0; k < C::n_state; k++) {
+        #pragma HLS PIPELINE II=1
+        HT_TRIP(C::trip_drain());
+        if (l == 0) {
+            for (unsigned g = 0; g < 4; g++) {
+                #pragma HLS UNROLL
+                for (unsigned m = 0; m < C::z_lanes; m++) {
+                    #pragma HLS UNROLL
+                    reg[g][m] = z[g][d][m];
+                }
+            }
+        }
+        zword_T word;
+        for (unsigned g = 0; g < 4; g++) {
+            #pragma HLS UNROLL
+            word[g] = ht_cast<typename C::z_t>(reg[g][0]) + (typename C::z_t)bias[k][g];
+            for (unsigned m = 0; m + 1 < C::z_lanes; m++) {
+                #pragma HLS UNROLL
+                reg[g][m] = reg[g][m + 1];
+            }
+        }
+        zx.write(word);
+        if (l == C::z_lanes - 1) {
+            l = 0;
+            d++;
+        } else {
+            l++;
+        }
+    }
+}
+
+// HTDense drain: z (one lane, C order) + bias -> output words of out_width values.
+template <class z_T, class oword_T, class bias_T, class C>
+void ht_drain_dense(const z_T z[1][C::n_out][1], hls::stream<oword_T> &y, const bias_T bias[C::n_out]) {
+    #pragma HLS INLINE
+    static const unsigned W = oword_T::size;
+    oword_T word;
+    unsigned k = 0;
+Drain:
+    for (unsigned n = 0; n < C::n_out; n++) {
+        #pragma HLS PIPELINE II=1
+        HT_TRIP(C::trip_drain());
+        for (unsigned m = 0; m + 1 < W; m++) {
+            #pragma HLS UNROLL
+            word[m] = word[m + 1];
+        }
+        word[W - 1] = ht_cast<typename C::z_t>(z[0][n][0]) + (typename C::z_t)bias[n];
+        if (k == W - 1) {
+            y.write(word);
+            k = 0;
+        } else {
+            k++;
+        }
     }
 }
 
 // --------------------------------------------------------------------------
-// HTDense
+// FDHT-LSTM recurrence: per step the h-chain (CONFIG_T::h_chain over the
+// h-box, which holds h_{t-1} at hbox_offset..), then the gates, one hidden
+// unit per cycle in the drain's order (unit_j: its index, zh_addr: its z_h word).
+// --------------------------------------------------------------------------
+
+template <class res_T, class table_T, class C>
+void fdht_recurrence(hls::stream<typename C::zword_t> &zx, hls::stream<res_T> &y,
+                     const table_T sig[3][C::table_size], const table_T tnh[2][C::table_size],
+                     const unsigned unit_j[C::n_state], const unsigned zh_addr[C::n_state]) {
+    #pragma HLS INLINE
+    static const unsigned H = C::n_state, N = C::table_size;
+    typedef typename C::z_t z_t;
+    typedef typename C::act_t act_t;
+    typedef typename C::state_t state_t;
+    typedef typename C::h_t h_t;
+
+    h_t h[H];
+    state_t c[H];
+    typename C::hbox_t hbox[C::hbox_size][1];
+    typename C::zh_t zh[4][C::zh_depth][1];
+    #pragma HLS ARRAY_PARTITION variable=zh complete dim=1
+    #pragma HLS DEPENDENCE variable=c inter false
+    #pragma HLS DEPENDENCE variable=h inter false
+    #pragma HLS DEPENDENCE variable=hbox inter false
+
+Reset:
+    for (unsigned i = 0; i < C::reset_trips; i++) {
+        #pragma HLS PIPELINE II=1
+        HT_TRIP(C::trip_reset());
+        if (i < H) {
+            h[i] = 0;
+            c[i] = 0;
+        }
+        if (i < C::hbox_size)
+            hbox[i][0] = 0;
+    }
+
+TimeLoop:
+    for (unsigned t = 0; t < C::n_timesteps; t++) {
+        C::h_chain(hbox, zh);
+    Gates:
+        for (unsigned k = 0; k < H; k++) {
+            #pragma HLS PIPELINE II=1
+            HT_TRIP(C::trip_gates());
+            const typename C::zword_t zw = zx.read();
+            const unsigned j = unit_j[k], q = zh_addr[k];
+            // z = (W x + b) + W h, in a type that holds every sum exactly
+            const z_t zi = (z_t)zw[0] + ht_cast<z_t>(zh[0][q][0]);
+            const z_t zf = (z_t)zw[1] + ht_cast<z_t>(zh[1][q][0]);
+            const z_t zg = (z_t)zw[2] + ht_cast<z_t>(zh[2][q][0]);
+            const z_t zo = (z_t)zw[3] + ht_cast<z_t>(zh[3][q][0]);
+            const act_t gi = (act_t)sig[0][ht_sigmoid_index<z_t, N>(zi)];
+            const act_t gf = (act_t)sig[1][ht_sigmoid_index<z_t, N>(zf)];
+            const act_t go = (act_t)sig[2][ht_sigmoid_index<z_t, N>(zo)];
+            const act_t gg = (act_t)tnh[0][ht_tanh_index<z_t, N>(zg)];
+            const state_t cn = (state_t)(gf * c[j] + gi * gg);
+            c[j] = cn;
+            const act_t ca = (act_t)tnh[1][ht_tanh_index<state_t, N>(cn)];
+            const h_t hn = (h_t)(go * ca);
+            h[j] = hn;
+            hbox[C::hbox_offset + j][0] = hn;
+        }
+        if (C::return_sequences || t == C::n_timesteps - 1) {
+            res_T out_word;
+        Output:
+            for (unsigned j = 0; j < H; j++) {
+                #pragma HLS PIPELINE II=1
+                HT_TRIP(C::trip_output());
+                for (unsigned m = 0; m + 1 < H; m++) {
+                    #pragma HLS UNROLL
+                    out_word[m] = out_word[m + 1];
+                }
+                out_word[H - 1] = h[j];
+            }
+            y.write(out_word);
+        }
+    }
+}
+
+// --------------------------------------------------------------------------
+// Layer entry points (the generated struct supplies x_chain and recurrence)
 // --------------------------------------------------------------------------
 
 template <class data_T, class res_T, typename CONFIG_T>
 void ht_dense_stream(hls::stream<data_T> &x, hls::stream<res_T> &y) {
-    #pragma HLS DATAFLOW
+    #pragma HLS INLINE
     CONFIG_T::template x_chain<data_T, res_T>(x, y);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void ht_dense_pack(const data_T x[CONFIG_T::n_in], hls::stream<typename CONFIG_T::word_t> &xs) {
+void fdht_lstm_stream(hls::stream<data_T> &x, hls::stream<res_T> &y) {
+    #pragma HLS DATAFLOW
+    hls::stream<typename CONFIG_T::zword_t> zx("fdht_zx");
+    // two frames of z_x: the x-chain runs up to a frame ahead of the recurrence
+    #pragma HLS STREAM variable=zx depth=CONFIG_T::zx_depth
+    CONFIG_T::template x_chain<data_T, typename CONFIG_T::zword_t>(x, zx);
+    CONFIG_T::template recurrence<res_T>(zx, y);
+}
+
+template <class data_T, unsigned N, class word_T>
+void ht_pack(const data_T x[N], hls::stream<word_T> &xs) {
+    static const unsigned K = word_T::size;
 PackWords:
-    for (unsigned w = 0; w < CONFIG_T::n_in / CONFIG_T::word_t::size; w++) {
+    for (unsigned w = 0; w < N / K; w++) {
         #pragma HLS PIPELINE II=1
-        typename CONFIG_T::word_t word;
-        for (unsigned k = 0; k < CONFIG_T::word_t::size; k++) {
+        word_T word;
+        for (unsigned k = 0; k < K; k++) {
             #pragma HLS UNROLL
-            word[k] = x[w * CONFIG_T::word_t::size + k];
+            word[k] = x[w * K + k];
         }
         xs.write(word);
     }
@@ -230,150 +485,18 @@ void ht_dense_array(const data_T x[CONFIG_T::n_in], res_T y[CONFIG_T::n_out]) {
     #pragma HLS DATAFLOW
     hls::stream<typename CONFIG_T::word_t> xs("ht_dense_x");
     hls::stream<typename CONFIG_T::out_word_t> ys("ht_dense_y");
-    ht_dense_pack<data_T, res_T, CONFIG_T>(x, xs);
+    ht_pack<data_T, CONFIG_T::n_in, typename CONFIG_T::word_t>(x, xs);
     ht_dense_stream<typename CONFIG_T::word_t, typename CONFIG_T::out_word_t, CONFIG_T>(xs, ys);
     ht_unpack<res_T, typename CONFIG_T::out_word_t, CONFIG_T::n_out>(ys, y);
 }
 
-// --------------------------------------------------------------------------
-// FDHT-LSTM
-// --------------------------------------------------------------------------
-
-// The recurrence: per step, h-chain then gates (gate_lanes hidden units per cycle).
-template <class res_T, typename CONFIG_T>
-void fdht_recurrence(hls::stream<typename CONFIG_T::zword_t> &zx, hls::stream<res_T> &y) {
-    static const unsigned H = CONFIG_T::n_state;
-    static const unsigned G = CONFIG_T::gate_lanes;
-    typedef typename CONFIG_T::z_t z_t;
-    typedef typename CONFIG_T::act_t act_t;
-    typedef typename CONFIG_T::state_t state_t;
-    typedef typename CONFIG_T::h_t h_t;
-    typedef typename CONFIG_T::ACT_CONFIG_T::table_t table_t;
-
-    h_t h[H];
-    state_t c[H];
-    #pragma HLS ARRAY_PARTITION variable=h cyclic factor=CONFIG_T::state_banks
-    #pragma HLS ARRAY_PARTITION variable=c cyclic factor=CONFIG_T::state_banks
-    typename CONFIG_T::hbox_t hbox[CONFIG_T::hbox_size];
-    typename CONFIG_T::zh_t zh[4 * H];
-    #pragma HLS ARRAY_PARTITION variable=zh cyclic factor=CONFIG_T::zh_banks
-
-    // One table copy per lookup per lane: every lookup has its own port.
-    static table_t sig_table[3 * G][CONFIG_T::ACT_CONFIG_RECR_T::table_size];
-    static table_t tanh_table[2 * G][CONFIG_T::ACT_CONFIG_T::table_size];
-    #pragma HLS ARRAY_PARTITION variable=sig_table complete dim=1
-    #pragma HLS ARRAY_PARTITION variable=tanh_table complete dim=1
-    static bool tables_ready = false;
-    if (!tables_ready) {
-        for (unsigned k = 0; k < 3 * G; k++)
-            ht_sigmoid_table<typename CONFIG_T::ACT_CONFIG_RECR_T, CONFIG_T::ACT_CONFIG_RECR_T::table_size>(
-                sig_table[k], CONFIG_T::recr_act_bits, CONFIG_T::recr_act_symmetric);
-        for (unsigned k = 0; k < 2 * G; k++)
-            ht_tanh_table<typename CONFIG_T::ACT_CONFIG_T, CONFIG_T::ACT_CONFIG_T::table_size>(
-                tanh_table[k], CONFIG_T::act_bits, CONFIG_T::act_symmetric);
-        tables_ready = true;
-    }
-
-ResetState:
-    for (unsigned j = 0; j < H; j++) {
-        #pragma HLS PIPELINE II=1
-        HT_TRIP(CONFIG_T::trip_reset());
-        h[j] = 0;
-        c[j] = 0;
-    }
-    CONFIG_T::h_reset(hbox);
-
-    HT_BANK_PROBE(probe_zh, CONFIG_T::probe_zh(), CONFIG_T::zh_banks);
-    HT_BANK_PROBE(probe_c, CONFIG_T::probe_state(), CONFIG_T::state_banks);
-
-TimeLoop:
-    for (unsigned t = 0; t < CONFIG_T::n_timesteps; t++) {
-        CONFIG_T::h_scatter(h, hbox);
-        CONFIG_T::h_chain(hbox, zh);
-        res_T out_word;
-    Gates:
-        for (unsigned jj = 0; jj < H / G; jj++) {
-            #pragma HLS PIPELINE II=1
-            HT_TRIP(CONFIG_T::trip_gates());
-            typename CONFIG_T::zword_t zw = zx.read();
-            for (unsigned l = 0; l < G; l++) {
-                #pragma HLS UNROLL
-                const unsigned j = jj * G + l;
-                HT_BANK_READ(probe_zh, j);
-                HT_BANK_READ(probe_zh, H + j);
-                HT_BANK_READ(probe_zh, 2 * H + j);
-                HT_BANK_READ(probe_zh, 3 * H + j);
-                HT_BANK_READ(probe_c, j);
-                HT_BANK_WRITE(probe_c, j);
-                // z = (W x + b) + W h, in a type that holds every sum exactly
-                const z_t zi = (z_t)zw[l] + ht_cast<z_t>(zh[j]);
-                const z_t zf = (z_t)zw[G + l] + ht_cast<z_t>(zh[H + j]);
-                const z_t zg = (z_t)zw[2 * G + l] + ht_cast<z_t>(zh[2 * H + j]);
-                const z_t zo = (z_t)zw[3 * G + l] + ht_cast<z_t>(zh[3 * H + j]);
-                const act_t gi = (act_t)sig_table[3 * l][ht_sigmoid_index<z_t, typename CONFIG_T::ACT_CONFIG_RECR_T>(zi)];
-                const act_t gf =
-                    (act_t)sig_table[3 * l + 1][ht_sigmoid_index<z_t, typename CONFIG_T::ACT_CONFIG_RECR_T>(zf)];
-                const act_t go =
-                    (act_t)sig_table[3 * l + 2][ht_sigmoid_index<z_t, typename CONFIG_T::ACT_CONFIG_RECR_T>(zo)];
-                const act_t gg = (act_t)tanh_table[2 * l][ht_tanh_index<z_t, typename CONFIG_T::ACT_CONFIG_T>(zg)];
-                const state_t cn = (state_t)(gf * c[j] + gi * gg);
-                c[j] = cn;
-                const act_t ca = (act_t)tanh_table[2 * l + 1][ht_tanh_index<state_t, typename CONFIG_T::ACT_CONFIG_T>(cn)];
-                h[j] = (h_t)(go * ca);
-                if (CONFIG_T::return_sequences)
-                    out_word[j] = h[j];
-            }
-            HT_BANK_END(probe_zh);
-            HT_BANK_END(probe_c);
-        }
-        if (CONFIG_T::return_sequences)
-            y.write(out_word);
-    }
-    if (!CONFIG_T::return_sequences) {
-        res_T out_word;
-    LastState:
-        for (unsigned j = 0; j < H; j++) {
-            #pragma HLS PIPELINE II=1
-            HT_TRIP(CONFIG_T::trip_last());
-            out_word[j] = h[j];
-        }
-        y.write(out_word);
-    }
-}
-
-template <class data_T, class res_T, typename CONFIG_T>
-void fdht_lstm_stream(hls::stream<data_T> &x, hls::stream<res_T> &y) {
-    #pragma HLS DATAFLOW
-    hls::stream<typename CONFIG_T::zword_t> zx("fdht_zx");
-    // two frames of z_x words: the x-chain runs one frame ahead of the recurrence
-    #pragma HLS STREAM variable=zx depth=CONFIG_T::zx_depth
-    CONFIG_T::template x_chain<data_T, typename CONFIG_T::zword_t>(x, zx);
-    fdht_recurrence<res_T, CONFIG_T>(zx, y);
-}
-
-template <class data_T, typename CONFIG_T>
-void fdht_pack(const data_T x[CONFIG_T::n_timesteps * CONFIG_T::n_in], hls::stream<typename CONFIG_T::word_t> &xs) {
-    static const unsigned K = CONFIG_T::word_t::size;
-PackWords:
-    for (unsigned w = 0; w < CONFIG_T::n_timesteps * CONFIG_T::n_in / K; w++) {
-        #pragma HLS PIPELINE II=1
-        typename CONFIG_T::word_t word;
-        for (unsigned k = 0; k < K; k++) {
-            #pragma HLS UNROLL
-            word[k] = x[w * K + k];
-        }
-        xs.write(word);
-    }
-}
-
-// io_parallel: the same processes, fed through internal streams.
 template <class data_T, class res_T, typename CONFIG_T>
 void fdht_lstm_array(const data_T x[CONFIG_T::n_timesteps * CONFIG_T::n_in],
                      res_T y[(CONFIG_T::return_sequences ? CONFIG_T::n_timesteps : 1) * CONFIG_T::n_state]) {
     #pragma HLS DATAFLOW
     hls::stream<typename CONFIG_T::word_t> xs("fdht_x");
     hls::stream<typename CONFIG_T::out_word_t> ys("fdht_y");
-    fdht_pack<data_T, CONFIG_T>(x, xs);
+    ht_pack<data_T, CONFIG_T::n_timesteps * CONFIG_T::n_in, typename CONFIG_T::word_t>(x, xs);
     fdht_lstm_stream<typename CONFIG_T::word_t, typename CONFIG_T::out_word_t, CONFIG_T>(xs, ys);
     ht_unpack<res_T, typename CONFIG_T::out_word_t,
               (CONFIG_T::return_sequences ? CONFIG_T::n_timesteps : 1) * CONFIG_T::n_state>(ys, y);

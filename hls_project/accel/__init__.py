@@ -1,0 +1,1 @@
+"""The accelerator's hardware package: schedule, config writer, cost model, devices, lint."""
