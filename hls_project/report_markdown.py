@@ -239,11 +239,17 @@ def summary_lines(hw: Dict[str, Any]) -> List[str]:
            f"fits: {'yes' if fit['dsp_fits'] else 'NO, use fewer hls.lanes'})"
            if fit.get("dsp_needed") is not None else "")
         + f", lanes busy {100 * m['lane_utilisation']:.1f} %, top port {m['top_port_bits']:,} bits, "
-          f"latency {e['cycles_per_clip']:,} cycles/clip",
+          f"latency {e['cycles_per_clip']:,} cycles/clip "
+          f"({m.get('clips_per_s_no_overlap', 0):,.0f} clips/s if calls do not overlap)",
         f"  dense LSTM (est.) {d['multipliers']['total']:,} multipliers, ~{d['dsp']:,} DSP"
         + (f" (fits: {'yes' if d['fit']['dsp_fits'] else 'NO'})" if d["fit"].get("dsp_fits") is not None else "")
         + f"; {d['weight_bits']:,} weight bits vs {m['weight_bits']:,}",
     ]
+    lint = hw.get("lint")
+    if lint:
+        lines.append(f"  HLS rules          {lint['rules'] - len(lint['failed'])}/{lint['rules']} hold"
+                     + (f" (failed: {', '.join(lint['failed'])})" if lint["failed"] else "")
+                     + "; the MODEL is an upper bound under these rules until a vendor report replaces it")
     s = hw.get("synthesis")
     if s and not s.get("error"):
         r = s["resources"]

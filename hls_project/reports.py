@@ -299,6 +299,7 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
             "fit": _fit(dsp, total_bits, dev, memory),
         },
         "accelerator": fig,
+        "lint": (report or {}).get("lint"),
         "dense_lstm": {**dense, "label": "hls4ml's stock LSTM at the same shape, ANALYTIC ESTIMATE",
                        "clips_per_s": _clips_per_s(dense["cycles_per_clip"], clock),
                        "fit": _fit(dense["dsp"], dense["weight_bits"], dev)},

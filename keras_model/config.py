@@ -129,6 +129,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "samples": None,
         "csim_timeout": 600,
         "csim_arithmetic": "fast",  # fast: the HT stages' ap_fixed arithmetic emulated exactly on integers (same bits); ap_types: ap_types' C++ model
+        "lint": "error",  # the HLS-rules lint after writing: 'error' stops the build on a failed rule, 'warn' reports it
         "pipeline_style": "dataflow",  # hls4ml Model.PipelineStyle: 'pipeline' would unroll the time loop
         "sweep_precision": None,  # e.g. [6, 8, 10, 12, 16] for build.py --sweep-precision
     },
@@ -158,7 +159,7 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
         "io_type": _STR, "precision": _STR, "state_precision": _STR, "accum_precision": _STR,
         "table_size": _INT, "reuse_factor": _INT, "lanes": _INT, "stream_width": _INT, "stage_lanes": dict,
         "classifier_reuse": (int, str), "layers": dict, "output": _STR, "min_agreement": _NUM,
-        "samples": _INT, "csim_timeout": _NUM, "csim_arithmetic": _STR, "pipeline_style": _STR, "sweep_precision": _LIST,
+        "samples": _INT, "csim_timeout": _NUM, "csim_arithmetic": _STR, "pipeline_style": _STR, "lint": _STR, "sweep_precision": _LIST,
     },
 }
 
@@ -286,6 +287,8 @@ def validate(cfg: Dict[str, Any], source: str = "config") -> List[str]:
             if not re.match(r"^(x\d+|h\d+|gates)$", str(k)) or isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 problems.append(f"hls.stage_lanes: entry {k}: {v!r} must name a stage (x0, x1, .., h0, .., gates) "
                                 "and give a positive integer")
+    if h.get("lint") not in (None, "error", "warn"):
+        problems.append(f"hls.lint: '{h.get('lint')}' is not one of error, warn")
     if h.get("pipeline_style") not in (None, "dataflow", "pipeline", "auto"):
         problems.append(f"hls.pipeline_style: '{h.get('pipeline_style')}' is not one of dataflow, pipeline, auto")
     pn = h.get("project_name")

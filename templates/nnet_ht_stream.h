@@ -73,6 +73,15 @@ template <class x_T, unsigned N> inline int ht_tanh_index(x_T x) {
     return i < 0 ? 0 : (i > int(N) - 1 ? int(N) - 1 : i);
 }
 
+// A table entry stored as its bit pattern (a ROM of integers: the same bits,
+// and a C++ initialiser that compiles fast)
+template <class T> inline T ht_from_bits(int raw) {
+    #pragma HLS INLINE
+    T v;
+    v.range(T::width - 1, 0) = raw;
+    return v;
+}
+
 // --------------------------------------------------------------------------
 // Loop levels of a stage: compile-time recursion over CONFIG_T's level
 // arrays (constants at each level, so no level table exists in hardware)
@@ -359,7 +368,7 @@ Drain:
 
 template <class res_T, class table_T, class C>
 void fdht_recurrence(hls::stream<typename C::zword_t> &zx, hls::stream<res_T> &y,
-                     const table_T sig[3][C::table_size], const table_T tnh[2][C::table_size],
+                     const int sig[3][C::table_size], const int tnh[2][C::table_size],
                      const unsigned unit_j[C::n_state], const unsigned zh_addr[C::n_state]) {
     #pragma HLS INLINE
     static const unsigned H = C::n_state, N = C::table_size;
@@ -403,13 +412,13 @@ TimeLoop:
             const z_t zf = (z_t)zw[1] + ht_cast<z_t>(zh[1][q][0]);
             const z_t zg = (z_t)zw[2] + ht_cast<z_t>(zh[2][q][0]);
             const z_t zo = (z_t)zw[3] + ht_cast<z_t>(zh[3][q][0]);
-            const act_t gi = (act_t)sig[0][ht_sigmoid_index<z_t, N>(zi)];
-            const act_t gf = (act_t)sig[1][ht_sigmoid_index<z_t, N>(zf)];
-            const act_t go = (act_t)sig[2][ht_sigmoid_index<z_t, N>(zo)];
-            const act_t gg = (act_t)tnh[0][ht_tanh_index<z_t, N>(zg)];
+            const act_t gi = (act_t)ht_from_bits<table_T>(sig[0][ht_sigmoid_index<z_t, N>(zi)]);
+            const act_t gf = (act_t)ht_from_bits<table_T>(sig[1][ht_sigmoid_index<z_t, N>(zf)]);
+            const act_t go = (act_t)ht_from_bits<table_T>(sig[2][ht_sigmoid_index<z_t, N>(zo)]);
+            const act_t gg = (act_t)ht_from_bits<table_T>(tnh[0][ht_tanh_index<z_t, N>(zg)]);
             const state_t cn = (state_t)(gf * c[j] + gi * gg);
             c[j] = cn;
-            const act_t ca = (act_t)tnh[1][ht_tanh_index<state_t, N>(cn)];
+            const act_t ca = (act_t)ht_from_bits<table_T>(tnh[1][ht_tanh_index<state_t, N>(cn)]);
             const h_t hn = (h_t)(go * ca);
             h[j] = hn;
             hbox[C::hbox_offset + j][0] = hn;

@@ -50,6 +50,19 @@ def _c2d(arr: np.ndarray) -> str:
     return ",\n".join("        " + r for r in rows)
 
 
+def _i2d(arr: np.ndarray) -> str:
+    return ",\n".join("        {" + ", ".join(str(int(v)) for v in row) + "}" for row in np.asarray(arr))
+
+
+def _bits(values: np.ndarray, type_str: str) -> np.ndarray:
+    """The ap_fixed bit patterns of values on the type's grid (as signed ints)."""
+    from ..precision import parse_fixed
+
+    w, i, _ = parse_fixed(type_str)
+    raw = np.round(np.asarray(values, dtype=np.float64) * 2.0 ** (w - i)).astype(np.int64)
+    return raw
+
+
 def _uarr(values: Sequence[int]) -> str:
     return ", ".join(str(int(v)) for v in values)
 
@@ -271,8 +284,9 @@ def _recurrence(sched: Schedule, prefix: str, gt: GateTables) -> List[str]:
           "        #pragma HLS INLINE off",
           "        typedef typename ACT_CONFIG_T::table_t table_t;",
           "        // the gate tables as constants (hls4ml's layout and values, hls_project/accel/tables.py)",
-          f"        static const table_t sig[3][{n}] = {{\n{_c2d(np.stack([sig] * 3))}}};",
-          f"        static const table_t tnh[2][{n}] = {{\n{_c2d(np.stack([tnh] * 2))}}};",
+          "        // stored as the values' bit patterns (integers compile fast; the same ROM)",
+          f"        static const int sig[3][{n}] = {{\n{_i2d(np.stack([_bits(sig, gt.table_t)] * 3))}}};",
+          f"        static const int tnh[2][{n}] = {{\n{_i2d(np.stack([_bits(tnh, gt.table_t)] * 2))}}};",
           "        #pragma HLS ARRAY_PARTITION variable=sig complete dim=1",
           "        #pragma HLS ARRAY_PARTITION variable=tnh complete dim=1",
           f"        static const unsigned unit_j[{h}] = {{{_uarr(order)}}};",
