@@ -40,12 +40,12 @@ def figures(config_path: str, sample_shape, n_classes: int, lanes: int, backend=
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--lanes", default="16,64,256,320,384", help="comma-separated lane budgets")
-    ap.add_argument("--backend", default=None, choices=["Vivado", "Vitis"],
-                    help="override the configs' hls.backend (Vitis: frame channels, clips overlap; "
-                         "Vivado: the Vivado HLS fallback, clips do not overlap)")
+    ap.add_argument("--lanes", default="64,256", help="comma-separated lane budgets (the recommended one is added)")
+    ap.add_argument("--backend", default=None, choices=["Vivado", "Vitis"], help="override the configs' hls.backend")
     args = ap.parse_args(argv)
-    budgets = [int(v) for v in args.lanes.split(",")]
+    from hls_project.accel import model as cycle_model
+
+    asked = [int(v) for v in args.lanes.split(",")]
     cases = [("UCF11 shape (configs/ucf11.yml)", os.path.join(ROOT, "configs", "ucf11.yml"), (6, 120, 160, 3), 11),
              ("default model (configs/default.yml)", os.path.join(ROOT, "configs", "default.yml"), (8, 32, 32, 1), 4)]
     for title, path, shape, classes in cases:
@@ -53,16 +53,21 @@ def main(argv=None) -> int:
         print(f"{'lanes':>6} {'MAC lanes':>9} {'clips/s':>10} {'DSP':>6} {'lanes busy':>10} {'interval':>10} "
               f"{'latency':>10} {'buffer bits':>12} {'largest':>10} {'frame bits':>10} {'const bits':>10} "
               f"{'port':>5} {'I/O bound':>10}")
+        rec = cycle_model.recommend_lanes(lambda b: figures(path, shape, classes, b, args.backend)[1]["headline"])
+        budgets = sorted(set(asked) | {rec})
         for lanes in budgets:
             cfg, fig = figures(path, shape, classes, lanes, args.backend)
             h = fig["headline"]
-            print(f"{lanes:>6} {h['mac_lanes']:>9} {h['clips_per_s']:>10,.0f} {h['dsp']:>6} "
+            mark = "*" if lanes == rec else " "
+            print(f"{lanes:>5}{mark} {h['mac_lanes']:>9} {h['clips_per_s']:>10,.0f} {h['dsp']:>6} "
                   f"{100 * h['lane_utilisation']:>9.1f}% {h['interval_cycles_per_clip']:>10,} "
                   f"{h['latency_cycles_per_clip']:>10,} {h['buffer_bits']:>12,} {h['largest_buffer_bits']:>10,} "
                   f"{h['frame_bits']:>10,} {h['constant_bits']:>10,} {h['top_port_bits']:>5} "
                   f"{h['io_bound_clips_per_s']:>10,.0f}")
-        print(f"  clock {cfg['hls']['clock_period']} ns, stream_width {cfg['hls']['stream_width']} values, "
-              f"backend {cfg['hls']['backend']}: {h['frame_channels']}")
+        print(f"  * recommended: {cycle_model.RECOMMEND_RULE}")
+        print(f"  clock {cfg['hls']['clock_period']} ns, stream_width {cfg['hls']['stream_width'] or 'auto'} values; "
+              f"clips/s assume successive calls overlap (latency-bound figure in the report); "
+              f"IIs from the HLS rules (hls_project/accel/rules.py)")
     return 0
 
 

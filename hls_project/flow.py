@@ -242,6 +242,22 @@ def check_io_parallel(h: Dict[str, Any], sample_shape) -> None:
                           f"(limits: {rules.MAX_PORT_BITS:,} bits, {rules.MAX_PARTITION:,} values); use io_stream")
 
 
+def chain_calls(project: str, name: str) -> None:
+    """io_stream: ``ap_ctrl_chain`` on the top function, so the next call
+    (clip) may enter a process while later ones finish the previous clip
+    (UG1399, block-level control protocols); the MODEL's clips/s assumes it."""
+    path = os.path.join(project, "firmware", f"{name}.cpp")
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        text = f.read()
+    if "#pragma HLS DATAFLOW" in text and "ap_ctrl_chain" not in text and "INTERFACE axis" in text:
+        text = text.replace("    #pragma HLS DATAFLOW", "    #pragma HLS INTERFACE ap_ctrl_chain port=return\n"
+                            "    #pragma HLS DATAFLOW", 1)
+        with open(path, "w") as f:
+            f.write(text)
+
+
 def run_lint(project: str, h: Dict[str, Any], log) -> Dict[str, Any]:
     """The HLS-rules lint on the written project (accel/lint.py): one summary
     line; a failed rule stops the build unless hls.lint is 'warn'."""
@@ -328,6 +344,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
             hm = convert(hw_model, cfg, tmp, x_flat, keras_probs, input_range, dense_output_ranges(hw_model, x_cal))
             with chatter("hls4ml"):
                 hm.write()
+            chain_calls(tmp, h.get("project_name") or "myproject")
         with timer.stage("HLS rules lint"):
             report["lint"] = run_lint(tmp, h, log)
         from . import profiling
