@@ -284,7 +284,8 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
             "input_port_bits": head["input_port_bits"],
             # headline MODEL figures of the whole model
             **{k: head[k] for k in ("clips_per_s", "dsp", "lane_utilisation", "top_port_bits",
-                                    "io_bound_clips_per_s")},
+                                    "io_bound_clips_per_s", "clips_per_s_no_overlap", "interval_cycles_per_clip",
+                                    "latency_cycles_per_clip")},
             "model_label": cycle_model.LABEL,
         },
         "layers": layers,

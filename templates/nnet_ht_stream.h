@@ -174,10 +174,10 @@ inline typename C::accum_t ht_lane_sum(const a_word_T &w, const tab_T rom_row[C:
     return ht_tree<acc_T, C::sum_lanes>::sum(prod, 0);
 }
 
-// A from a word buffer (x1.., h0..): loop levels free..., summed...; the
-// accumulators are registers.
+// A from a word buffer (x1.., h0..; one bank: a[0]): loop levels free...,
+// summed...; the accumulators are registers.
 template <class a_T, class out_T, class tab_T, class C>
-void ht_stage(const a_T a[C::a_words][C::a_lanes], out_T out[C::out_banks][C::out_depth][C::free_lanes],
+void ht_stage(const a_T a[1][C::a_words][C::a_lanes], out_T out[C::out_banks][C::out_depth][C::free_lanes],
               const tab_T rom[C::rom_rows][C::rom_lanes]) {
     #pragma HLS INLINE
     typedef typename C::accum_t acc_T;
@@ -198,7 +198,7 @@ Stage:
         #pragma HLS ARRAY_PARTITION variable=w complete
         for (unsigned k = 0; k < C::a_lanes; k++) {
             #pragma HLS UNROLL
-            w[k] = a[p.a][k];
+            w[k] = a[0][p.a][k];
         }
         for (unsigned f = 0; f < C::free_lanes; f++) {
             #pragma HLS UNROLL
@@ -379,7 +379,7 @@ void fdht_recurrence(hls::stream<typename C::zword_t> &zx, hls::stream<res_T> &y
 
     h_t h[H];
     state_t c[H];
-    typename C::hbox_t hbox[C::hbox_size][1];
+    typename C::hbox_t hbox[1][C::hbox_size][1];
     typename C::zh_t zh[4][C::zh_depth][1];
     #pragma HLS ARRAY_PARTITION variable=zh complete dim=1
     #pragma HLS DEPENDENCE variable=c inter false
@@ -395,7 +395,7 @@ Reset:
             c[i] = 0;
         }
         if (i < C::hbox_size)
-            hbox[i][0] = 0;
+            hbox[0][i][0] = 0;
     }
 
 TimeLoop:
@@ -421,7 +421,7 @@ TimeLoop:
             const act_t ca = (act_t)ht_from_bits<table_T>(tnh[1][ht_tanh_index<state_t, N>(cn)]);
             const h_t hn = (h_t)(go * ca);
             h[j] = hn;
-            hbox[C::hbox_offset + j][0] = hn;
+            hbox[0][C::hbox_offset + j][0] = hn;
         }
         if (C::return_sequences || t == C::n_timesteps - 1) {
             res_T out_word;

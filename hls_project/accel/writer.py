@@ -192,10 +192,10 @@ def _chain_stages(stages: List[Stage], tables, full_sizes, lo, first_a: str, fir
         if st.kind == "stream":
             a_decl = "hls::stream<aword_t> &a"
         elif k == 0:
-            a_decl = f"const {first_a_t} a[{first_words}][1]"
+            a_decl = f"const {first_a_t} a[1][{first_words}][1]"
         else:
             p = stages[k - 1]
-            a_decl = f"const {p.name}_out_t a[{p.out_depth}][{p.free_lanes}]"
+            a_decl = f"const {p.name}_out_t a[1][{p.out_depth}][{p.free_lanes}]"
         L += stage_wrapper(st, a_decl, rom(st, tables[st.cs.b], full_sizes[st.chain], lo[st.chain]))
     return L
 
@@ -227,7 +227,7 @@ def _x_chain(sched: Schedule, prefix: str, zword: str) -> List[str]:
                           "            ")
     L.append("            regroup<data_T>(x, a0);")
     for k, st in enumerate(xs):
-        src = "a0" if k == 0 else f"b_{xs[k - 1].name}[0]"
+        src = "a0" if k == 0 else f"b_{xs[k - 1].name}"
         L.append(f"            {st.name}({src}, b_{st.name});")
     L.append(f"            drain<{zword}>(b_{xs[-1].name}, zs);")
     L += ["        }", "    }"]
@@ -269,13 +269,13 @@ def _recurrence(sched: Schedule, prefix: str, gt: GateTables) -> List[str]:
          f"    static const unsigned reset_trips = {max(h, sched.h_box.entries)};",
          f"    static const unsigned zx_depth = {2 * h};",
          f"    typedef {hl.name}_out_t zh_t;",
-         f"    static void h_chain(const hbox_t hbox[{sched.h_box.entries}][1], zh_t zh[4][{hl.out_depth}][1]) {{",
+         f"    static void h_chain(const hbox_t hbox[1][{sched.h_box.entries}][1], zh_t zh[4][{hl.out_depth}][1]) {{",
          "        #pragma HLS INLINE off"]
     hs = sched.h_stages
     for st in hs[:-1]:
         L += _buffer_decl(f"{st.name}_out_t", f"b_{st.name}", 1, st.out_depth, st.free_lanes, "        ")
     for k, st in enumerate(hs):
-        src = "hbox" if k == 0 else f"b_{hs[k - 1].name}[0]"
+        src = "hbox" if k == 0 else f"b_{hs[k - 1].name}"
         dst = "zh" if k == len(hs) - 1 else f"b_{st.name}"
         L.append(f"        {st.name}({src}, {dst});")
     L += ["    }",
