@@ -38,35 +38,8 @@ JSON_NAME = "hardware_report.json"
 MD_NAME = "hardware_report.md"
 from .report_markdown import PLOT_NAME  # noqa: E402,F401
 
-# Device ceilings. Sources: AMD/Xilinx data sheets and product tables --
-# Alveo U250 (DS962, "Alveo U200 and U250 Data Center Accelerator Cards"):
-# 1,728K LUTs, 3,456K registers, 12,288 DSP slices, 2,688 36-Kb block RAMs
-# (= 5,376 BRAM_18K), 1,280 UltraRAMs; Virtex UltraScale+ VU9P and VU13P
-# (DS923 / UltraScale+ FPGA product tables): VU9P 1,182,240 LUTs, 2,364,480 FFs,
-# 6,840 DSP48E2, 2,160 36-Kb BRAM (4,320 BRAM_18K), 960 URAM; VU13P
-# 1,728,000 LUTs, 3,456,000 FFs, 12,288 DSP, 2,688 36-Kb BRAM, 1,280 URAM;
-# Zynq UltraScale+ ZU9EG (DS891 / MPSoC product tables): 274,080 LUTs,
-# 548,160 FFs, 2,520 DSP, 912 36-Kb BRAM (1,824 BRAM_18K), no URAM.
-# These are also the "Available" figures Vivado/Vitis HLS print for the parts.
-DEVICES: Dict[str, Dict[str, Any]] = {
-    "xcu250-figd2104-2L-e": {"name": "Alveo U250 (XCU250)", "DSP": 12288, "BRAM_18K": 5376, "LUT": 1728000,
-                             "FF": 3456000, "URAM": 1280},
-    "xcvu13p-flga2577-2-e": {"name": "Virtex UltraScale+ VU13P (hls4ml's default part)", "DSP": 12288,
-                             "BRAM_18K": 5376, "LUT": 1728000, "FF": 3456000, "URAM": 1280},
-    "xcvu9p-flga2104-2L-e": {"name": "Virtex UltraScale+ VU9P", "DSP": 6840, "BRAM_18K": 4320, "LUT": 1182240,
-                             "FF": 2364480, "URAM": 960},
-    "xczu9eg-ffvb1156-2-e": {"name": "Zynq UltraScale+ ZU9EG", "DSP": 2520, "BRAM_18K": 1824, "LUT": 274080,
-                             "FF": 548160, "URAM": 0},
-    # the VivadoAccelerator boards' parts (pynq-z2, alveo-u50/u200/u280; zcu102 and u250 are above)
-    "xc7z020clg400-1": {"name": "Zynq-7000 XC7Z020 (PYNQ-Z2)", "DSP": 220, "BRAM_18K": 280, "LUT": 53200,
-                        "FF": 106400, "URAM": 0},
-    "xcu50-fsvh2104-2-e": {"name": "Alveo U50 (XCU50)", "DSP": 5952, "BRAM_18K": 2688, "LUT": 872000,
-                           "FF": 1743000, "URAM": 640},
-    "xcu200-fsgd2104-2-e": {"name": "Alveo U200 (XCU200)", "DSP": 6840, "BRAM_18K": 4320, "LUT": 1182000,
-                            "FF": 2364000, "URAM": 960},
-    "xcu280-fsvh2892-2L-e": {"name": "Alveo U280 (XCU280)", "DSP": 9024, "BRAM_18K": 4032, "LUT": 1304000,
-                             "FF": 2607000, "URAM": 960},
-}
+from .accel.devices import DEVICES  # noqa: E402  (the device table)
+
 BRAM_18K_BITS = 18 * 1024
 URAM_BITS = 288 * 1024
 
@@ -192,7 +165,7 @@ def ht_layer_report(node) -> Dict[str, Any]:
 
 def _device(part: str, synthesis: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     if part in DEVICES:
-        return {"part": part, **DEVICES[part], "source": "data sheet (see hls_project/reports.py)"}
+        return {"part": part, **DEVICES[part], "source": "data sheet (see hls_project/accel/devices.py)"}
     avail = (synthesis or {}).get("available") or {}
     if avail.get("DSP"):
         return {"part": part, "name": part, **{k: avail.get(k) for k in ("DSP", "BRAM_18K", "LUT", "FF", "URAM")},
@@ -255,8 +228,7 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
     head = fig["headline"]
     macs_step = sum(l["macs_per_step"] for l in layers if l["class"] == "FDHTLSTM") or costs["macs_per_step"]
     macs_clip = sum(l["macs_per_clip"] for l in layers) + sum(o["macs"] for o in others)
-    mults = head["mac_lanes"] + sum(3 * l["estimate"]["gate_lanes"] for l in layers) + sum(
-        o["multipliers"] for o in fig["other_layers"])
+    mults = head["multipliers"]
     dsp = head["dsp"]
     tables = [t for l in layers for t in l["activation_tables"]] + [t for o in others for t in o.get("activation_tables", [])]
     dense = cycle_model.dense_lstm_estimate(costs["features_per_step"], costs["units"], timesteps, rf, width)
@@ -306,14 +278,7 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
                        "fit": _fit(dense["dsp"], dense["weight_bits"], dev)},
         "device": dev,
         "assumptions": [
-            "MODEL: every stage is one flattened loop nest at II = 1 with the schedule's lanes; its cycles per "
-            "frame are trips + an assumed pipeline depth (schedule.stage_depth); a chain of dataflow processes "
-            "over T frames takes sum(cycles) + (T - 1) x max(cycles). Trip counts are checked by the "
-            "HT_COUNT_TRIPS csim build; the II and depth a scheduler reaches are not checked here.",
-            "clips/s = clock / the slowest top-level process per clip (the next clip enters when it is free).",
-            "DSPs: one DSP48E2 per multiply-add lane up to 27x18-bit operands, 3 per gate lane, the Dense's "
-            "multipliers at its reuse factor, one per softmax output. LUT/FF are not estimated.",
-            "BRAM: arrays above 1 Kib in 18-Kib blocks, at least one per bank; smaller ones in LUTRAM/registers.",
+            *cycle_model.ASSUMPTIONS,
         ],
         "synthesis": None,
         "vendor": None,

@@ -25,6 +25,18 @@ from ..precision import parse_fixed, precision_str
 from . import rules
 from .schedule import Schedule, Stage
 
+ASSUMPTIONS = [
+    "MODEL: every pipelined loop at the II the HLS rules allow (hls_project/accel/rules.py; the lint checks the "
+    "generated code against them and reports the II per stage), cycles = trips x II + an assumed pipeline depth; "
+    "the frame pipeline (ping-pong arrays in a frame loop with DATAFLOW in its body) and the recurrence are "
+    "simulated frame by frame. Trip counts are checked by the HT_COUNT_TRIPS csim build; the II and depth a "
+    "vendor scheduler reaches are not checked here: the MODEL is an upper bound until a vendor report replaces it.",
+    "clips/s = clock / the busiest process's cycles per clip (successive calls overlap: ap_ctrl_chain on the "
+    "top); clips_per_s_no_overlap = clock / latency.",
+    "DSPs: one DSP48E2 per multiply-add lane up to 27x18-bit operands, 3 for the gate unit, the Dense's "
+    "multipliers at its reuse factor, one per softmax output. LUT/FF are not estimated.",
+    "BRAM: arrays above 1 Kib in 18-Kib blocks, at least one per bank; smaller ones in LUTRAM/registers.",
+]
 LABEL = "MODEL (cycle/resource model of the generated code under the HLS rules, not a synthesis result)"
 MULT_DEPTH = 3  # a DSP48 multiplier with input and output registers
 GATE_DEPTH = 12  # zh read, table index, lookups, three multiplies, state update
@@ -436,6 +448,7 @@ def model_figures(hls_model, clock_ns: float) -> Dict[str, Any]:
         "clips_per_s_no_overlap": round(clock_hz / latency, 2),
         "interval_cycles_per_clip": int(interval),
         "mac_lanes": int(lanes),
+        "multipliers": int(lanes + sum(3 * r["gate_lanes"] for r in ht_rows) + sum(o["multipliers"] for o in others)),
         "input_port_bits": int(in_bits), "output_port_bits": int(out_bits),
         "buffer_bits": int(sum(r["buffer_bits"] for r in ht_rows)),
         "constant_bits": int(sum(r["constant_bits"] for r in ht_rows)),
