@@ -159,17 +159,17 @@ template <class acc_T> struct ht_tree<acc_T, 1> {
 // a_lane[free_lanes * sum_lanes] (the A lane of product (f, s)), accum_t.
 // --------------------------------------------------------------------------
 
-// The iteration's products for output lane f, reduced
+// The iteration's products for output lane f, reduced (w: the A word, r: the
+// ROM word, both already in registers)
 template <class a_word_T, class tab_T, class C>
-inline typename C::accum_t ht_lane_sum(const a_word_T &w, const tab_T rom_row[C::rom_lanes],
-                                       unsigned f) {
+inline typename C::accum_t ht_lane_sum(const a_word_T &w, const tab_T r[C::rom_lanes], unsigned f) {
     #pragma HLS INLINE
     typedef typename C::accum_t acc_T;
     acc_T prod[C::sum_lanes];
     #pragma HLS ARRAY_PARTITION variable=prod complete
     for (unsigned s = 0; s < C::sum_lanes; s++) {
         #pragma HLS UNROLL
-        prod[s] = (acc_T)(w[C::a_lane[f * C::sum_lanes + s]] * rom_row[C::b_lane[f * C::sum_lanes + s]]);
+        prod[s] = (acc_T)(w[C::a_lane[f * C::sum_lanes + s]] * r[C::b_lane[f * C::sum_lanes + s]]);
     }
     return ht_tree<acc_T, C::sum_lanes>::sum(prod, 0);
 }
@@ -195,14 +195,20 @@ Stage:
         HT_TRIP(C::trip_name());
         const ht_pos p = ht_position<C>(cnt);
         a_T w[C::a_lanes];
+        tab_T r[C::rom_lanes];
         #pragma HLS ARRAY_PARTITION variable=w complete
+        #pragma HLS ARRAY_PARTITION variable=r complete
         for (unsigned k = 0; k < C::a_lanes; k++) {
             #pragma HLS UNROLL
-            w[k] = a[0][p.a][k];
+            w[k] = a[0][p.a][k]; // one read per lane bank
+        }
+        for (unsigned k = 0; k < C::rom_lanes; k++) {
+            #pragma HLS UNROLL
+            r[k] = rom[p.b][k]; // one read per ROM lane bank
         }
         for (unsigned f = 0; f < C::free_lanes; f++) {
             #pragma HLS UNROLL
-            const acc_T t = ht_lane_sum<a_T *, tab_T, C>(w, rom[p.b], f);
+            const acc_T t = ht_lane_sum<a_T *, tab_T, C>(w, r, f);
             acc_T s = p.first ? acc_T(0) : acc[f];
             s += t; // the one adder on the carried path
             acc[f] = s;
@@ -239,9 +245,15 @@ Stage:
         const ht_pos p = ht_position<C>(cnt);
         if (p.fresh)
             w = a.read();
+        tab_T r[C::rom_lanes];
+        #pragma HLS ARRAY_PARTITION variable=r complete
+        for (unsigned k = 0; k < C::rom_lanes; k++) {
+            #pragma HLS UNROLL
+            r[k] = rom[p.b][k]; // one read per ROM lane bank
+        }
         for (unsigned f = 0; f < C::free_lanes; f++) {
             #pragma HLS UNROLL
-            const acc_T t = ht_lane_sum<a_word_T, tab_T, C>(w, rom[p.b], f);
+            const acc_T t = ht_lane_sum<a_word_T, tab_T, C>(w, r, f);
             acc_T s = p.first ? acc_T(0) : acc[row][f];
             s += t; // the one adder on the carried path
             acc[row][f] = s;

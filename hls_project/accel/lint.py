@@ -90,7 +90,7 @@ def _max_index(cfg, stride_key: str) -> int:
 
 
 def check_stage(name: str, cfg, banks: Rule, ports: Rule, limit: Rule) -> int:
-    """Static banks, ports and limits of one stage; returns the II the rules allow."""
+    """Static banks and limits of one stage; returns the II its accumulator allows."""
     fl, sl = cfg["free_lanes"], cfg["sum_lanes"]
     if len(cfg["a_lane"]) != fl * sl or len(cfg["b_lane"]) != fl * sl:
         banks.failures.append(f"{name}: lane maps do not cover {fl} x {sl} products")
@@ -106,13 +106,9 @@ def check_stage(name: str, cfg, banks: Rule, ports: Rule, limit: Rule) -> int:
         prod *= t
     if prod != cfg["trips"]:
         banks.failures.append(f"{name}: loop levels give {prod} iterations, trips = {cfg['trips']}")
-    # per iteration: one read per A lane bank and ROM lane bank, one write per
-    # out lane bank; the out bank (gate) may vary: charged to every bank
-    writes = 1
-    ii = max(rules.ii_ports(1, rules.RAM_READ_PORTS), rules.ii_ports(writes, rules.RAM_WRITE_PORTS),
-             rules.acc_ii(cfg["acc_rows"]))
+    ii = rules.acc_ii(cfg["acc_rows"])
     if ii > 1:
-        ports.failures.append(f"{name}: II {ii}")
+        ports.failures.append(f"{name}: its accumulator rotation ({cfg['acc_rows']} rows) allows II {ii}")
     for what, n in (("A word", cfg["a_lanes"]), ("ROM word", cfg["rom_lanes"]), ("out word", fl),
                     ("out banks", cfg["out_banks"])):
         if n > rules.MAX_PARTITION:
@@ -149,6 +145,74 @@ def _strip_comments(text: str) -> str:
     return re.sub(r"//[^\n]*", "", text)
 
 
+def _kernels(srcs: Dict[str, str]) -> str:
+    return _strip_comments(srcs.get(os.path.join("firmware", "nnet_utils", "nnet_ht_stream.h"), ""))
+
+
+def _body(kernels: str, fn: str) -> Optional[str]:
+    """The body of kernel ``fn`` (after its signature)."""
+    m = re.search(rf"void {fn}\(.*?\n}}\n", kernels, re.S)
+    return m.group(0)[m.group(0).index("{"):] if m else None
+
+
+#: per kernel: (array access pattern, kind, ports) for every memory a pipelined
+#: iteration touches; 'rom' has two read ports, 'ram' one read and one write port
+PORT_CHECKS = {
+    "ht_stage": [(r"\ba\[0\]", "ram"), (r"\brom\[", "rom"), (r"\bout\[", "ram")],
+    "ht_stage_stream": [(r"\brom\[", "rom"), (r"\bout\[", "ram"), (r"\bacc\[row\]", "ram")],
+    "ht_drain_gates": [(r"\bz\[g\]", "ram"), (r"\bbias\[", "rom")],
+    "fdht_recurrence": [(r"\bc\[j\]", "ram"), (r"\bh\[j\]", "ram"), (r"\bhbox\[0\]\[C::hbox_offset", "ram")]
+    + [(rf"\bzh\[{g}\]", "ram") for g in range(4)] + [(rf"\bsig\[{k}\]", "rom") for k in range(3)]
+    + [(rf"\btnh\[{k}\]", "rom") for k in range(2)] + [(r"\bunit_j\[", "rom"), (r"\bzh_addr\[", "rom")],
+}
+
+
+def access_sites(body: str, pattern: str):
+    """(reads, writes) of an array in a loop body: access sites, a site followed
+    by '=' (not '==') after its subscripts being a write."""
+    reads = writes = 0
+    for m in re.finditer(pattern, body):
+        k = m.start()
+        while k < len(body) and (body[k].isalnum() or body[k] == "_"):
+            k += 1
+        while k < len(body) and body[k] == "[":  # the subscripts
+            depth = 0
+            while True:
+                depth += {"[": 1, "]": -1}.get(body[k], 0)
+                k += 1
+                if depth == 0:
+                    break
+        if re.match(r"\s*=(?!=)", body[k:]):
+            writes += 1
+        else:
+            reads += 1
+    return reads, writes
+
+
+def check_ports(srcs: Dict[str, str], ports: Rule) -> Dict[str, int]:
+    """Access sites per memory and iteration within its ports; the II per kernel."""
+    kernels = _kernels(srcs)
+    out = {}
+    for fn, checks in PORT_CHECKS.items():
+        body = _body(kernels, fn)
+        if body is None:
+            ports.failures.append(f"kernel {fn} not found")
+            continue
+        ii = 1
+        for pattern, kind in checks:
+            r, w = access_sites(body, pattern)
+            if kind == "rom":
+                ii = max(ii, rules.ii_ports(r, rules.ROM_PORTS))
+                if w:
+                    ports.failures.append(f"{fn}: a ROM ({pattern}) is written")
+            else:
+                ii = max(ii, rules.ii_ports(r, rules.RAM_READ_PORTS), rules.ii_ports(w, rules.RAM_WRITE_PORTS))
+        if ii > 1:
+            ports.failures.append(f"{fn}: more accesses per iteration than ports: II {ii}")
+        out[fn] = ii
+    return out
+
+
 def check_sources(srcs: Dict[str, str], blocks: Rule, tables: Rule, adder: Rule, dist: Rule) -> None:
     for path, raw in srcs.items():
         text = _strip_comments(raw)
@@ -160,13 +224,12 @@ def check_sources(srcs: Dict[str, str], blocks: Rule, tables: Rule, adder: Rule,
         for m in re.finditer(r"\bstatic\s+(?!const\b|constexpr\b|void\b|inline\b|bool\s+\w+\s*\()([\w:<>, ]+?)\s+(\w+)\s*\[",
                              text):
             tables.failures.append(f"{path}: static array '{m.group(2)}' is not const (a table filled at run time)")
-    kernels = _strip_comments(srcs.get(os.path.join("firmware", "nnet_utils", "nnet_ht_stream.h"), ""))
+    kernels = _kernels(srcs)
     for fn in ("ht_stage", "ht_stage_stream"):
-        m = re.search(rf"void {fn}\(.*?\n}}\n", kernels, re.S)
-        if not m:
+        body = _body(kernels, fn)
+        if body is None:
             adder.failures.append(f"kernel {fn} not found")
             continue
-        body = m.group(0)
         if re.search(r"for \(unsigned s\b[^}]*?\b(acc|s)\b[^;]*\+=", body, re.S):
             adder.failures.append(f"{fn}: the sum lanes are added one by one into the accumulator (an adder chain "
                                   "on the carried path)")
@@ -193,7 +256,7 @@ def _type_bits(t: str, typedefs: Dict[str, str]) -> int:
     return int(m.group(1)) if m else 32
 
 
-def check_ports(project: str, port: Rule) -> None:
+def check_top_ports(project: str, port: Rule) -> None:
     path_h = os.path.join(project, "firmware", "myproject.h")
     heads = glob.glob(os.path.join(project, "firmware", "*.h"))
     typedefs: Dict[str, str] = {}
@@ -234,7 +297,10 @@ def lint(project: str) -> Dict[str, object]:
     _word_shapes(srcs.get(os.path.join("firmware", "parameters.h"), ""), cfgs, rs["static-banks"])
     check_sources(srcs, rs["no-partition-on-stream-of-blocks"], rs["constant-tables"], rs["one-carried-adder"],
                   rs["carried-distance"])
-    check_ports(project, rs["top-port"])
+    check_top_ports(project, rs["top-port"])
+    kernel_ii = check_ports(srcs, rs["ports"])
+    ii = {name: max(v, kernel_ii.get("ht_stage_stream" if name.split(".")[1] == "x0" else "ht_stage", 1))
+          for name, v in ii.items()}
     rows = [{"rule": r.name, "source": r.source, "ok": r.ok, "failures": r.failures} for r in rs.values()]
     return {"rules": rows, "failed": [r.name for r in rs.values() if not r.ok], "ii": ii, "stages": len(cfgs)}
 
