@@ -195,21 +195,18 @@ def assign_lanes(s: Schedule, budget: int, options: Dict[str, Dict[str, List[int
         qs[best[1]][best[2]] = best[3]
 
 
-RECOMMEND_RULE = ("the budget (of 16, 32, .., 1024) with the most clips/s per DSP among those keeping "
-                  ">= 60 % of the lanes busy, the larger budget on a tie within 5 %")
+RECOMMEND_RULE = "the budget (of 16, 32, .., 1024) with the most clips/s per DSP (the smaller one on a tie)"
 
 
 def recommend_lanes(headline_for, budgets=(16, 32, 64, 128, 192, 256, 320, 384, 512, 768, 1024)) -> int:
     """The recommended ``hls.lanes``: ``headline_for(b)`` gives the MODEL
-    headline (clips_per_s, dsp, lane_utilisation) at budget ``b``."""
-    best, best_key = budgets[0], None
+    headline (clips_per_s, dsp) at budget ``b``; the most efficient budget."""
+    best, best_eff = budgets[0], -1.0
     for b in budgets:
         h = headline_for(b)
-        if h["lane_utilisation"] < 0.60:
-            continue
         eff = h["clips_per_s"] / max(h["dsp"], 1)
-        if best_key is None or eff > best_key * 1.05 or (eff >= best_key * 0.95 and b > best):
-            best, best_key = b, max(eff, best_key or 0)
+        if eff > best_eff * 1.001:
+            best, best_eff = b, eff
     return best
 
 
