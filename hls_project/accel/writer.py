@@ -132,6 +132,7 @@ def _arr(name: str, values: Sequence[int]) -> str:
 
 
 def stage_config(st: Stage, prefix: str) -> List[str]:
+    """The stage's ``CONFIG_T``: sizes, lanes, loop levels and lane maps."""
     s = st.strides()
     n = len(st.order)
     L = [f"    struct {st.name}_cfg {{",
@@ -184,11 +185,13 @@ def stage_wrapper(st: Stage, a_decl: str, values: np.ndarray) -> List[str]:
             "    }"]
 
 
-def _chain_stages(stages: List[Stage], tables, full_sizes, lo, first_a: str, first_a_t: str,
-                  first_words: int) -> List[str]:
+def _chain_stages(stages: List[Stage], prefix: str, tables, full_sizes, lo, first_a_t: str = "",
+                  first_words: int = 0) -> List[str]:
+    """Per stage its config struct and its process (ROM + kernel call); an
+    h-chain's first stage reads the h-box (``first_a_t``, ``first_words``)."""
     L: List[str] = []
     for k, st in enumerate(stages):
-        L += stage_config(st, "")
+        L += stage_config(st, prefix)
         if st.kind == "stream":
             a_decl = "hls::stream<aword_t> &a"
         elif k == 0:
@@ -337,7 +340,7 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
         if hs:
             full["h"][f"a{k + 1}"] = sched.shape.input_modes[k]
             lo["h"][f"a{k + 1}"] = sched.h_box.lo[k]
-    L += _chain_stages(xs, tables, full, lo, "", "", 0)
+    L += _chain_stages(xs, prefix, tables, full, lo)
     L += ["    template <class data_T>",
           "    static void regroup(hls::stream<data_T> &x, hls::stream<aword_t> &a) {",
           "        #pragma HLS INLINE off",
@@ -345,7 +348,7 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
           "    }"]
     L += _drain(sched, prefix, bias, bias_t)
     if lstm:
-        L += _chain_stages(hs, tables, full, lo, "hbox", "hbox_t", sched.h_box.entries)
+        L += _chain_stages(hs, prefix, tables, full, lo, "hbox_t", sched.h_box.entries)
         L += _recurrence(sched, prefix, gates)
     L += _x_chain(sched, prefix, "zword_T" if lstm else "oword_T")
     L.append("};")
