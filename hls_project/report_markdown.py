@@ -33,9 +33,9 @@ def _yes(v) -> str:
     return "n/a" if v is None else ("yes" if v else "**NO**")
 
 
-def render_markdown(hw: Dict[str, Any]) -> str:
+def _md_design(hw: Dict[str, Any], L: List[str]) -> None:
+    """Title and the exact figures of the design."""
     m, e, d, dev = hw["model"], hw["estimate"], hw["dense_lstm"], hw["device"]
-    L: List[str] = []
     L.append(f"# Hardware report: {hw.get('config')} ({hw['project_name']})")
     L.append("")
     L.append(f"Backend {hw['backend']}, part `{hw['part']}` ({dev.get('name') or 'unknown device'}), "
@@ -100,6 +100,11 @@ def render_markdown(hw: Dict[str, Any]) -> str:
                      f"= {t['bits']:,} bits.")
     L.append(f"All activation tables: {m['activation_table_bits']:,} bits.")
     L.append("")
+
+
+def _md_model(hw: Dict[str, Any], L: List[str]) -> None:
+    """The MODEL: cycles and resources."""
+    m, e, d, dev = hw["model"], hw["estimate"], hw["dense_lstm"], hw["device"]
     L.append("## MODEL: cycles and resources of the generated accelerator (not a synthesis result)")
     L.append("")
     acc = hw["accelerator"]["headline"]
@@ -140,6 +145,11 @@ def render_markdown(hw: Dict[str, Any]) -> str:
              f"| {_n(d['dsp'])} DSP | {_n(d['cycles_per_clip'])} cycles per clip | {_n(d['clips_per_s'], 1)} clips/s |")
     L.append("|---|---:|---:|---:|---:|")
     L.append("")
+
+
+def _md_fit(hw: Dict[str, Any], L: List[str]) -> None:
+    """Device fit and the model kinds at this shape."""
+    m, e, d, dev = hw["model"], hw["estimate"], hw["dense_lstm"], hw["device"]
     L.append("## Device ceilings and fit")
     L.append("")
     if dev.get("DSP"):
@@ -173,6 +183,11 @@ def render_markdown(hw: Dict[str, Any]) -> str:
         L.append("")
         L.append(f"Weight bits = parameters x {type_width(hw['precision'])} bits (`{hw['precision']}`).")
         L.append("")
+
+
+def _md_vendor(hw: Dict[str, Any], L: List[str]) -> None:
+    """Vendor synthesis (when it ran) and the assumptions."""
+    m, e, d, dev = hw["model"], hw["estimate"], hw["dense_lstm"], hw["device"]
     L.append("## Vendor synthesis")
     L.append("")
     s, v = hw.get("synthesis"), hw.get("vendor")
@@ -224,6 +239,13 @@ def render_markdown(hw: Dict[str, Any]) -> str:
     for a in hw["assumptions"]:
         L.append(f"* {a}")
     L.append("")
+
+
+def render_markdown(hw: Dict[str, Any]) -> str:
+    """The hardware report as Markdown."""
+    L: List[str] = []
+    for part in (_md_design, _md_model, _md_fit, _md_vendor):
+        part(hw, L)
     return "\n".join(L)
 
 
