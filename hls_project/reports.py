@@ -194,6 +194,22 @@ def _fit(dsp: int, weight_bits: int, dev: Dict[str, Any], memory_bits: Optional[
     }
 
 
+def _layer_rows(hls_model, rf: int):
+    """(HT layer reports, other layers' MODEL rows, every weight variable as the C++ stores it)."""
+    layers, others, weight_rows = [], [], []
+    for node in hls_model.get_layers():
+        if node.class_name in ("FDHTLSTM", "HTDense"):
+            layers.append(ht_layer_report(node))
+        elif node.class_name not in ("Input", "Reshape", "Flatten"):
+            o = cycle_model.other_layer(node, rf)
+            if o:
+                others.append(o)
+        for w in node.weights.values():
+            if getattr(w.type.precision, "width", None) is not None:
+                weight_rows.append({"layer": node.name, **_var_row(w)})
+    return layers, others, weight_rows
+
+
 def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict[str, Any]] = None,
                     kinds: bool = True) -> Dict[str, Any]:
     """The hardware report as a dict (see the module docstring)."""
@@ -203,25 +219,8 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
     clock = float(h["clock_period"])
     rf = int(h["reuse_factor"])
     width = type_width(h["precision"])
-    layers, others = [], []
-    for node in hls_model.get_layers():
-        if node.class_name in ("FDHTLSTM", "HTDense"):
-            layers.append(ht_layer_report(node))
-        elif node.class_name not in ("Input", "Reshape", "Flatten"):
-            o = cycle_model.other_layer(node, rf)
-            if o:
-                others.append(o)
-    # every weight variable of the model (what the C++ stores)
-    weight_rows = []
-    for node in hls_model.get_layers():
-        for w in node.weights.values():
-            if getattr(w.type.precision, "width", None) is None:
-                continue
-            weight_rows.append({"layer": node.name, **_var_row(w)})
+    layers, others, weight_rows = _layer_rows(hls_model, rf)
     total_bits = sum(r["bits"] for r in weight_rows)
-
-
-
     costs = rnn_costs(model)
     timesteps = int(model.input_shape[1])
     fig = cycle_model.model_figures(hls_model, clock)
