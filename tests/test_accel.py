@@ -1,18 +1,19 @@
 """The streaming accelerator: plan split into constant and input steps,
-chains over boxes, the schedule (lanes, banks, cycle model), and the
-generated C++ checked with real g++ builds:
+chains over boxes, the schedule (lanes, word layouts) and its cost model
+(``hls_project.accel``), and the generated C++ checked with real g++ builds:
 
 * io_stream and io_parallel csim give bit-identical outputs, both close to Keras;
 * an ``HT_COUNT_TRIPS`` build counts every pipelined loop's iterations: they
-  equal the schedule's trip counts (the cycle model's);
-* an ``HT_CHECK_BANKS`` build checks every pipelined iteration of every
-  stage against its arrays' partition factors: no conflict, and a conflict
-  (exit code 3) when one factor is lowered by one;
-* the io_stream project's top ports are <= 1,024 bits and every partition
-  factor is within the 4,096 limit of build_prj.tcl.
+  equal the cost model's trip counts, and the MODEL's busy cycles per clip
+  are those counted iterations x II plus one pipeline depth per frame;
+* the io_stream project's top ports are <= 1,024 bits and every partitioned
+  dimension (read from the declarations the pragmas name) is within the
+  4,096 limit of build_prj.tcl.
 
-One small FDHT-LSTM (3 frames of 6x6x2, H = 8) with random weights; three
-g++ builds (instrumented stream, parallel, mutated), run two at a time.
+(Static banks, ports and the other HLS scheduling rules: tests/test_lint.py.)
+
+One small FDHT-LSTM (3 frames of 6x6x2, H = 8) with random weights; two
+g++ builds (instrumented stream, parallel), run side by side.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hls_project import schedule  # noqa: E402
+from hls_project.accel import model as cost  # noqa: E402
+from hls_project.accel import schedule  # noqa: E402
 from keras_model import ht  # noqa: E402
 
 GXX = shutil.which("g++")
@@ -131,19 +133,25 @@ def test_schedule_lanes_divide_the_work(key, lanes):
     s = _shape(key)
     n_x = SHAPES[key][4]
     sc = schedule.build(s, n_x, 3, "lstm", 8 if n_x % 8 == 0 else 1, lanes)
-    assert sc.mac_lanes + sc.gate_lanes <= max(lanes, len(sc.stages) + 1)
+    # within the budget (one lane per stage is the least a stage can have)
+    assert sc.mac_lanes <= max(lanes, len(sc.stages))
     for st in sc.stages:
-        # every lane busy in every iteration: trips x lanes = MACs exactly
+        # every lane busy in every iteration: trips x lanes = the plan's MACs exactly
         assert st.trips * st.lanes == st.macs
-        assert all(lv.size % lv.lanes == 0 for lv in st.levels)
-    per_frame = max(sc.process_cycles().values())
-    assert sc.interval == per_frame
-    assert sc.cycles_per_clip >= 3 * per_frame
+        # a lane count divides its index's size, and the lane maps stay inside the words
+        assert all(st.sizes[i] % st.q[i] == 0 for i in st.order)
+        assert len(st.a_lane_map()) == st.lanes and max(st.a_lane_map()) < st.word_lanes(st.a_idx)
+    # 3 frames: the busiest process runs 3 times within the interval, and
+    # the latency cannot be shorter than the interval
+    per_frame = max(cost.process_cycles(sc).values())
+    sim = cost.simulate(sc)
+    assert sim["interval"] >= 3 * per_frame
+    assert sim["latency"] >= sim["interval"]
 
 
 def test_more_lanes_never_slower():
     s = _shape("d4_default")
-    cycles = [schedule.build(s, 1024, 8, "lstm", 16, p).cycles_per_clip for p in (1, 4, 16, 64, 256)]
+    cycles = [cost.simulate(schedule.build(s, 1024, 8, "lstm", 16, p))["latency"] for p in (1, 4, 16, 64, 256)]
     assert all(b <= a for a, b in zip(cycles, cycles[1:])), cycles
     assert cycles[-1] * 10 < cycles[0]
 
@@ -204,36 +212,6 @@ def _counts(path: Path):
     return out
 
 
-# hls::stream_of_blocks, read_lock and write_lock as Vitis HLS documents them
-# (a lock acquires a block for its lifetime and converts to the block array);
-# in a sequential C simulation the channel is a FIFO of blocks
-VITIS_SOB_STANDIN = """
-#pragma once
-#include <deque>
-namespace hls {
-template <typename B, int DEPTH = 2> class stream_of_blocks {
-  public:
-    std::deque<B *> q;
-    ~stream_of_blocks() { for (B *b : q) delete[] b; }
-};
-template <typename B> class write_lock {
-    stream_of_blocks<B> &s; B *b;
-  public:
-    write_lock(stream_of_blocks<B> &s) : s(s), b(new B[1]) {}
-    ~write_lock() { s.q.push_back(b); }
-    operator B &() { return *b; }
-};
-template <typename B> class read_lock {
-    stream_of_blocks<B> &s; B *b;
-  public:
-    read_lock(stream_of_blocks<B> &s) : s(s), b(s.q.front()) { s.q.pop_front(); }
-    ~read_lock() { delete[] b; }
-    operator B &() { return *b; }
-};
-}
-"""
-
-
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
     if GXX is None:
@@ -242,51 +220,32 @@ def builds(tmp_path_factory):
     model = _model()
     x = np.random.default_rng(7).uniform(0, 1, (N_SAMPLES, T_STEPS) + FRAME).astype(np.float32)
     stream, hm_s, probs = _project(tmp, model, x, "io_stream", "stream")
+    # io_parallel here is a 3,456-bit port, which run_flow refuses (hls.io_type); written
+    # with flow.convert it is the array-interface csim reference of the same processes
     par, _, _ = _project(tmp, model, x, "io_parallel", "parallel")
-    mutated = tmp / "mutated"
-    shutil.copytree(stream, mutated)
-    # lower one partition factor by one: the ping-pong buffer between stages
-    # x0 and x1 (its writer x0 and its reader x1 declare the same factor)
-    params = mutated / "firmware" / "parameters.h"
-    text = params.read_text()
-    m0 = re.compile(r"out_banks = (\d+),").search(text, text.index("static void x0("))
-    m1 = re.compile(r"static const unsigned a_banks = (\d+),").search(text, text.index("static void x1("))
-    factor = int(m1.group(1))
-    assert int(m0.group(1)) == factor > 1, "the test needs a buffer accessed by several lanes"
-    text = text[: m1.start(1)] + str(factor - 1) + text[m1.end(1):]
-    text = text[: m0.start(1)] + str(factor - 1) + text[m0.end(1):]
-    params.write_text(text)
-
-    # the Vivado HLS fallback (no stream_of_blocks): the same project built
-    # with a frame loop around a per-frame DATAFLOW region
-    pipo = tmp / "pipo"
-    shutil.copytree(stream, pipo)
-    # Vitis's stream_of_blocks API instead of our csim channel: a stand-in
-    # header with the documented interface (Vitis itself cannot run here)
-    sob = tmp / "sob"
-    shutil.copytree(stream, sob)
-    (tmp / "vitis_api").mkdir()
-    (tmp / "vitis_api" / "hls_streamofblocks.h").write_text(VITIS_SOB_STANDIN)
-
-    flags = ["-DHT_COUNT_TRIPS", "-DHT_CHECK_BANKS"]
-    procs = [(stream, _build(stream, flags)), (par, _build(par, [])), (pipo, _build(pipo, ["-DHT_FRAME_PIPO"])),
-             (sob, _build(sob, ["-DHT_HLS_STREAM_OF_BLOCKS", f"-I{tmp / 'vitis_api'}"]))]
+    procs = [(stream, _build(stream, ["-DHT_COUNT_TRIPS"])), (par, _build(par, []))]
     for prj, p in procs:
         log, _ = p.communicate(timeout=1200)
         assert p.returncode == 0, log[-3000:]
-    p = _build(mutated, flags)
-    log, _ = p.communicate(timeout=1200)
-    assert p.returncode == 0, log[-3000:]
     layer = next(l for l in hm_s.get_layers() if l.class_name == "FDHTLSTM")
-    return {"stream": stream, "parallel": par, "mutated": mutated, "pipo": pipo, "sob": sob, "probs": probs, "layer": layer,
-            "mutated_probes": {f"config{layer.index}.x0.out", f"config{layer.index}.x1.a"}, "factor": factor}
+    return {"stream": stream, "parallel": par, "probs": probs, "layer": layer}
+
+
+def _trips(builds):
+    """Iterations per pipelined loop for one clip, counted by the instrumented csim."""
+    trips_file = builds["stream"] / "trips.txt"
+    if not trips_file.exists():
+        r = _run(builds["stream"], {"HT_TRIP_FILE": str(trips_file)})
+        assert r.returncode == 0, r.stderr[-2000:]
+    counted = _counts(trips_file)
+    assert all(v % N_SAMPLES == 0 for v in counted.values()), counted
+    return {k: v // N_SAMPLES for k, v in counted.items()}
 
 
 def test_stream_equals_parallel_and_keras(builds):
     from hls_project import csim
 
-    r_s = _run(builds["stream"], {"HT_TRIP_FILE": str(builds["stream"] / "trips.txt"),
-                                  "HT_BANK_FILE": str(builds["stream"] / "banks.txt")})
+    r_s = _run(builds["stream"], {"HT_TRIP_FILE": str(builds["stream"] / "trips.txt")})
     assert r_s.returncode == 0, r_s.stderr[-2000:]
     r_p = _run(builds["parallel"])
     assert r_p.returncode == 0, r_p.stderr[-2000:]
@@ -295,88 +254,67 @@ def test_stream_equals_parallel_and_keras(builds):
     assert (builds["stream"] / "tb_data" / "csim_results.log").read_text() == \
         (builds["parallel"] / "tb_data" / "csim_results.log").read_text()
     np.testing.assert_array_equal(out_s, out_p)
-    # frame channels (ours, and through the stream_of_blocks API) and the
-    # Vivado HLS fallback: the same bits
-    for other in ("pipo", "sob"):
-        assert _run(builds[other]).returncode == 0
-        assert (builds[other] / "tb_data" / "csim_results.log").read_text() == \
-            (builds["stream"] / "tb_data" / "csim_results.log").read_text()
     # both against Keras (float): fixed-point error only
     assert np.abs(out_s - builds["probs"]).max() < 0.03
 
 
 def test_trip_counts_equal_the_cycle_model(builds):
-    trips_file = builds["stream"] / "trips.txt"
-    if not trips_file.exists():
-        assert _run(builds["stream"], {"HT_TRIP_FILE": str(trips_file)}).returncode == 0
-    counted = _counts(trips_file)
     layer = builds["layer"]
     prefix = f"config{layer.index}"
-    expected = {f"{prefix}.{k}": v * N_SAMPLES for k, v in layer.schedule().trip_counts().items()}
-    assert counted == expected
+    expected = {f"{prefix}.{k}": v for k, v in cost.trip_counts(layer.schedule()).items()}
+    assert _trips(builds) == expected
+    # every stage, the regroup, the drain and the recurrence's loops are probed
+    assert {k.split(".", 1)[1] for k in expected} == \
+        {st.name for st in layer.schedule().stages} | {"regroup", "drain", "gates", "reset", "output"}
 
 
-def test_frame_channels_in_the_generated_code(builds):
-    """Every x stage is a process looping over the frames, fed by the
-    previous stage's stream of blocks, partitioned as the stages declare;
-    the fallback frame loop is there for Vivado HLS."""
+def test_generated_frame_pipeline(builds):
+    """The x-chain is a frame loop with DATAFLOW in its body; between stages
+    word arrays partitioned completely on their bank and lane dimensions
+    (no stream of blocks); every ROM a static const array."""
     text = (builds["stream"] / "firmware" / "parameters.h").read_text()
     sched = builds["layer"].schedule()
-    xs = sched.x_stages
-    for k, st in enumerate(xs):
-        assert re.search(rf"static void {st.name}_frames\(", text), st.name
-        assert f"for (unsigned t = 0; t < {T_STEPS}; t++)" in text
-        assert f"nnet::ht_blocks<blk_{st.name}_t> c_{st.name};" in text
-        if st.out_banks > 1:
-            assert f"variable=c_{st.name} cyclic factor={st.out_banks}" in text
-        # the consumer declares the same factor for the block it reads
-        if k + 1 < len(xs):
-            assert xs[k + 1].a_banks == st.out_banks
-    assert "drain_frames<zword_T>(c_" in text and "x_frame<word_T, zword_T>(x, zs);" in text
+    frames = text[text.index("static void x_chain("):]
+    frames = frames[:frames.index("\n    }\n")]
+    assert re.search(rf"for \(unsigned t = 0; t < {T_STEPS}; t\+\+\) \{{\s*#pragma HLS DATAFLOW", frames)
+    calls = re.findall(r"^\s+(\w+)(?:<\w+>)?\((\w+), (\w+)\);", frames, re.M)
+    assert [c[0] for c in calls] == ["regroup"] + [st.name for st in sched.x_stages] + ["drain"]
+    for (_, _, dst), (_, src, _) in zip(calls[1:], calls[2:]):  # each process reads what the previous wrote
+        assert dst == src
+    for st in sched.x_stages:
+        decl = re.search(rf"(\w+) b_{st.name}\[(\d+)\]\[(\d+)\]\[(\d+)\];", frames)
+        assert decl, st.name
+        for dim in (1, 3):
+            assert f"#pragma HLS ARRAY_PARTITION variable=b_{st.name} complete dim={dim}" in frames
+    assert "stream_of_blocks" not in text
+    roms = re.findall(r"^\s*(static (?:const )?)\w+ rom\[", text, re.M)
+    assert len(roms) == len(sched.stages) and set(roms) == {"static const "}
 
 
-def test_call_interval_follows_the_counted_trips(builds):
-    """MODEL: with frame channels each process is busy per clip for its
-    counted iterations plus one pipeline depth per frame; clips overlap, so
-    one enters every max of those. Without (Vivado HLS), a clip waits for
-    the whole frame pipeline of the previous one."""
-    trips_file = builds["stream"] / "trips.txt"
-    if not trips_file.exists():
-        assert _run(builds["stream"], {"HT_TRIP_FILE": str(trips_file)}).returncode == 0
-    counted = _counts(trips_file)
+def test_model_cycles_follow_the_counted_trips(builds):
+    """MODEL: each process is busy per clip for its counted iterations x
+    its II plus one pipeline depth per frame (the recurrence per step: its
+    h stages, then the gates; per clip also the reset and the output); calls
+    overlap, so a clip enters every max of those cycles."""
+    counted = _trips(builds)
     layer = builds["layer"]
     sched = layer.schedule()
+    fig = cost.ht_layer(layer)
+    busy = fig["processes_cycles_per_clip"]
+    rows = {r["stage"]: r for r in fig["stages"]}
     pfx = f"config{layer.index}"
-    per_clip = {k.split(".", 1)[1]: v // N_SAMPLES for k, v in counted.items()}
-    busy = [per_clip[st.name] + T_STEPS * st.depth for st in sched.x_stages]
-    busy.append(per_clip["drain"] + T_STEPS * 2)
-    rec = (per_clip["reset"] + per_clip["hbox_reset"] + per_clip["last"] + 4
-           + sum(per_clip[st.name] + T_STEPS * st.depth for st in sched.h_stages)
-           + per_clip["scatter"] + 2 * T_STEPS + per_clip["gates"] + T_STEPS * schedule.GATE_DEPTH)
-    busy.append(rec)
-    assert sched.call_interval(True) == max(busy)
-    assert sched.call_interval(False) == sched.cycles_per_clip > sched.call_interval(True)
-
-
-def test_bank_check_passes_and_fails_on_a_mutated_factor(builds):
-    banks_file = builds["stream"] / "banks.txt"
-    if not banks_file.exists():
-        assert _run(builds["stream"], {"HT_BANK_FILE": str(banks_file)}).returncode == 0
-    conflicts = _counts(banks_file)
-    sched = builds["layer"].schedule()
-    prefix = f"config{builds['layer'].index}"
-    # every stage's probes are present, with no conflict
-    for st in sched.stages:
-        for arr in (("acc", "tab", "out") if st.kind == "stream" else ("a", "tab", "out")):
-            assert f"{prefix}.{st.name}.{arr}" in conflicts
-    assert f"{prefix}.drain" in conflicts and f"{prefix}.zh" in conflicts
-    assert not any(conflicts.values()), {k: v for k, v in conflicts.items() if v}
-    # the mutated project: the same program with one factor lowered by one
-    mfile = builds["mutated"] / "banks.txt"
-    r = _run(builds["mutated"], {"HT_BANK_FILE": str(mfile)})
-    assert r.returncode == 3
-    bad = {k: v for k, v in _counts(mfile).items() if v}
-    assert bad and set(bad) <= builds["mutated_probes"], bad
+    n = lambda k: counted[f"{pfx}.{k}"]
+    stage = lambda st: n(st.name) * rows[st.name]["ii"] + T_STEPS * rows[st.name]["depth"]
+    x0 = sched.x_stages[0]
+    assert busy["regroup + x0"] == max(n("regroup") + T_STEPS * cost.LOOP_OVERHEAD, stage(x0))
+    for st in sched.x_stages[1:]:
+        assert busy[st.name] == stage(st)
+    assert 0 <= busy["drain"] - n("drain") <= T_STEPS * 8  # a short pipeline depth per frame
+    rec = sum(stage(st) for st in sched.h_stages) + n("gates") + T_STEPS * cost.GATE_DEPTH \
+        + n("reset") + cost.LOOP_OVERHEAD + n("output") + cost.LOOP_OVERHEAD
+    assert busy["recurrence"] == rec
+    assert fig["interval_cycles_per_clip"] == max(busy.values())
+    assert fig["cycles_per_clip"] >= fig["interval_cycles_per_clip"]
 
 
 def _type_bits(text: str) -> int:
@@ -385,6 +323,19 @@ def _type_bits(text: str) -> int:
         return int(m.group(1)) * int(eval(m.group(2)))  # e.g. 8*1
     m = re.match(r"\s*ap_u?fixed<\s*(\d+)", text)
     return int(m.group(1))
+
+
+def _partitioned_dims(text: str):
+    """(variable, dim, size) of every ARRAY_PARTITION pragma of the generated
+    code, the size read from the array's own declaration."""
+    out = []
+    for var, dim in re.findall(r"#pragma HLS ARRAY_PARTITION variable=(\w+) complete dim=(\d+)", text):
+        decls = re.findall(rf"\b{var}((?:\[\d+\])+)\s*(?:=|;)", text)
+        assert decls, var
+        for d in decls:
+            sizes = [int(v) for v in re.findall(r"\[(\d+)\]", d)]
+            out.append((var, int(dim), sizes[int(dim) - 1]))
+    return out
 
 
 def test_generated_stream_project_ports_and_partitions(builds):
@@ -397,10 +348,11 @@ def test_generated_stream_project_ports_and_partitions(builds):
     for tname, _ in ports:
         bits = _type_bits(types[tname])
         assert 0 < bits <= 1024, (tname, types[tname])
-    factors = [int(f) for f in re.findall(r"factor=(\d+)", (fw / "parameters.h").read_text())]
-    factors += [int(x) for x in re.findall(r"(?:a|b|out|acc)_banks = (\d+)", (fw / "parameters.h").read_text())]
+    dims = _partitioned_dims((fw / "parameters.h").read_text())
     limit = int(re.search(r"set maximum_size (\d+)", (builds["stream"] / "project.tcl").read_text()).group(1))
-    assert limit == 4096 and factors and max(factors) <= limit
+    assert limit == 4096 and dims and max(size for _, _, size in dims) <= limit, dims
+    # the widest: a stage's word (its lanes), never a whole frame
+    assert max(size for _, _, size in dims) < int(np.prod(FRAME))
     assert "config_array_partition -maximum_size $maximum_size" in (builds["stream"] / "build_prj.tcl").read_text()
 
 
@@ -419,7 +371,8 @@ def test_bad_knobs_are_one_line_config_errors():
 
 def test_htdense_stream_equals_parallel_and_keras(tmp_path):
     """HTDense behind a Flatten: io_stream (input words of 8 values, no
-    Flatten left) and io_parallel give identical csim outputs, close to Keras."""
+    Flatten left) and io_parallel give identical csim outputs, close to
+    Keras; the instrumented stream build counts the cost model's trips."""
     if GXX is None:
         pytest.skip("needs g++ on PATH")
     from keras_model.keras2 import keras
@@ -437,7 +390,7 @@ def test_htdense_stream_equals_parallel_and_keras(tmp_path):
     model = keras.Model(inp, keras.layers.Activation("softmax", name="softmax")(x))
     xs = np.random.default_rng(0).normal(0, 1, (6, 4, 12)).astype(np.float32)
     probs = model.predict(xs, verbose=0)
-    outs, procs = {}, []
+    outs, procs, layers = {}, [], {}
     for io in ("io_stream", "io_parallel"):
         cfg = merge(DEFAULTS, {"hls": {"io_type": io, "stream_width": 8}})
         cfg["_name"] = io
@@ -445,12 +398,16 @@ def test_htdense_stream_equals_parallel_and_keras(tmp_path):
         d.mkdir()
         hm = flow.convert(model, cfg, str(d), xs.reshape(6, -1), probs, 3.0, flow.dense_output_ranges(model, xs))
         hm.write()
-        procs.append((d, _build(d, [])))
+        layers[io] = next(l for l in hm.get_layers() if l.class_name == "HTDense")
+        procs.append((d, _build(d, ["-DHT_COUNT_TRIPS"] if io == "io_stream" else [])))
     for d, p in procs:
         log, _ = p.communicate(timeout=1200)
         assert p.returncode == 0, log[-3000:]
-        assert _run(d).returncode == 0
+        assert _run(d, {"HT_TRIP_FILE": str(d / "trips.txt")}).returncode == 0
         outs[d.name] = csim.read_results(str(d), 6, 3)
+    layer = layers["io_stream"]
+    expected = {f"config{layer.index}.{k}": 6 * v for k, v in cost.trip_counts(layer.schedule()).items()}
+    assert _counts(tmp_path / "io_stream" / "trips.txt") == expected
     np.testing.assert_array_equal(outs["io_stream"], outs["io_parallel"])
     assert np.abs(outs["io_stream"] - probs).max() < 0.03
     header = (tmp_path / "io_stream" / "firmware" / "myproject.h").read_text()

@@ -323,7 +323,7 @@ def test_fdht_lstm_build_py_csim(fdht_rf1, fdht_case):
     for key in CSIM_FIELDS:
         assert key in report["csim"], key
     assert report["output_dir"] == str(out) and report["passed"] is True
-    assert report["reuse_factor"] == 1 and report["io_type"] == "io_parallel"
+    assert report["reuse_factor"] == 1 and report["io_type"] == "io_stream"  # the default
     assert report["model_path"] == fdht_case["model_path"]
     # cost figures of the recurrent layer: the plan's MACs, the model's parameter count
     rnn = fdht_case["model"].get_layer("fdhtlstm")
@@ -347,7 +347,11 @@ def test_fdht_lstm_build_py_csim(fdht_rf1, fdht_case):
     for f in ("csim", "firmware/myproject.cpp", "firmware/parameters.h", "firmware/nnet_utils/nnet_ht_stream.h",
               "tb_data/tb_input_features.dat", "tb_data/tb_output_predictions.dat", "tb_data/csim_results.log"):
         assert (out / f).exists(), f
-    assert "nnet::fdht_lstm_array<" in (out / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::fdht_lstm_stream<" in (out / "firmware" / "myproject.cpp").read_text()
+    # the HLS-rules lint ran on the written project: every rule holds
+    hw = json.loads((out / "hardware_report.json").read_text())
+    assert hw["lint"]["failed"] == [] and hw["lint"]["rules"] == 8
+    assert "HLS rules: 8/8 hold" in proc.stdout + proc.stderr
 
 
 def test_lanes_change_the_hardware_not_the_results(fdht_rf1, fdht_lanes3):
@@ -358,10 +362,15 @@ def test_lanes_change_the_hardware_not_the_results(fdht_rf1, fdht_lanes3):
     out1 = fdht_rf1[1]
     p1 = (out1 / "firmware" / "parameters.h").read_text()
     p3 = (out3 / "firmware" / "parameters.h").read_text()
-    lanes = lambda text: sorted(int(v) for v in re.findall(r"MACs per frame, (\d+) lanes \(", text))
+    # per stage: free_lanes x sum_lanes multiply-adds per iteration, as the config structs declare them
+    lanes = lambda text: [int(f) * int(s) for f, s in
+                          re.findall(r"static const unsigned free_lanes = (\d+), sum_lanes = (\d+),", text)]
     assert lanes(p3) and max(lanes(p3)) <= 3 < max(lanes(p1)), (lanes(p1), lanes(p3))
-    factors = lambda text: re.findall(r"a_banks = (\d+), b_banks = (\d+), out_banks = (\d+)", text)
-    assert factors(p1) != factors(p3)
+    # within the budget of 3, but never under one lane per stage
+    assert sum(lanes(p3)) <= max(3, len(lanes(p3))) < sum(lanes(p1))
+    # the word layouts (lanes per A word, per ROM word, per output word) differ
+    words = lambda text: re.findall(r"rom_lanes = (\d+);\n\s+static const unsigned a_lanes = (\d+)", text)
+    assert words(p1) and words(p1) != words(p3)
     hw1 = json.loads((out1 / "hardware_report.json").read_text())["model"]
     hw3 = json.loads((out3 / "hardware_report.json").read_text())["model"]
     assert hw3["clips_per_s"] < hw1["clips_per_s"] / 2 and hw3["dsp"] < hw1["dsp"]
@@ -393,11 +402,12 @@ def seq_flatten_case(work):
 
 
 def test_return_sequences_flatten_dense(work, seq_flatten_case):
-    """Flatten after the (T, H) sequence output works in io_parallel: hls4ml
-    turns it into a no-op reshape of the flat array (C order, step 0 first,
-    as Keras flattens (T, H))."""
+    """Flatten after the (T, H) sequence output works in io_parallel (a
+    4 x 12 input: a 768-bit port, within the limit): hls4ml turns it into a
+    no-op reshape of the flat array (C order, step 0 first, as Keras
+    flattens (T, H))."""
     out = work / "seq_flatten"
-    report = _run_flow(seq_flatten_case, out)
+    report = _run_flow(seq_flatten_case, out, io_type="io_parallel")
     assert report["passed"] is True
     _check_numerics(out, seq_flatten_case, report)
     cpp = (out / "firmware" / "myproject.cpp").read_text()
@@ -437,7 +447,7 @@ def test_htdense_model(work, htdense_case):
     report = _run_flow(htdense_case, out)
     assert report["passed"] is True
     _check_numerics(out, htdense_case, report)
-    assert "nnet::ht_dense_array<" in (out / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::ht_dense_stream<" in (out / "firmware" / "myproject.cpp").read_text()
 
 
 def _run_flow_no_csim(case, out_dir):

@@ -70,7 +70,7 @@ def test_config_override_beats_the_quantizer(tmp_path):
     # conversion (x times W is the cheapest plan); that table is computed
     # from u1 at the overridden type, so it differs from the quantizer-only run.
     base, _, _ = _run(tmp_path / "base", _model(tmp_path, True), _data(tmp_path))
-    tables = re.compile(r"static const [^\n]*tab\[\d+\] = \{([^}]*)\}")
+    tables = re.compile(r"static const \w+_tab_t rom\[\d+\]\[\d+\] = \{(.*?)\};", re.S)  # the stage ROMs
     assert tables.findall(params) and tables.findall(params) != tables.findall(
         (base / "firmware" / "parameters.h").read_text())
 

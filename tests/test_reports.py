@@ -2,10 +2,11 @@
 
 Exact figures are checked against independent sources: weight bits against
 the written firmware (``defines.h`` types x the sizes declared in
-``weights/*.h``), MACs per time step against an INSTRUMENTED C simulation
-(the testbench built with ``-DHT_COUNT_MACS``, which counts every
-multiply-add of ``nnet::ht_stage``). Synthesis figures come from canned
-reports copied into the project.
+``weights/*.h``), MACs and stage iterations against an INSTRUMENTED C
+simulation (the testbench built with ``-DHT_COUNT_TRIPS``, which counts
+every pipelined loop's iterations), the port width against the written top
+function, the lint's II per stage against the MODEL's. Synthesis figures
+come from canned reports copied into the project.
 """
 
 from __future__ import annotations
@@ -137,13 +138,36 @@ def test_macs_and_cycles_match_an_instrumented_csim(project, tmp_path):
 
 
 def test_model_follows_the_schedule(project):
+    """The MODEL's clip figures follow from its per-frame processes: the
+    interval is the busiest process per clip, the latency lies between the
+    bottleneck run T times and every process run back to back (no overlap),
+    and each per-frame figure is made of the stages' trips x II + depth."""
+    from hls_project.accel import model as cost
+
     hw = project["hw"]
     (layer,) = hw["layers"]
     e = layer["estimate"]
     procs = e["processes_cycles_per_frame"]
-    assert e["cycles_per_clip"] == sum(procs.values()) + (TIMESTEPS - 1) * max(procs.values()) + 2 * 8 + \
-        int(np.prod(e["h_box"]["size"])) + 4
+    per_clip = e["processes_cycles_per_clip"]
+    assert set(procs) == set(per_clip) and "recurrence" in procs
+    stages = {r["stage"]: r for r in e["stages"]}
+    for r in stages.values():
+        assert r["cycles"] == r["trips"] * r["ii"] + r["depth"]
+    x_stages = [n for n in stages if n.startswith("x")]
+    h_stages = [n for n in stages if n.startswith("h")]
+    assert procs["regroup + x0"] >= stages["x0"]["cycles"]
+    for n in x_stages[1:]:
+        assert procs[n] == stages[n]["cycles"]
+    # the recurrence: every h stage, then the gates one hidden unit (of 8) per cycle
+    assert procs["recurrence"] == sum(stages[n]["cycles"] for n in h_stages) + 8 + cost.GATE_DEPTH
+    # frame processes run once per frame; the recurrence also resets and writes h once
+    for k, v in procs.items():
+        if k != "recurrence":
+            assert per_clip[k] == TIMESTEPS * v
+    assert per_clip["recurrence"] > TIMESTEPS * procs["recurrence"]
+    assert e["interval_cycles_per_clip"] == max(per_clip.values())
     assert e["interval_cycles_per_frame"] == max(procs.values())
+    assert TIMESTEPS * max(procs.values()) <= e["cycles_per_clip"] <= sum(per_clip.values())
     head = hw["accelerator"]["headline"]
     assert head["label"].startswith("MODEL")
     for key in ("clips_per_s", "dsp", "lane_utilisation", "top_port_bits", "io_bound_clips_per_s"):
@@ -152,8 +176,17 @@ def test_model_follows_the_schedule(project):
     assert 0 < head["lane_utilisation"] <= 1
     assert head["lane_utilisation"] == pytest.approx(
         e["macs_per_clip"] / (e["mac_lanes"] * head["interval_cycles_per_clip"]), abs=1e-4)
-    # io_parallel: the port is the whole clip (T x 12 values of 16 bits)
-    assert head["input_port_bits"] == TIMESTEPS * 12 * 16
+    # io_stream (the default): the input port is one stream word, as the written top function declares it
+    defines = (project["out"] / "firmware" / "defines.h").read_text()
+    header = (project["out"] / "firmware" / "myproject.h").read_text()
+    in_type = re.search(r"hls::stream<(\w+)> &", header).group(1)
+    m = re.search(rf"typedef nnet::array<ap_fixed<(\d+),\d+>, (\d+)\*1> {in_type};", defines)
+    assert head["input_port_bits"] == int(m.group(1)) * int(m.group(2)) == 16 * e["stream_width"]
+    assert head["top_port_bits"] <= 1024
+    # the lint ran on the written project and every rule held
+    assert hw["lint"]["rules"] == 8 and hw["lint"]["failed"] == []
+    # the II the lint allows for each stage of the written C++ is the MODEL's
+    assert {k.split(".", 1)[1]: v for k, v in hw["lint"]["ii"].items()} == {n: r["ii"] for n, r in stages.items()}
     # the classifier runs at reuse factor n_in: one multiplier per class
     (dense,) = [o for o in hw["accelerator"]["other_layers"] if o["class"] == "Dense"]
     assert dense["reuse_factor"] == 8 and dense["multipliers"] == 3
@@ -181,10 +214,12 @@ def test_device_ceilings():
     assert d["xcvu13p-flga2577-2-e"]["DSP"] == 12288
     for part, figures in AVAILABLE.items():  # what HLS prints as available for the part
         assert {k: d[part][k] for k in figures} == figures
-    big = reports.dense_lstm_estimate(57600, 256, 6, 1, 16)
+    from hls_project.accel import model as cost
+
+    big = cost.dense_lstm_estimate(57600, 256, 6, 1, 16)
     assert big["multipliers"]["total"] == 57600 * 1024 + 256 * 1024
     assert reports._fit(big["dsp"], big["weight_bits"], {**d["xcu250-figd2104-2L-e"]})["dsp_fits"] is False
-    assert reports.dsp_per_multiplier(16, 16) == 1 and reports.dsp_per_multiplier(30, 16) == 2
+    assert cost.dsp_per_multiplier(16, 16) == 1 and cost.dsp_per_multiplier(30, 16) == 2
 
 
 def test_markdown_json_and_plot(project):

@@ -311,17 +311,23 @@ def summary(result: Dict[str, object]) -> str:
         "" if not result["failed"] else " (failed: " + ", ".join(result["failed"]) + ")")
 
 
-def main(argv: Optional[List[str]] = None, prog: str = "fdht lint") -> int:
-    p = argparse.ArgumentParser(prog=prog, description="Check a written HLS project against the HLS scheduling "
-                                "rules (static banks, ports, partition limits, constant tables, carried paths, "
-                                "top ports). Exit 1 when a rule fails.")
+def build_parser(prog: str = "fdht lint") -> argparse.ArgumentParser:
+    from keras_model.cli import ArgumentParser, add_common
+
+    p = ArgumentParser(prog=prog, description="Check a written HLS project against the HLS scheduling "
+                       "rules (static banks, ports, partition limits, constant tables, carried paths, "
+                       "top ports). Exit 1 when a rule fails.")
     p.add_argument("project", help="a project directory written by build.py (e.g. build/hls/default)")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
-    a = p.parse_args(argv)
+    return add_common(p)
+
+
+def run(a: argparse.Namespace) -> int:
+    from keras_model.errors import ConfigError
+
     if not os.path.isfile(os.path.join(a.project, "firmware", "parameters.h")):
-        print(f"error: {a.project} is not a written HLS project (no firmware/parameters.h); "
-              "write one with python build.py", file=sys.stderr)
-        return 2
+        raise ConfigError(f"{a.project} is not a written HLS project (no firmware/parameters.h); "
+                          "write one with python build.py")
     res = lint(a.project)
     if a.json:
         print(json.dumps(res, indent=2))
@@ -332,6 +338,13 @@ def main(argv: Optional[List[str]] = None, prog: str = "fdht lint") -> int:
                 print(f"       {f}")
         print(summary(res))
     return 0 if not res["failed"] else 1
+
+
+def main(argv: Optional[List[str]] = None, prog: str = "fdht lint") -> int:
+    """``fdht lint DIR``: 0 when every rule holds, 1 when one fails, 2 for a bad argument."""
+    from keras_model.cli import run_command
+
+    return run_command(build_parser, run, argv, prog)
 
 
 if __name__ == "__main__":
