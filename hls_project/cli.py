@@ -14,7 +14,8 @@ flags (--config, --data, --model, --output-dir); ``--workdir DIR`` (before
 the subcommand) puts everything generated under DIR instead of ./build.
 ``python build.py`` and the ``python -m keras_model.<step>`` forms are the
 same commands. Exit status: 0 ok, 1 a result below its threshold, 2 bad
-input, 3 a missing or failing external tool, 130 interrupted.
+input, 3 a missing or failing external tool, 130 interrupted, 141 stdout
+closed early by its reader (``fdht ... | head``: no traceback).
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def _usage() -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from keras_model.cli import quiet_on_closed_stdout
+
+    return quiet_on_closed_stdout(lambda: _dispatch(argv))
+
+
+def _dispatch(argv: Optional[List[str]]) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     passed: List[str] = []  # -v / -q given before the command go to it
     while args and args[0].startswith("-"):

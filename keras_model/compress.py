@@ -46,7 +46,7 @@ from .atomic import replace_dir
 from .cli import ArgumentParser, add_common, int_at_least, run_command
 from .config import build_dir, data_file_override, load_config
 from .errors import ConfigError, DataError, FlowError
-from .logs import info
+from .logs import info, keras_verbosity, progress_to_stderr
 
 
 # --------------------------------------------------------------------------
@@ -213,9 +213,10 @@ def fine_tune(model, dataset, x_train, epochs: int, learning_rate: float, batch_
     start_loss = float(model.evaluate(*val, verbose=0, batch_size=256)[0]) if val else np.inf
     keep.best, keep.best_epoch, keep.weights = start_loss, 0, model.get_weights()
     t0 = time.time()
-    hist = model.fit(x_train[fit_idx], y[fit_idx], validation_data=val, epochs=int(epochs),
-                     batch_size=int(batch_size), shuffle=True, callbacks=[keep, keras.callbacks.TerminateOnNaN()],
-                     verbose=verbose)
+    with progress_to_stderr():
+        hist = model.fit(x_train[fit_idx], y[fit_idx], validation_data=val, epochs=int(epochs),
+                         batch_size=int(batch_size), shuffle=True,
+                         callbacks=[keep, keras.callbacks.TerminateOnNaN()], verbose=verbose)
     losses = hist.history.get("loss", [])
     if any(not np.isfinite(v) for v in losses):
         raise FlowError("fine-tuning diverged (NaN/Inf loss); lower --learning-rate")
@@ -292,9 +293,7 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
     lr = float(learning_rate if learning_rate is not None else tcfg["learning_rate"])
     if epochs:
         log(f"fine-tuning for {epochs} epoch(s), Adam lr {lr}, batch {tcfg['batch_size']}{', QAT' if qat else ''} ...")
-    verbose = tcfg.get("verbose", "auto")
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
+    verbose = keras_verbosity(tcfg.get("verbose", "auto"))
     ft = fine_tune(new_model, dataset, x_train, epochs, lr, int(tcfg["batch_size"]), tcfg.get("clipnorm"), seed,
                    float(tcfg["validation_split"]), verbose=verbose)
     acc_ft = accuracy(new_model, x_test, dataset.y_test)

@@ -24,7 +24,7 @@ import numpy as np
 from .atomic import replace_dir
 from .config import build_dir, config_hash, data_file_override, load_config
 from .errors import FlowError
-from .logs import info
+from .logs import info, keras_verbosity, progress_to_stderr
 
 
 def versions() -> Dict[str, str]:
@@ -126,16 +126,14 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
     monitor = "val_loss" if n_val else "loss"
     callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=int(tcfg["patience"]),
                                                    restore_best_weights=True))
-    verbose = tcfg.get("verbose", "auto")
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
     t1 = time.time()
-    hist = model.fit(
-        x_train[fit_idx], y_train[fit_idx],
-        validation_data=(x_train[val_idx], y_train[val_idx]) if n_val else None,
-        epochs=int(tcfg["epochs"]), batch_size=int(tcfg["batch_size"]), shuffle=True,
-        callbacks=callbacks, verbose=verbose,
-    )
+    with progress_to_stderr():
+        hist = model.fit(
+            x_train[fit_idx], y_train[fit_idx],
+            validation_data=(x_train[val_idx], y_train[val_idx]) if n_val else None,
+            epochs=int(tcfg["epochs"]), batch_size=int(tcfg["batch_size"]), shuffle=True,
+            callbacks=callbacks, verbose=keras_verbosity(tcfg.get("verbose", "auto")),
+        )
     t_train = time.time() - t1
     losses = hist.history.get("loss", [])
     if any(not np.isfinite(v) for v in losses):

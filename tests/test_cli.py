@@ -64,6 +64,47 @@ def test_one_place_maps_errors_to_exit_codes(capsys):
     assert err[:3] == ["error: g++ not found", "error: bad key", "error: bad file"]
 
 
+def _closed_stdout_run(args):
+    """Run ``python args`` with its stdout a pipe whose reader has already gone
+    (what ``| head`` leaves after its first line); returns (status, stderr)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    return proc.wait(timeout=120), err
+
+
+@pytest.mark.parametrize("args", [["-m", "hls_project.cli", "--help"], ["-m", "hls_project.cli", "train", "--help"],
+                                  ["build.py", "--help"]], ids=["fdht", "fdht-train", "build.py"])
+def test_closed_stdout_ends_quietly(args):
+    code, err = _closed_stdout_run(args)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert code in (0, cli.EXIT_CLOSED_STDOUT)
+
+
+def test_closed_stdout_while_a_command_prints_its_result():
+    """A result printed after the reader left (``fdht ... | head`` on a long
+    report): no traceback, status 141, whatever the buffering."""
+    probe = ("from keras_model import cli\n"
+             "def run(args):\n"
+             "    for i in range(100000):\n"
+             "        print('line', i)\n"
+             "    return 0\n"
+             "raise SystemExit(cli.run_command(lambda prog='t': cli.add_common(cli.ArgumentParser(prog=prog)), "
+             "run, []))\n")
+    code, err = _closed_stdout_run(["-c", probe])
+    assert code == cli.EXIT_CLOSED_STDOUT and err == "", err
+
+
+def test_fdht_help_piped_to_head_prints_one_line():
+    shell = f"'{sys.executable}' -m hls_project.cli --help | head -1"
+    proc = subprocess.run(["bash", "-c", shell], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.startswith("``fdht``") and proc.stdout.count("\n") == 1
+
+
 def test_workdir_moves_generated_files(tmp_path, monkeypatch):
     from keras_model import config
 
