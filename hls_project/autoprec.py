@@ -255,7 +255,7 @@ def _int_bits(g, knobs, model, input_range, dense_ranges) -> int:
     w = widths(knobs, model, input_range, dense_ranges)[g]
     if "type" not in w:
         return 6 if g == "stages" else 0  # stages: integer bits follow the bound; keep the total <= 18 mostly
-    from keras_model import fixedtype
+    from keras_model.common import fixedtype
 
     return fixedtype.parse(w["type"]).integer
 

@@ -68,7 +68,7 @@ def _dispatch(argv: Optional[List[str]]) -> int:
             if not value:
                 print("error: --workdir needs a folder (see fdht --help)", file=sys.stderr)
                 return 2
-            from keras_model.config import WORKDIR_ENV
+            from keras_model.common.config import WORKDIR_ENV
 
             os.environ[WORKDIR_ENV] = os.path.abspath(value)
         else:

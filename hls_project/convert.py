@@ -11,8 +11,8 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from keras_model.errors import ConfigError
-from keras_model.logs import chatter
+from keras_model.common.errors import ConfigError
+from keras_model.common.logs import chatter
 
 
 def _result_type(precision: str, bound: float) -> str:

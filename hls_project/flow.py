@@ -18,10 +18,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from keras_model.atomic import replace_dir
-from keras_model.config import build_dir
-from keras_model.errors import ConfigError, DataError, FlowError, ToolError
-from keras_model.logs import chatter, info
+from keras_model.common.atomic import replace_dir
+from keras_model.common.config import build_dir
+from keras_model.common.errors import ConfigError, DataError, FlowError, ToolError
+from keras_model.common.logs import chatter, info
 
 from . import csim
 from .convert import convert, hls_config  # noqa: F401  (the flow's conversion; re-exported)
@@ -88,7 +88,7 @@ def check_model_layers(model) -> None:
 
 def dense_output_ranges(model, x) -> Dict[str, float]:
     """max |output| of every Dense layer on ``x`` (the logits before softmax)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     names = [l.name for l in model.layers if type(l).__name__ in ("Dense", "QDense")]
     if not names:
@@ -105,7 +105,7 @@ def hardware_model(model, output: str):
     or for logits the model up to its final softmax."""
     if output != "logits":
         return model
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
     from keras_model.models import is_softmax_activation
 
     last = model.layers[-1]
@@ -118,7 +118,7 @@ def hardware_model(model, output: str):
 def model_costs(model) -> Dict[str, Any]:
     """``models.rnn_costs`` for a recurrent model; for one without an LSTM
     (e.g. HTDense layers) the MACs of one forward pass and no LSTM figures."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from keras_model.models import rnn_costs
 

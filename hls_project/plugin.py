@@ -108,7 +108,7 @@ def _check_convertible(model, hls_config) -> None:
     Raises ConfigError with one line naming the layer and what to change."""
     import difflib
 
-    from keras_model.errors import ConfigError
+    from keras_model.common.errors import ConfigError
 
     try:
         from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers

@@ -23,12 +23,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from keras_model import fixedtype, ht
+from keras_model import ht
+from keras_model.common import fixedtype
 
 def parse_fixed(text) -> Tuple[int, int, bool]:
     """(width, integer bits, signed) of a fixed-point type in any notation
     hls4ml accepts (``ap_fixed<16,6>``, ``fixed<16,6,RND_CONV,SAT>``,
-    ``ufixed<8,0>``, ``ap_int<8>``; see :mod:`keras_model.fixedtype`), or of an
+    ``ufixed<8,0>``, ``ap_int<8>``; see :mod:`keras_model.common.fixedtype`), or of an
     hls4ml precision object."""
     if not isinstance(text, str) and getattr(text, "width", None) is not None:
         return int(text.width), int(text.integer), bool(getattr(text, "signed", True))

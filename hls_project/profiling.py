@@ -13,7 +13,7 @@ import os
 from typing import Any, Dict, List
 
 import numpy as np
-from keras_model.logs import info
+from keras_model.common.logs import info
 
 
 def type_range(precision):
@@ -47,7 +47,7 @@ def range_check(hls_model, keras_model, x) -> Dict[str, Any]:
     """Values outside their fixed-point type, per tensor: the input, each
     layer's output (Keras values vs the hls4ml result type) and each weight.
     ``x`` is the model input (float, Keras layout)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     rows: List[Dict[str, Any]] = []
     in_layer = hls_model.get_input_variables()[0]

@@ -3,7 +3,7 @@
 Importing this package selects the Keras 2 API for TensorFlow before
 TensorFlow is imported (``TF_USE_LEGACY_KERAS``): QKeras and hls4ml's Keras-2
 converter need it, and TensorFlow >= 2.16 otherwise gives Keras 3. Code in
-this project takes Keras from :mod:`keras_model.keras2`, never from
+this project takes Keras from :mod:`keras_model.common.keras2`, never from
 ``tensorflow.keras`` or ``keras`` directly.
 """
 

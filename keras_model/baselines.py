@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
-from keras_model.keras2 import keras, tf
+from keras_model.common.keras2 import keras, tf
 
-from .errors import ShapeError
+from .common.errors import ShapeError
 from .layers import (
     FDHTLSTMCell,
     HTProduct,

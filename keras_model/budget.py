@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import ht
-from .errors import ShapeError
+from .common.errors import ShapeError
 
 MAX_RANK = 64  # uniform ranks tried: 1 .. MAX_RANK (capped per node)
 

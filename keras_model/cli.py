@@ -4,7 +4,7 @@
 * :func:`add_common`: the flags every command has (``-v``/``-q``).
 * :func:`run_command`: the ONE place that turns errors into exit codes, used by
   every entry point (``fdht <command>``, ``python build.py``, ``python -m ...``):
-  a :class:`~keras_model.errors.FlowError` prints ``error: <message>`` and
+  a :class:`~keras_model.common.errors.FlowError` prints ``error: <message>`` and
   exits with its ``exit_code`` (2 for bad input, 3 for a missing or failing
   tool), Ctrl-C exits 130, and a reader that closes stdout early
   (``fdht ... | head``) ends the command quietly with 141 (128 + SIGPIPE,
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from typing import Callable, Optional, Sequence
 
-from .errors import ConfigError, FlowError
+from .common import logs
+from .common.config import parse_frame_size
+from .common.errors import ConfigError, FlowError
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -87,8 +88,6 @@ def run_command(build_parser: Callable[..., argparse.ArgumentParser], run: Calla
                 interrupted: str = "interrupted") -> int:
     """Parse ``argv`` with ``build_parser(prog)``, set up logging, call
     ``run(args)``; errors become exit codes here and nowhere else."""
-    from . import logs
-
     def command() -> int:
         try:
             parser = build_parser(prog) if prog else build_parser()
@@ -118,21 +117,6 @@ def int_at_least(minimum: int):
         return value
 
     return parse
-
-
-_SIZE = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
-
-
-def parse_frame_size(text: str) -> tuple:
-    """'160x120' -> (width, height): the one frame-size convention, WIDTHxHEIGHT,
-    for flags and configs alike. Raises ValueError."""
-    match = _SIZE.fullmatch(str(text))
-    if not match:
-        raise ValueError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}")
-    width, height = int(match.group(1)), int(match.group(2))
-    if width < 1 or height < 1:
-        raise ValueError(f"width and height must be >= 1, got {text!r}")
-    return width, height
 
 
 def frame_size(text: str) -> tuple:

@@ -42,11 +42,11 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from .atomic import replace_dir
+from .common.atomic import replace_dir
 from .cli import ArgumentParser, add_common, int_at_least, run_command
-from .config import build_dir, data_file_override, load_config
-from .errors import ConfigError, DataError, FlowError
-from .logs import info, keras_verbosity, progress_to_stderr
+from .common.config import build_dir, data_file_override, load_config
+from .common.errors import ConfigError, DataError, FlowError
+from .common.logs import info, keras_verbosity, progress_to_stderr
 
 
 # --------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def fdht_model_like(model, weights, shape, cores: Dict[str, np.ndarray], quantiz
     """A copy of ``model`` with its recurrent layer replaced by an FDHT-LSTM of
     ``shape`` holding ``cores`` and the source bias; the other layers keep
     their weights."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from .layers import CORE_PREFIX, FDHTLSTM
     from .mega import find_recurrent
@@ -167,7 +167,7 @@ class _KeepBest:
     restore them when training ends (EarlyStopping restores only when it stops)."""
 
     def __new__(cls, monitor: str):
-        from keras_model.keras2 import keras
+        from keras_model.common.keras2 import keras
 
         class KeepBest(keras.callbacks.Callback):
             def __init__(self):
@@ -191,7 +191,7 @@ def fine_tune(model, dataset, x_train, epochs: int, learning_rate: float, batch_
               validation_fraction: float, verbose=2) -> Dict[str, Any]:
     """Adam for ``epochs`` epochs on the fit part of the training set; the best
     validation epoch is kept (the decomposed start counts as epoch 0)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from .data import validation_split
 
@@ -229,7 +229,7 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
              input_modes=None, output_modes=None, epochs: int = 5, learning_rate: Optional[float] = None,
              qat: bool = False, dataset=None, log=info) -> Dict[str, Any]:
     """The whole command; returns the report (also written to ``out_dir``)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from . import ht
     from .data import load_dataset

@@ -7,7 +7,7 @@ either
 * **sequences**: ``(N, T, F)`` float32 feature vectors,
 
 with integer labels ``(N,)`` in ``0..C-1``. Everything that reads data from
-outside (``load_npz``) validates it and raises :class:`~keras_model.errors.DataError`
+outside (``load_npz``) validates it and raises :class:`~keras_model.common.errors.DataError`
 with a one-line message naming the file, the key, the problem and the fix.
 
 The built-in set (``source: digits``) needs no download: real handwritten
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_model.config import frame_size_hw
-from keras_model.errors import ConfigError, DataError
+from keras_model.common.config import frame_size_hw
+from keras_model.common.errors import ConfigError, DataError
 
 __all__ = [
     "DIGITS_CLASS_NAMES",
@@ -390,7 +390,7 @@ def _validate(arrays: dict, source: str) -> Dataset:
             f"this would be a {max_label + 1}-class model; relabel to 0..{len(names) - len(missing) - 1} (e.g. "
             f"np.unique(y, return_inverse=True)) or give class_names for all {max_label + 1} classes")
     if missing:
-        from .logs import logger
+        from .common.logs import logger
 
         logger.warning("warning: %s: class(es) %s (%s) have no training samples; the model cannot learn them",
                        source, _ranges(missing), ", ".join(names[i] for i in missing[:10]))

@@ -63,11 +63,11 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from .atomic import replace_dir
+from .common.atomic import replace_dir
 from .cli import ArgumentParser, add_common, add_output_dir, int_at_least, run_command
-from .config import build_dir, data_file_override, load_config
-from .errors import ConfigError, FlowError
-from .logs import info
+from .common.config import build_dir, data_file_override, load_config
+from .common.errors import ConfigError, FlowError
+from .common.logs import info
 
 KINDS = ("fdht", "ht", "tt", "dense")  # = keras_model.models.KINDS, without importing TensorFlow
 PLOT_NAME = "accuracy_vs_params.png"
@@ -136,7 +136,7 @@ def kind_config(cfg: Dict[str, Any], kind: str) -> Dict[str, Any]:
 
 def select_strategy():
     """MirroredStrategy over all GPUs when more than one is visible, else the default strategy."""
-    from keras_model.keras2 import tf
+    from keras_model.common.keras2 import tf
 
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
@@ -145,7 +145,7 @@ def select_strategy():
 
 
 def _strategy_info(strategy) -> Dict[str, Any]:
-    from keras_model.keras2 import tf
+    from keras_model.common.keras2 import tf
 
     try:
         devices = list(strategy.extended.worker_devices)
@@ -212,7 +212,7 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
     ``final_dir``: where ``work_dir`` will be renamed to (paths in log lines name it).
     ``lr_grid``: learning rates searched per kind on the validation split (default: the
     config's one rate); ``seeds``: seeds run at the chosen rate (default: the config's seed)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from .data import load_dataset
     from .train import train, versions

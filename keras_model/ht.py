@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .errors import ShapeError
+from .common.errors import ShapeError
 
 RanksLike = Union[int, Sequence[int], Dict[str, int]]
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from keras_model.keras2 import keras, tf
+from keras_model.common.keras2 import keras, tf
 
 from . import ht
-from .errors import ShapeError
+from .common.errors import ShapeError
 
 CORE_PREFIX = "core_"  # Keras weight names: core_u1, core_b1_2, ..., bias
 

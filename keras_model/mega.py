@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import ht
-from .errors import FlowError
+from .common.errors import FlowError
 
 
 @dataclass
@@ -93,7 +93,7 @@ def _numpy(v) -> np.ndarray:
 
 def find_recurrent(model):
     """The model's one recurrent layer, or a FlowError saying what is there instead."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     rnns = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
     wrapped = [layer for layer in model.layers if isinstance(layer, keras.layers.Wrapper)
@@ -113,7 +113,7 @@ def find_recurrent(model):
 
 def lstm_weights(model) -> LSTMWeights:
     """W_mega, bias and settings of the model's recurrent layer (any supported kind)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from .baselines import HTLSTM, TTLSTM
     from .layers import FDHTLSTM

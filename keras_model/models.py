@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-from keras_model.keras2 import keras
+from keras_model.common.keras2 import keras
 
 from .baselines import CUSTOM_OBJECTS as _BASELINE_OBJECTS
 from .baselines import HTLSTM, TTLSTM, tt_core_shapes, tt_macs
-from .config import DEFAULTS
-from .errors import ConfigError
+from .common.config import DEFAULTS
+from .common.errors import ConfigError
 from .layers import CUSTOM_OBJECTS as _LAYER_OBJECTS
 from .layers import FDHTLSTM
 
@@ -176,7 +176,7 @@ def rnn_costs(model: keras.Model) -> Dict:
 
 def load_keras_model(path) -> keras.Model:
     """Load a saved model (.h5 or .keras) that may contain our layers."""
-    from .errors import DataError
+    from .common.errors import DataError
     import os
 
     if not os.path.exists(path):

@@ -22,7 +22,7 @@ import numpy as np
 
 from keras_model.cli import ArgumentParser, add_common, frame_size, int_at_least, run_command
 from keras_model.data import save_npz
-from keras_model.errors import ConfigError
+from keras_model.common.errors import ConfigError
 from keras_model.video import VideoSummary, videos_to_dataset
 
 

@@ -67,8 +67,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_model.cli import ArgumentParser, add_common, frame_size, int_at_least, run_command  # noqa: E402
-from keras_model.errors import ConfigError, DataError  # noqa: E402
-from keras_model.logs import info  # noqa: E402
+from keras_model.common.errors import ConfigError, DataError  # noqa: E402
+from keras_model.common.logs import info  # noqa: E402
 
 __all__ = [
     "VARIANTS",

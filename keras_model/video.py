@@ -50,7 +50,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_model.data import Dataset  # noqa: E402
-from keras_model.errors import ConfigError, DataError  # noqa: E402
+from keras_model.common.errors import ConfigError, DataError  # noqa: E402
 
 __all__ = [
     "VIDEO_EXTENSIONS",

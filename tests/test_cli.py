@@ -14,7 +14,7 @@ import pytest
 
 from hls_project import cli as fdht_cli
 from keras_model import cli, ht
-from keras_model.errors import ConfigError, DataError, ShapeError, ToolError
+from keras_model.common.errors import ConfigError, DataError, ShapeError, ToolError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,7 +106,7 @@ def test_fdht_help_piped_to_head_prints_one_line():
 
 
 def test_workdir_moves_generated_files(tmp_path, monkeypatch):
-    from keras_model import config
+    from keras_model.common import config
 
     monkeypatch.delenv(config.WORKDIR_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -117,7 +117,7 @@ def test_workdir_moves_generated_files(tmp_path, monkeypatch):
 
 
 def test_shipped_config_by_name():
-    from keras_model.config import load_config
+    from keras_model.common.config import load_config
 
     assert load_config("ucf11")["model"]["units"] == 256
     with pytest.raises(ConfigError, match="does not exist"):
@@ -163,12 +163,16 @@ def test_wheel_ships_templates_configs_and_the_fdht_script(tmp_path):
         assert "fdht = hls_project.cli:main" in entries
         assert "[hls4ml.backends]\nfdht = hls_project.plugin:register" in entries
         z.extractall(tmp_path / "site")
+    packages = sorted(str(p.parent.relative_to(ROOT)) for top in ("keras_model", "hls_project")
+                      for p in (ROOT / top).rglob("__init__.py"))
+    for package in packages:  # every sub-package is listed in pyproject.toml
+        assert f"{package}/__init__.py" in names, package
     for header in ("nnet_ht_stream.h", "nnet_ht_probe.h"):
         assert f"hls_project/templates/{header}" in names
     for cfg in ("default.yml", "ucf11.yml", "default_q8.yml"):
         assert f"keras_model/configs/{cfg}" in names
     probe = ("import sys; sys.path.insert(0, sys.argv[1]);"
-             "from hls_project.extension import TEMPLATE_DIR; from keras_model.config import CONFIG_DIR, build_dir;"
+             "from hls_project.extension import TEMPLATE_DIR; from keras_model.common.config import CONFIG_DIR, build_dir;"
              "print(TEMPLATE_DIR); print(CONFIG_DIR); print(build_dir())")
     other = tmp_path / "elsewhere"
     other.mkdir()
@@ -215,7 +219,7 @@ def test_absurd_ranks_are_refused_before_tensorflow():
     with pytest.raises(ShapeError, match=r"rank 100000 of node u1 .* at most 24 .* parameters"):
         ht.make_shape([6, 6, 6, 5], [4, 4, 4, 2], 100000, in_features=1056)
     # the same check reached from a config, before any model is built
-    from keras_model.config import load_config
+    from keras_model.common.config import load_config
     from keras_model.models import build_model
 
     cfg = load_config(None, {"model": {"ranks": 100000}})
@@ -264,7 +268,7 @@ def test_single_group_class_is_split_by_clip_with_a_warning():
 
 
 def test_frame_size_convention_is_width_x_height():
-    from keras_model.config import frame_size_hw
+    from keras_model.common.config import frame_size_hw
 
     assert cli.frame_size("160x120") == (160, 120)
     assert frame_size_hw("160x120") == (120, 160)

@@ -8,11 +8,12 @@ import os
 
 import numpy as np
 import pytest
-from keras_model.keras2 import keras
+from keras_model.common.keras2 import keras
 
-from keras_model import budget, compress, config, ht, mega, models
+from keras_model import budget, compress, ht, mega, models
+from keras_model.common import config
 from keras_model.data import Dataset, save_npz
-from keras_model.errors import FlowError, ShapeError
+from keras_model.common.errors import FlowError, ShapeError
 from keras_model.layers import FDHTLSTM
 
 

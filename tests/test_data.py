@@ -16,7 +16,7 @@ from keras_model.data import (
     make_moving_digits,
     save_npz,
 )
-from keras_model.errors import ConfigError, DataError, FlowError
+from keras_model.common.errors import ConfigError, DataError, FlowError
 
 # -- moving digits --------------------------------------------------------------
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from keras_model import experiment, prepare, sample_videos
-from keras_model.config import load_config
+from keras_model.common.config import load_config
 from keras_model.data import Dataset, load_npz, save_npz
-from keras_model.errors import ConfigError
+from keras_model.common.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -145,7 +145,7 @@ def test_parse_kinds():
 
 
 def test_select_strategy_on_this_machine():
-    from keras_model.keras2 import tf
+    from keras_model.common.keras2 import tf
 
     strategy = experiment.select_strategy()
     gpus = tf.config.list_logical_devices("GPU")

@@ -52,7 +52,7 @@ LSB16 = 2.0**-10  # ap_fixed<16,6>, the default precision
 
 
 def _keras():
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     return keras
 
@@ -125,7 +125,7 @@ def _build_py(*args, env=None, timeout=BUILD_TIMEOUT):
 def _run_flow(case, out_dir, **hls):
     """run_flow in this process (no second TF start-up), as build.py would call it."""
     from hls_project.flow import run_flow
-    from keras_model.config import CONFIG_DIR, load_config
+    from keras_model.common.config import CONFIG_DIR, load_config
 
     overrides = {"data": {"source": case["data"], "frames": None, "size": None},
                  "hls": {"output_dir": str(out_dir), **hls}}
@@ -442,7 +442,7 @@ def test_htdense_model(work, htdense_case):
 
 def _run_flow_no_csim(case, out_dir):
     from hls_project.flow import run_flow
-    from keras_model.config import CONFIG_DIR, load_config
+    from keras_model.common.config import CONFIG_DIR, load_config
 
     cfg = load_config(os.path.join(CONFIG_DIR, "default.yml"),
                       {"data": {"source": case["data"], "frames": None, "size": None},

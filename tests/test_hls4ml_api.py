@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_model.fixedtype import canonical, parse
-from keras_model.keras2 import keras
+from keras_model.common.fixedtype import canonical, parse
+from keras_model.common.keras2 import keras
 from keras_model.layers import FDHTLSTM, HTDense
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,7 +154,7 @@ def test_plugin_converts_without_register(tmp_path):
         import hls4ml
         assert "keras_model" not in sys.modules and "hls_project.extension" not in sys.modules
         import numpy as np
-        from keras_model.keras2 import keras
+        from keras_model.common.keras2 import keras
         from keras_model.layers import FDHTLSTM
         from qkeras import quantized_bits
         inp = keras.Input((8, 100))
@@ -273,8 +273,8 @@ def test_board_wrapper_through_the_flow(board_case, board, part, io_type, tmp_pa
 
 
 def test_board_needs_the_accelerator_backend_and_a_known_board():
-    from keras_model.config import load_config
-    from keras_model.errors import ConfigError
+    from keras_model.common.config import load_config
+    from keras_model.common.errors import ConfigError
 
     with pytest.raises(ConfigError, match="hls.board: a board is for hls.backend: VivadoAccelerator"):
         load_config(None, {"hls": {"board": "pynq-z2"}})
@@ -291,7 +291,7 @@ def test_public_api_errors_name_the_layer_and_the_fix(tmp_path):
     not fit the input each give one line that names what to change."""
     import hls4ml
 
-    from keras_model.errors import ConfigError, ShapeError
+    from keras_model.common.errors import ConfigError, ShapeError
 
     inp = keras.Input((8, 100))
     h = FDHTLSTM(32, input_modes=(4, 6, 6), output_modes=(4, 4, 8), ranks=4, name="fdht")(inp)

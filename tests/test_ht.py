@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from keras_model import ht
-from keras_model.errors import ShapeError
+from keras_model.common.errors import ShapeError
 
 # (input_modes, output_modes, ranks, in_features): d = 2..5, uneven, padded,
 # rank 1, per-node ranks.

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_model.errors import ToolError
+from keras_model.common.errors import ToolError
 
 ROOT = Path(__file__).resolve().parents[1]
 

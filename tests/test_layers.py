@@ -6,11 +6,11 @@ QKeras quantizers, gradients and parameter counts."""
 
 import numpy as np
 import pytest
-from keras_model.keras2 import tf
+from keras_model.common.keras2 import tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qkeras import quantized_bits, quantized_sigmoid, quantized_tanh
-from keras_model.keras2 import keras
+from keras_model.common.keras2 import keras
 
 from keras_model import ht, models
 from keras_model.baselines import HTLSTM, TTLSTM

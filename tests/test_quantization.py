@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from keras_model.config import CONFIG_DIR, load_config
+from keras_model.common.config import CONFIG_DIR, load_config
 from keras_model.data import Dataset, save_npz
 
 T, F, H, CLASSES = 4, 12, 8, 3
@@ -100,7 +100,7 @@ def test_the_hardware_constants_are_the_quantizer_outputs(tmp_path):
 
     from hls_project import bitexact, flow
     from hls_project.extension import accel_types
-    from keras_model.config import DEFAULTS, merge
+    from keras_model.common.config import DEFAULTS, merge
     from keras_model.models import load_keras_model
 
     model = load_keras_model(_model(tmp_path, True))
@@ -131,7 +131,7 @@ def test_the_hardware_constants_are_the_quantizer_outputs(tmp_path):
 def test_config_quantizers_have_the_configured_grid():
     """quantization.kernel {bits: 6, integer: 1} is the grid 2^-4 on [-2, 2)
     with all 64 levels used; the bias and the activations likewise."""
-    from keras_model.config import load_config
+    from keras_model.common.config import load_config
     from keras_model.quantize import quantizers_from_config
 
     cfg = load_config(overrides={"quantization": {"enabled": True, "kernel": {"bits": 6, "integer": 1},

@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from keras_model import config, train
-from keras_model.config import config_hash, load_config
+from keras_model import train
+from keras_model.common import config
+from keras_model.common.config import config_hash, load_config
 from keras_model.models import load_keras_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

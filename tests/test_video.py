@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from keras_model.data import load_npz
-from keras_model.errors import DataError
+from keras_model.common.errors import DataError
 from keras_model.video import (
     Clip,
     ClipError,
