@@ -456,7 +456,7 @@ def main(argv=None) -> int:
     lines += [
         "",
         "MACs per time step of the FDHT product W_mega [x; h] (batch 1, same tensor network):",
-        f"  our kernel's plan ({shape.plan.method}, keras_model/ht.py)                  {plan_macs:>12,}",
+        f"  our kernel's plan ({shape.plan.method}, keras_model/ht/plan.py)             {plan_macs:>12,}",
         f"  numpy.einsum_path(optimize=('optimal', no memory cap))         {np_macs:>12,}"
         f"   (numpy's own FLOP count {np_flops:,.0f})",
         f"  numpy.einsum_path(optimize='optimal'), default memory cap      {np_macs_cap:>12,}"

@@ -7,7 +7,7 @@
 The model's recurrent layer (a Keras ``LSTM``, a QKeras ``QLSTM``, or an
 fdht/ht/tt LSTM of this project) is turned into one matrix
 ``W_mega = [W_x ; W_h]`` of shape ``(4H, N + H)`` (gates in Keras order
-i, f, c, o; see ``keras_model.mega``), zero-padded to the input modes,
+i, f, c, o; see ``keras_model.ht.mega``), zero-padded to the input modes,
 decomposed by HT-SVD into the FDHT-LSTM's cores (``ht.ht_svd``), and put
 into a copy of the model in place of the old layer; every other layer keeps
 its weights. The test accuracy is measured before, straight after the
@@ -19,7 +19,7 @@ quantizers).
 Modes and ranks: ``--ranks R`` (one rank, capped per node at what the node
 can hold; ``full`` = exact) with modes from ``--input-modes/--output-modes``
 or derived; or ``--param-budget N`` / ``--mac-budget M``: the alternatives
-of ``keras_model.budget`` are decomposed and the one with the smallest
+of ``keras_model.ht.budget`` are decomposed and the one with the smallest
 reconstruction error that fits is used. Parameters are counted like the
 recurrent layer's (cores + bias).
 
@@ -85,7 +85,8 @@ def choose_shape(weights, ranks=None, param_budget=None, mac_budget=None, input_
                  d: int = 4, log=info):
     """(HT shape, alternatives considered) for the FDHT matrix of ``weights``;
     with a budget the chosen alternative carries its HT-SVD cores (``.cores``)."""
-    from . import budget, ht
+    from . import ht
+    from .ht import budget
     from .layers import resolve_modes
 
     n_in, h = weights.input_dim + weights.units, weights.units
@@ -112,7 +113,7 @@ def fdht_model_like(model, weights, shape, cores: Dict[str, np.ndarray], quantiz
     from keras_model.common.keras2 import keras
 
     from .layers import CORE_PREFIX, FDHTLSTM
-    from .mega import find_recurrent
+    from .recurrent import find_recurrent
 
     old = find_recurrent(model)
     q = quantizers or {}
@@ -233,7 +234,8 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
 
     from . import ht
     from .data import load_dataset
-    from .mega import balance_cores, lstm_weights, relative_error
+    from .ht.mega import balance_cores, relative_error
+    from .recurrent import lstm_weights
     from .models import load_keras_model, rnn_costs
     from .train import prepare_inputs, set_seeds, versions
 
@@ -264,7 +266,7 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
     d = int(cfg["model"].get("d") or 4)
     shape, considered = choose_shape(weights, ranks, param_budget, mac_budget, input_modes, output_modes, d, log=log)
     if considered:
-        from .budget import format_alternatives
+        from .ht.budget import format_alternatives
 
         log("alternatives considered (largest rank that fits for each choice of modes; * = chosen, the smallest "
             "reconstruction error):")

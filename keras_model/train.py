@@ -92,7 +92,7 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
 
     mcfg = cfg["model"]
     if mcfg.get("kind") == "fdht" and (mcfg.get("param_budget") or mcfg.get("mac_budget")):
-        from .budget import choose, format_alternatives
+        from .ht.budget import choose, format_alternatives
         from .models import features_per_step
 
         n_x = features_per_step(dataset.sample_shape)

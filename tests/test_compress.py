@@ -1,4 +1,4 @@
-"""keras_model.mega, keras_model.budget and keras_model.compress against
+"""keras_model.ht.mega, keras_model.recurrent, keras_model.ht.budget and keras_model.compress against
 independent references: a numpy LSTM step, Keras's own LSTM predictions,
 the dense reconstruction, and parameter counts of built Keras layers."""
 
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from keras_model.common.keras2 import keras
 
-from keras_model import budget, compress, ht, mega, models
+from keras_model import compress, ht, models, recurrent
+from keras_model.ht import budget, mega
 from keras_model.common import config
 from keras_model.data import Dataset, save_npz
 from keras_model.common.errors import FlowError, ShapeError
@@ -76,7 +77,7 @@ def test_w_mega_of_a_keras_lstm_is_the_fdht_layout():
     """A numpy LSTM in the FDHT layout, fed W_mega, reproduces Keras's LSTM."""
     model = models.build_model({"kind": "dense", "units": 5}, (4, 7), 3)
     random_weights(model, 1)
-    w = mega.lstm_weights(model)
+    w = recurrent.lstm_weights(model)
     assert w.kind == "keras_lstm" and w.w_mega.shape == (20, 12) and w.input_dim == 7
     x = np.random.default_rng(2).standard_normal((6, 4, 7)).astype("float32")
     keras_h = keras.Model(model.input, models.recurrent_layer(model).output).predict(x, verbose=0)
@@ -89,7 +90,7 @@ def test_qlstm_with_qkeras_hard_sigmoid_is_refused():
     inp = keras.Input((3, 6))
     m = keras.Model(inp, QLSTM(4, name="q")(inp))  # QKeras's default recurrent_activation: its hard_sigmoid
     with pytest.raises(FlowError) as e:
-        mega.lstm_weights(m)
+        recurrent.lstm_weights(m)
     assert "hard_sigmoid" in str(e.value) and "retrain" in str(e.value)
 
 
@@ -121,7 +122,7 @@ def _sources():
 
 @pytest.mark.parametrize("name,model", _sources(), ids=lambda v: v if isinstance(v, str) else "")
 def test_full_rank_compression_keeps_predictions(name, model):
-    w = mega.lstm_weights(model)
+    w = recurrent.lstm_weights(model)
     shape, _ = compress.choose_shape(w, "full", d=2)
     cores = mega.balance_cores(ht.ht_svd(w.w_mega, shape), shape)
     new = compress.fdht_model_like(model, w, shape, cores)
