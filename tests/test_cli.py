@@ -241,7 +241,7 @@ def _video_tree(root, layout):
 
 
 def test_prepare_checks_the_layout_before_decoding(tmp_path, capsys):
-    from keras_model import prepare
+    from keras_model.data import prepare
 
     _video_tree(tmp_path / "v", {"a": {"g1": 2, "g2": 2}, "b": {"": 1}})
     code = prepare.main(["--video-dir", str(tmp_path / "v"), "--output", str(tmp_path / "o.npz"), "--no-progress"])
@@ -252,7 +252,7 @@ def test_prepare_checks_the_layout_before_decoding(tmp_path, capsys):
 
 
 def test_single_group_class_is_split_by_clip_with_a_warning():
-    from keras_model.video import Clip, split_clips
+    from keras_model.data.video import Clip, split_clips
 
     clips = [Clip(Path(f"/v/a/g1/c{i}.avi"), "a", "g1") for i in range(4)]
     clips += [Clip(Path(f"/v/b/g{i}/c.avi"), "b", f"g{i}") for i in range(4)]
@@ -278,7 +278,8 @@ def test_frame_size_convention_is_width_x_height():
 
 def test_build_py_and_python_m_forms_are_the_same_commands():
     from hls_project import build_cmd
-    from keras_model import compress, experiment, prepare, sample_videos, train
+    from keras_model import compress, experiment, train
+    from keras_model.data import prepare, sample_videos
 
     src = (ROOT / "build.py").read_text()
     assert "from hls_project.build_cmd import main" in src

@@ -1,4 +1,4 @@
-"""keras_model.experiment (the kinds side by side) and keras_model.sample_videos (real clips -> folder)."""
+"""keras_model.experiment (the kinds side by side) and keras_model.data.sample_videos (real clips -> folder)."""
 
 import importlib.util
 import json
@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_model import experiment, prepare, sample_videos
+from keras_model import experiment
+from keras_model.data import prepare, sample_videos
 from keras_model.common.config import load_config
 from keras_model.data import Dataset, load_npz, save_npz
 from keras_model.common.errors import ConfigError

@@ -14,7 +14,7 @@ output dir under a file, a missing --model):
 * ``.npz`` files: missing, not a zip, a lone ``.npy``, missing key, bad
   labels, NaN, float frames, mismatched or empty sets, object arrays;
 * saved models: truncated, not HDF5, wrong input shape, NaN weights, a folder;
-* video folders (``python -m keras_model.prepare``): empty, corrupt or too
+* video folders (``fdht prepare``): empty, corrupt or too
   short clips, a class without readable clips, one class, bad ``--size``;
 * training (``python -m keras_model.train``): modes too small, bad epochs;
 * output folders: under /proc, on read-only sysfs, an existing file, an
@@ -286,7 +286,7 @@ class Ctx:
         return [sys.executable, "-m", "keras_model.train", "--output-dir", self.d / "trained", *extra]
 
     def prepare(self, videos: Path, *extra, out: Optional[Path] = None) -> List:
-        return [sys.executable, "-m", "keras_model.prepare", "--video-dir", videos,
+        return [sys.executable, "-m", "keras_model.data.prepare", "--video-dir", videos,
                 "--output", out or self.d / "out.npz", "--no-progress", *extra]
 
     def videos(self, layout: Dict[str, List[str]]) -> Path:
@@ -531,7 +531,7 @@ CASES: List[Case] = [
     Case("csim-hangs", "build", 3, ("csim binary ran longer than 3 s", "hls.csim_timeout"), _hang_setup,
          extra=_check_hang, cost=8),
     Case("compiler-dies-mid-build", "build", 3, ("g++ failed to build the testbench",), _kill_setup, cost=6),
-    # ---- video folders (python -m keras_model.prepare) ------------------
+    # ---- video folders (fdht prepare) ------------------
     Case("video-empty-folder", "prepare", 2, ("no video clips found",),
          _b(lambda c: c.prepare(_mkdir(c.d / ODD)))),
     Case("video-only-corrupt-clips", "prepare", 2, ("class folder(s) a, b have no readable clips",),
