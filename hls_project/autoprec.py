@@ -172,7 +172,7 @@ def choose(cfg: Dict[str, Any], model, x_cal: np.ndarray, input_range: float, ta
     'evaluations', 'history', 'seconds', 'reached'}. ``x_margins``: more
     training samples for Keras's logit margins (the flip-rate estimate)."""
     from .fidelity import keras_logits
-    from .flow import dense_output_ranges
+    from .profiling import dense_output_ranges
 
     t0 = time.time()
     keras_cal = model.predict(x_cal, verbose=0, batch_size=256)

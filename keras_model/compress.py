@@ -38,7 +38,7 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -232,19 +232,12 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
     """The whole command; returns the report (also written to ``out_dir``)."""
     from keras_model.common.keras2 import keras
 
-    from . import ht
     from .data import load_dataset
-    from .ht.mega import balance_cores, relative_error
-    from .recurrent import lstm_weights
     from .models import load_keras_model, rnn_costs
+    from .recurrent import lstm_weights
     from .train import prepare_inputs, set_seeds, versions
 
-    if ranks is None and param_budget is None and mac_budget is None:
-        raise ConfigError("give --ranks R (or 'full'), or --param-budget N and/or --mac-budget M")
-    if ranks is not None and (param_budget is not None or mac_budget is not None):
-        raise ConfigError("--ranks and --param-budget/--mac-budget exclude each other; give one of them")
-    if epochs < 0:
-        raise ConfigError(f"--epochs must be >= 0, got {epochs}")
+    _check_request(ranks, param_budget, mac_budget, epochs)
     tcfg = cfg["train"]
     seed = int(tcfg["seed"])
     set_seeds(seed)
@@ -265,21 +258,8 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
 
     d = int(cfg["model"].get("d") or 4)
     shape, considered = choose_shape(weights, ranks, param_budget, mac_budget, input_modes, output_modes, d, log=log)
-    if considered:
-        from .ht.budget import format_alternatives
-
-        log("alternatives considered (largest rank that fits for each choice of modes; * = chosen, the smallest "
-            "reconstruction error):")
-        log(format_alternatives(considered, dense_params))
-    t0 = time.time()
-    chosen = next((c for c in considered if c.chosen and c.cores is not None), None)
-    cores = chosen.cores if chosen is not None else ht.ht_svd(weights.w_mega, shape)
-    err = relative_error(weights.w_mega, ht.reconstruct(cores, shape))
-    cores = balance_cores(cores, shape)
+    cores, err = decompose(weights, shape, considered, dense_params, log)
     params = shape.params(use_bias=True)
-    log(f"HT-SVD at {'x'.join(map(str, shape.input_modes))} -> {'x'.join(map(str, shape.output_modes))}, ranks "
-        f"{dict(shape.ranks)}: {params:,} parameters ({weights.rnn_params / params:,.1f}x fewer than the source "
-        f"layer), {shape.plan.macs:,} MACs per step, relative error of W_mega {err:.4g} ({time.time() - t0:.1f} s)")
 
     quantizers = None
     if qat:
@@ -323,11 +303,50 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
         "seconds": round(time.time() - t_start, 1),
         "versions": versions(),
     }
+    _write(out_dir, new_model, report)
+    keras.backend.clear_session()
+    return report
+
+
+def _check_request(ranks, param_budget, mac_budget, epochs: int) -> None:
+    if ranks is None and param_budget is None and mac_budget is None:
+        raise ConfigError("give --ranks R (or 'full'), or --param-budget N and/or --mac-budget M")
+    if ranks is not None and (param_budget is not None or mac_budget is not None):
+        raise ConfigError("--ranks and --param-budget/--mac-budget exclude each other; give one of them")
+    if epochs < 0:
+        raise ConfigError(f"--epochs must be >= 0, got {epochs}")
+
+
+def decompose(weights, shape, considered, dense_params: int, log=info):
+    """HT-SVD of the source's W_mega at ``shape`` (reused from the budget
+    search when it decomposed the chosen candidate already), cores balanced
+    to one range; (cores, relative reconstruction error)."""
+    from . import ht
+    from .ht.budget import format_alternatives
+    from .ht.mega import balance_cores, relative_error
+
+    if considered:
+        log("alternatives considered (largest rank that fits for each choice of modes; * = chosen, the smallest "
+            "reconstruction error):")
+        log(format_alternatives(considered, dense_params))
+    t0 = time.time()
+    chosen = next((c for c in considered if c.chosen and c.cores is not None), None)
+    cores = chosen.cores if chosen is not None else ht.ht_svd(weights.w_mega, shape)
+    err = relative_error(weights.w_mega, ht.reconstruct(cores, shape))
+    params = shape.params(use_bias=True)
+    log(f"HT-SVD at {'x'.join(map(str, shape.input_modes))} -> {'x'.join(map(str, shape.output_modes))}, ranks "
+        f"{dict(shape.ranks)}: {params:,} parameters ({weights.rnn_params / params:,.1f}x fewer than the source "
+        f"layer), {shape.plan.macs:,} MACs per step, relative error of W_mega {err:.4g} ({time.time() - t0:.1f} s)")
+    return balance_cores(cores, shape), err
+
+
+def _write(out_dir: str, model, report: Dict[str, Any]) -> None:
+    """model.h5 and compress_report.json into ``out_dir``, atomically."""
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
     try:
-        new_model.save(os.path.join(tmp, "model.h5"), include_optimizer=False)
+        model.save(os.path.join(tmp, "model.h5"), include_optimizer=False)
         with open(os.path.join(tmp, "compress_report.json"), "w") as f:
             json.dump(report, f, indent=2)
             f.write("\n")
@@ -335,8 +354,6 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    keras.backend.clear_session()
-    return report
 
 
 # --------------------------------------------------------------------------

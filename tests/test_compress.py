@@ -3,7 +3,6 @@ independent references: a numpy LSTM step, Keras's own LSTM predictions,
 the dense reconstruction, and parameter counts of built Keras layers."""
 
 import json
-import math
 import os
 
 import numpy as np
