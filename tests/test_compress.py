@@ -16,22 +16,12 @@ from keras_model.data import Dataset, save_npz
 from keras_model.common.errors import FlowError, ShapeError
 from keras_model.layers import FDHTLSTM
 
-
-def _sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
+from helpers import numpy_lstm
 
 
 def numpy_fdht_lstm(x, w_mega, bias, units):
-    """An LSTM written out in the FDHT layout: z = W_mega [x ; h] + b,
-    i, f, c, o = split(z, 4); the last h."""
-    h = np.zeros((x.shape[0], units))
-    c = np.zeros((x.shape[0], units))
-    for t in range(x.shape[1]):
-        z = np.concatenate([x[:, t], h], axis=1) @ w_mega.T + bias
-        zi, zf, zg, zo = np.split(z, 4, axis=1)
-        c = _sigmoid(zf) * c + _sigmoid(zi) * np.tanh(zg)
-        h = _sigmoid(zo) * np.tanh(c)
-    return h
+    """An LSTM written out in the FDHT layout: z = W_mega [x ; h] + b; the last h."""
+    return numpy_lstm(x, units, lambda xt, h: np.concatenate([xt, h], axis=1) @ w_mega.T + bias)
 
 
 def random_weights(model, seed=0, scale=0.4):
