@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from keras_model import fixedtype  # noqa: E402
+from keras_model.common import fixedtype  # noqa: E402
 
 
 def _build(args, out):

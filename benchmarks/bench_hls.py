@@ -71,7 +71,7 @@ VU9P_ONCHIP_BITS = (75.9 + 270.0) * 1e6  # Block RAM + UltraRAM, Xilinx DS890
 
 
 def build_models():
-    from keras_model.keras2 import keras, tf
+    from keras_model.common.keras2 import keras, tf
 
     tf.get_logger().setLevel("ERROR")  # no retracing warnings between the table rows
     from keras_model.models import build_model
@@ -98,7 +98,7 @@ def convert_fdht(model, out_dir, x, probs, x_train):
     import numpy as np
 
     from hls_project import flow
-    from keras_model.config import CONFIG_DIR, load_config
+    from keras_model.common.config import CONFIG_DIR, load_config
 
     cfg = load_config(os.path.join(CONFIG_DIR, "default.yml"), {"hls": {"output_dir": out_dir, "io_type": "io_stream"}})
     input_range = float(max(np.abs(x_train).max(), np.abs(x).max()))
@@ -312,7 +312,7 @@ def _decisive_inputs(model, pool, n, l1=16.0):
     ``pool`` with the largest Keras margin between the top two logits, so
     the agreement figure says something about the C++."""
     import numpy as np
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     clf = model.get_layer("classifier")
     w, b = clf.get_weights()
@@ -456,7 +456,7 @@ def main(argv=None) -> int:
     lines += [
         "",
         "MACs per time step of the FDHT product W_mega [x; h] (batch 1, same tensor network):",
-        f"  our kernel's plan ({shape.plan.method}, keras_model/ht.py)                  {plan_macs:>12,}",
+        f"  our kernel's plan ({shape.plan.method}, keras_model/ht/plan.py)             {plan_macs:>12,}",
         f"  numpy.einsum_path(optimize=('optimal', no memory cap))         {np_macs:>12,}"
         f"   (numpy's own FLOP count {np_flops:,.0f})",
         f"  numpy.einsum_path(optimize='optimal'), default memory cap      {np_macs_cap:>12,}"

@@ -44,7 +44,7 @@ def _rss_bytes() -> int:
 def worker(kind: str, shape_name: str, steps: int, warmup: int, threads: int) -> dict:
     """Build, compile and time one kind in this process; returns the figures."""
     import numpy as np
-    from keras_model.keras2 import keras, tf
+    from keras_model.common.keras2 import keras, tf
 
     sys.path.insert(0, ROOT)
     from keras_model.models import build_model, rnn_costs

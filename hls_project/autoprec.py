@@ -172,7 +172,7 @@ def choose(cfg: Dict[str, Any], model, x_cal: np.ndarray, input_range: float, ta
     'evaluations', 'history', 'seconds', 'reached'}. ``x_margins``: more
     training samples for Keras's logit margins (the flip-rate estimate)."""
     from .fidelity import keras_logits
-    from .flow import dense_output_ranges
+    from .profiling import dense_output_ranges
 
     t0 = time.time()
     keras_cal = model.predict(x_cal, verbose=0, batch_size=256)
@@ -255,7 +255,7 @@ def _int_bits(g, knobs, model, input_range, dense_ranges) -> int:
     w = widths(knobs, model, input_range, dense_ranges)[g]
     if "type" not in w:
         return 6 if g == "stages" else 0  # stages: integer bits follow the bound; keep the total <= 18 mostly
-    from keras_model import fixedtype
+    from keras_model.common import fixedtype
 
     return fixedtype.parse(w["type"]).integer
 

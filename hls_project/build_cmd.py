@@ -33,7 +33,7 @@ import os
 import sys
 
 from keras_model.cli import ArgumentParser, add_common, add_output_dir, run_command
-from keras_model.errors import FlowError
+from keras_model.common.errors import FlowError
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -110,7 +110,7 @@ def build_sweep_parser(prog: str = "fdht sweep") -> argparse.ArgumentParser:
 def overrides_from_args(args) -> dict:
     o: dict = {}
     if args.data:
-        from keras_model.config import data_file_override
+        from keras_model.common.config import data_file_override
 
         o["data"] = data_file_override(args.data)
     hls = {}
@@ -200,7 +200,7 @@ def print_vendor(result: dict) -> None:
 
 
 def _load(args) -> dict:
-    from keras_model.config import default_config_path, load_config
+    from keras_model.common.config import default_config_path, load_config
 
     cfg = load_config(args.config or default_config_path(), overrides_from_args(args))
     if args.model is not None and not os.path.isfile(args.model):

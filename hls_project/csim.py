@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from keras_model.errors import ToolError
+from keras_model.common.errors import ToolError
 
 CXX_ENV = "CXX"
 
@@ -91,7 +91,7 @@ def _keep_log(log_path: str) -> str:
     folder it sits in is removed when the flow fails)."""
     import time
 
-    from keras_model.config import build_dir
+    from keras_model.common.config import build_dir
 
     dest_dir = os.path.join(build_dir(), "logs")
     try:

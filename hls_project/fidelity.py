@@ -30,7 +30,7 @@ def keras_logits(model, x: np.ndarray) -> Optional[np.ndarray]:
     """The Keras model's logits: the input of a final softmax Activation, or
     the pre-activation of a final Dense with a softmax activation; None for
     other outputs."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
     from keras_model.models import activation_name, is_softmax_activation
 
     last = model.layers[-1]

@@ -19,13 +19,15 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from keras_model.atomic import replace_dir
-from keras_model.config import build_dir
-from keras_model.errors import ConfigError, DataError, FlowError, ToolError
-from keras_model.logs import chatter, info
+from keras_model.common.atomic import replace_dir
+from keras_model.common.config import build_dir
+from keras_model.common.errors import ConfigError, DataError, FlowError, ToolError
+from keras_model.common.logs import chatter, info
+from keras_model.data import frames_to_float, load_dataset
 
-from . import csim
+from . import autoprec, csim, fidelity, profiling, reports
 from .convert import convert, hls_config  # noqa: F401  (the flow's conversion; re-exported)
+from .profiling import dense_output_ranges  # noqa: F401  (re-exported: flow.dense_output_ranges)
 
 SUPPORTED_KERAS = {"InputLayer", "Reshape", "Flatten", "Dense", "Activation", "FDHTLSTM", "HTDense", "LSTM",
                    "QDense", "QActivation", "Dropout"}
@@ -87,26 +89,13 @@ def check_model_layers(model) -> None:
                               f"supported: {', '.join(sorted(SUPPORTED_KERAS))}")
 
 
-def dense_output_ranges(model, x) -> Dict[str, float]:
-    """max |output| of every Dense layer on ``x`` (the logits before softmax)."""
-    from keras_model.keras2 import keras
-
-    names = [l.name for l in model.layers if type(l).__name__ in ("Dense", "QDense")]
-    if not names:
-        return {}
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
-    outs = probe.predict(x, verbose=0, batch_size=256)
-    outs = outs if isinstance(outs, list) else [outs]
-    return {n: float(np.max(np.abs(o))) for n, o in zip(names, outs)}
-
-
 def hardware_model(model, output: str):
     """The Keras model the hardware implements for ``hls.output``: the model
     itself (probabilities, or class: the same model, hls4ml's argmax softmax),
     or for logits the model up to its final softmax."""
     if output != "logits":
         return model
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
     from keras_model.models import is_softmax_activation
 
     last = model.layers[-1]
@@ -119,7 +108,7 @@ def hardware_model(model, output: str):
 def model_costs(model) -> Dict[str, Any]:
     """``models.rnn_costs`` for a recurrent model; for one without an LSTM
     (e.g. HTDense layers) the MACs of one forward pass and no LSTM figures."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from keras_model.models import rnn_costs
 
@@ -217,8 +206,6 @@ def flips_line(rows: List[Dict[str, Any]]) -> str:
 def _max_abs(x) -> float:
     """max |value| of model inputs (uint8 frames scaled as the model sees
     them) without converting the whole array to float."""
-    from keras_model.data import frames_to_float
-
     x = np.asarray(x)
     peak = x.max() if x.dtype == np.uint8 else np.abs(x).max()
     return float(frames_to_float(np.asarray([peak], dtype=x.dtype))[0])
@@ -278,60 +265,27 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
              csim_enabled: bool = True, log=info, with_predict: bool = True,
              profile: bool = False) -> Dict[str, Any]:
     """Run the whole flow; returns the report (also written to
-    ``<output_dir>/csim_report.json``)."""
-    from keras_model.data import frames_to_float, load_dataset
-    from keras_model.models import load_keras_model
-    from keras_model.train import cached_or_train, versions, weights_hash
-
+    ``<output_dir>/csim_report.json``). The stages, in order: data, model
+    (cached or trained), precision (``auto``: the search), Keras's outputs,
+    conversion into a temporary folder, range check, g++ csim, comparison,
+    hardware report; the folder replaces the output folder only when complete."""
     timer = Timer(log)
-    h = cfg["hls"]
     out_dir = check_output_dir(output_dir_for(cfg))
     if csim_enabled:
         csim.find_compiler()  # fail before training if there is no compiler
     report: Dict[str, Any] = {"config": cfg["_name"], "output_dir": out_dir}
-
     with timer.stage("data"):
         dataset = load_dataset(cfg["data"])
     check_io_parallel(h, dataset.sample_shape)
     with timer.stage("model"):
-        if model_path:
-            model = load_keras_model(model_path)
-            metrics = {}
-            report["model_path"] = os.path.abspath(model_path)
-        else:
-            model, metrics, path, cached = cached_or_train(cfg, dataset=dataset, log=log)
-            report["model_path"] = path
-            report["model_cached"] = cached
-        check_model_layers(model)
-        if tuple(model.input_shape[1:]) != tuple(dataset.sample_shape):
-            raise DataError(f"the model takes samples of shape {tuple(model.input_shape[1:])} but the data has "
-                            f"{tuple(dataset.sample_shape)}; pass matching --data and --model")
-        if int(model.output_shape[-1]) != int(dataset.n_classes):
-            raise DataError(f"the model predicts {model.output_shape[-1]} classes but the data has "
-                            f"{dataset.n_classes}; pass matching --data and --model")
-        for w in model.weights:
-            if not np.all(np.isfinite(w.numpy())):
-                raise DataError(f"model weight {w.name} contains NaN/Inf; retrain the model")
-    n_test = len(dataset.x_test)
-    n = n_test if samples is None else min(int(samples), n_test)
+        model, metrics = _model(cfg, dataset, model_path, report, log)
+    n = len(dataset.x_test) if samples is None else min(int(samples), len(dataset.x_test))
     x_tb, y_lab = frames_to_float(dataset.x_test[:n]), dataset.y_test[:n]  # only the simulated samples
-    x_flat = x_tb.reshape(n, -1)
     input_range = max(_max_abs(dataset.x_train), float(np.abs(x_tb).max()), 1e-6)
-    output = h.get("output") or "probabilities"
+    output = cfg["hls"].get("output") or "probabilities"
     hw_model = hardware_model(model, output)  # the Keras model the hardware implements
-    if str(h.get("precision")).strip().lower() == "auto":
-        from . import autoprec
-
-        with timer.stage("precision auto (calibration on training data, bit-exact model)"):
-            pick = np.random.default_rng(0).permutation(len(dataset.x_train))[:autoprec.CALIBRATION]
-            x_cal = frames_to_float(dataset.x_train[np.sort(pick)])
-            x_marg = frames_to_float(dataset.x_train[:autoprec.MARGIN_SAMPLES])
-            auto = autoprec.choose(cfg, hw_model, x_cal, input_range, float(h["min_agreement"]), log=log,
-                                   x_margins=x_marg)
-        cfg = auto.pop("cfg")
-        h = cfg["hls"]
-        report["precision_auto"] = auto
-        log(autoprec.summary(auto))
+    if str(cfg["hls"].get("precision")).strip().lower() == "auto":
+        cfg = _auto_precision(cfg, hw_model, dataset, input_range, timer, report, log)
     with timer.stage("keras predict"):
         keras_probs = hw_model.predict(x_tb, verbose=0, batch_size=256)
 
@@ -341,81 +295,22 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
     try:
         with timer.stage("convert + write"):
             x_cal = frames_to_float(dataset.x_train[:256])  # calibration: the training data, not the test set
-            hm = convert(hw_model, cfg, tmp, x_flat, keras_probs, input_range, dense_output_ranges(hw_model, x_cal))
+            hm = convert(hw_model, cfg, tmp, x_tb.reshape(n, -1), keras_probs, input_range,
+                         dense_output_ranges(hw_model, x_cal))
             with chatter("hls4ml"):
                 hm.write()
             chain_calls(tmp, h.get("project_name") or "myproject")
         with timer.stage("HLS rules lint"):
             report["lint"] = run_lint(tmp, h, log)
-        from . import profiling
-
-        if profile:
-            with timer.stage("profile"):
-                ranges = profiling.profile(hm, hw_model, x_tb[:64], os.path.join(tmp, "profile"), log=log)
-                ranges["plots"] = [os.path.join(out_dir, os.path.relpath(p, tmp)) for p in ranges["plots"]]
-        else:
-            ranges = profiling.range_check(hm, hw_model, x_tb)
-        if ranges["out_of_range_total"]:
-            log(f"warning: {ranges['out_of_range_total']} values lie outside their fixed-point types "
-                f"({', '.join(ranges['out_of_range_tensors'][:5])}); they saturate or wrap in hardware. "
-                "See range_check in csim_report.json")
+        ranges = _ranges(hm, hw_model, x_tb, tmp, out_dir, profile, timer, log)
         result: Dict[str, Any] = {}
         if csim_enabled:
-            with timer.stage("g++ build (csim + predict library, in parallel)"):
-                proc = csim.start_build(tmp, h["project_name"], fast=h["csim_arithmetic"] == "fast")
-                try:
-                    if with_predict:
-                        # hm.compile() would write() the project again (re-copying
-                        # ap_types under the running g++); it was just written.
-                        hm._compile()
-                    csim.wait_build(proc, tmp, float(h["csim_timeout"]))
-                except Exception as e:
-                    csim.stop(proc)
-                    if isinstance(e, FlowError):
-                        raise
-                    raise ToolError(f"hls4ml compile (build_lib.sh) failed: {str(e).splitlines()[0]}") from None
-                except BaseException:  # Ctrl-C: no g++ left writing into the removed folder
-                    csim.stop(proc)
-                    raise
-            with timer.stage("csim"):
-                t = time.time()
-                csim.run(tmp, float(h["csim_timeout"]))
-                csim_seconds = time.time() - t
-                csim_probs = csim.read_results(tmp, n, keras_probs.shape[1])
-            if with_predict:
-                with timer.stage("hls_model.predict"):
-                    predict_probs = np.asarray(hm.predict(np.ascontiguousarray(x_flat))).reshape(n, -1)
-            else:
-                predict_probs = None
-            result = compare(keras_probs, csim_probs, predict_probs, y_lab, output)
-            result["csim_seconds_per_sample"] = round(csim_seconds / n, 5)
-            with timer.stage("logits + error attribution (bit-exact model)"):
-                from . import fidelity
-
-                result["logits"] = fidelity.report(hm, tmp, hw_model, x_tb, csim_probs, keras_probs)
+            result = _csim_and_compare(hm, hw_model, cfg["hls"], tmp, x_tb, y_lab, keras_probs, output,
+                                       with_predict, timer)
         costs = model_costs(model)
-        wb = weight_bits(hm)
-        report.update({
-            "backend": h["backend"], "part": h["part"], "clock_period_ns": h["clock_period"],
-            "io_type": h["io_type"], "precision": h["precision"], "reuse_factor": h["reuse_factor"],
-            "parameters": {"model": costs["model_params"], "recurrent": costs["rnn_params"],
-                           "dense_lstm_recurrent": costs["dense_lstm_params"]},
-            "macs_per_step": costs["macs_per_step"], "dense_lstm_macs_per_step": costs["dense_lstm_macs_per_step"],
-            "weight_bits": wb["total_bits"], "weight_bits_per_layer": wb["per_layer"],
-            "input_range": input_range,
-            "range_check": ranges,
-            "csim": result,
-            "min_agreement": h["min_agreement"],
-            "passed": (result.get("top1_agreement", 0.0) >= float(h["min_agreement"])) if result else None,
-            "seeds": metrics.get("seeds"), "weights_sha256": weights_hash(model),
-            "training": {k: metrics.get(k) for k in ("test_accuracy", "epochs_run", "train_seconds")} if metrics else None,
-            "versions": versions(),
-            "stage_seconds": timer.times,
-        })
+        report.update(_report_fields(cfg["hls"], model, costs, hm, metrics, input_range, ranges, result, timer))
         if costs["kind"] != "feedforward":
             with timer.stage("hardware report"):
-                from . import reports
-
                 reports.write_hardware_report(hm, hw_model, cfg, tmp, report)
                 report["hardware_report"] = os.path.join(out_dir, reports.JSON_NAME)
         else:
@@ -431,6 +326,125 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report
+
+
+def _model(cfg, dataset, model_path, report, log):
+    """The Keras model (``model_path``, or the trained one cached for this
+    config, trained now if missing) and its training metrics; it must fit the
+    data and hold finite weights."""
+    from keras_model.models import load_keras_model
+    from keras_model.train import cached_or_train
+
+    if model_path:
+        model, metrics = load_keras_model(model_path), {}
+        report["model_path"] = os.path.abspath(model_path)
+    else:
+        model, metrics, path, cached = cached_or_train(cfg, dataset=dataset, log=log)
+        report["model_path"] = path
+        report["model_cached"] = cached
+    check_model_layers(model)
+    if tuple(model.input_shape[1:]) != tuple(dataset.sample_shape):
+        raise DataError(f"the model takes samples of shape {tuple(model.input_shape[1:])} but the data has "
+                        f"{tuple(dataset.sample_shape)}; pass matching --data and --model")
+    if int(model.output_shape[-1]) != int(dataset.n_classes):
+        raise DataError(f"the model predicts {model.output_shape[-1]} classes but the data has "
+                        f"{dataset.n_classes}; pass matching --data and --model")
+    for w in model.weights:
+        if not np.all(np.isfinite(w.numpy())):
+            raise DataError(f"model weight {w.name} contains NaN/Inf; retrain the model")
+    return model, metrics
+
+
+def _auto_precision(cfg, hw_model, dataset, input_range, timer, report, log) -> Dict[str, Any]:
+    """``hls.precision: auto``: the search on training data; returns the
+    config with the chosen types (the search's figures go into the report)."""
+    h = cfg["hls"]
+    with timer.stage("precision auto (calibration on training data, bit-exact model)"):
+        pick = np.random.default_rng(0).permutation(len(dataset.x_train))[:autoprec.CALIBRATION]
+        x_cal = frames_to_float(dataset.x_train[np.sort(pick)])
+        x_marg = frames_to_float(dataset.x_train[:autoprec.MARGIN_SAMPLES])
+        auto = autoprec.choose(cfg, hw_model, x_cal, input_range, float(h["min_agreement"]), log=log,
+                               x_margins=x_marg)
+    cfg = auto.pop("cfg")
+    report["precision_auto"] = auto
+    log(autoprec.summary(auto))
+    return cfg
+
+
+def _ranges(hm, hw_model, x_tb, tmp, out_dir, profile, timer, log) -> Dict[str, Any]:
+    """Values outside their fixed-point types (with plots when ``profile``)."""
+    if profile:
+        with timer.stage("profile"):
+            ranges = profiling.profile(hm, hw_model, x_tb[:64], os.path.join(tmp, "profile"), log=log)
+            ranges["plots"] = [os.path.join(out_dir, os.path.relpath(p, tmp)) for p in ranges["plots"]]
+    else:
+        ranges = profiling.range_check(hm, hw_model, x_tb)
+    if ranges["out_of_range_total"]:
+        log(f"warning: {ranges['out_of_range_total']} values lie outside their fixed-point types "
+            f"({', '.join(ranges['out_of_range_tensors'][:5])}); they saturate or wrap in hardware. "
+            "See range_check in csim_report.json")
+    return ranges
+
+
+def _csim_and_compare(hm, hw_model, h, tmp, x_tb, y_lab, keras_probs, output, with_predict, timer
+                      ) -> Dict[str, Any]:
+    """g++ build (csim binary and hls4ml's predict library in parallel), csim
+    run, comparison with Keras, logits and error attribution."""
+    n = len(x_tb)
+    with timer.stage("g++ build (csim + predict library, in parallel)"):
+        proc = csim.start_build(tmp, h["project_name"], fast=h["csim_arithmetic"] == "fast")
+        try:
+            if with_predict:
+                # hm.compile() would write() the project again (re-copying
+                # ap_types under the running g++); it was just written.
+                hm._compile()
+            csim.wait_build(proc, tmp, float(h["csim_timeout"]))
+        except Exception as e:
+            csim.stop(proc)
+            if isinstance(e, FlowError):
+                raise
+            raise ToolError(f"hls4ml compile (build_lib.sh) failed: {str(e).splitlines()[0]}") from None
+        except BaseException:  # Ctrl-C: no g++ left writing into the removed folder
+            csim.stop(proc)
+            raise
+    with timer.stage("csim"):
+        t = time.time()
+        csim.run(tmp, float(h["csim_timeout"]))
+        csim_seconds = time.time() - t
+        csim_probs = csim.read_results(tmp, n, keras_probs.shape[1])
+    predict_probs = None
+    if with_predict:
+        with timer.stage("hls_model.predict"):
+            predict_probs = np.asarray(hm.predict(np.ascontiguousarray(x_tb.reshape(n, -1)))).reshape(n, -1)
+    result = compare(keras_probs, csim_probs, predict_probs, y_lab, output)
+    result["csim_seconds_per_sample"] = round(csim_seconds / n, 5)
+    with timer.stage("logits + error attribution (bit-exact model)"):
+        result["logits"] = fidelity.report(hm, tmp, hw_model, x_tb, csim_probs, keras_probs)
+    return result
+
+
+def _report_fields(h, model, costs, hm, metrics, input_range, ranges, result, timer) -> Dict[str, Any]:
+    """The csim report's figures of the design, the comparison and the run."""
+    from keras_model.train import versions, weights_hash
+
+    wb = weight_bits(hm)
+    return {
+        "backend": h["backend"], "part": h["part"], "clock_period_ns": h["clock_period"],
+        "io_type": h["io_type"], "precision": h["precision"], "reuse_factor": h["reuse_factor"],
+        "parameters": {"model": costs["model_params"], "recurrent": costs["rnn_params"],
+                       "dense_lstm_recurrent": costs["dense_lstm_params"]},
+        "macs_per_step": costs["macs_per_step"], "dense_lstm_macs_per_step": costs["dense_lstm_macs_per_step"],
+        "weight_bits": wb["total_bits"], "weight_bits_per_layer": wb["per_layer"],
+        "input_range": input_range,
+        "range_check": ranges,
+        "csim": result,
+        "min_agreement": h["min_agreement"],
+        "passed": (result.get("top1_agreement", 0.0) >= float(h["min_agreement"])) if result else None,
+        "seeds": metrics.get("seeds"), "weights_sha256": weights_hash(model),
+        "training": {k: metrics.get(k) for k in ("test_accuracy", "epochs_run", "train_seconds")} if metrics else None,
+        "versions": versions(),
+        "stage_seconds": timer.times,
+    }
 
 
 def _fix_paths(tmp: str, out_dir: str) -> None:

@@ -17,7 +17,12 @@ functions:
   and for a Keras 2 (``tf_keras``) model they take hls4ml's Keras-2 path
   even when the installed ``keras`` package is Keras 3 (hls4ml 1.3.0 picks
   its parser from that package's version, not from the model; with
-  TensorFlow >= 2.16 it is always Keras 3).
+  TensorFlow >= 2.16 it is always Keras 3);
+* the config ``config_from_keras_model`` returns for a model with our layers
+  carries the two softmax settings the flow applies (:func:`apply_flow_settings`,
+  at every granularity): stock hls4ml's ``auto`` Dense result type collapses
+  a softmax to 1/classes, and its 1/sum(exp) table input gives probabilities
+  in steps of 0.25. A model without our layers gets hls4ml's config unchanged.
 
 Nothing of ours is imported before a model with our layers is converted, so
 a user of hls4ml who never touches these layers sees no change, not even
@@ -108,7 +113,7 @@ def _check_convertible(model, hls_config) -> None:
     Raises ConfigError with one line naming the layer and what to change."""
     import difflib
 
-    from keras_model.errors import ConfigError
+    from keras_model.common.errors import ConfigError
 
     try:
         from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
@@ -141,19 +146,96 @@ def _check_convertible(model, hls_config) -> None:
                                   f"its keys are {', '.join(OUR_CONFIG_KEYS)}")
 
 
-def _wrap(func):
+def _softmax_layers(model):
+    """(hls4ml layer name, classes) of every softmax of the model: an
+    ``Activation``/``QActivation`` softmax keeps its name, a Dense with
+    ``activation='softmax'`` becomes ``<name>`` + ``<name>_softmax`` in hls4ml."""
+    from keras_model.models import activation_name, is_softmax_activation
+
+    out = []
+    for layer in model.layers:
+        if is_softmax_activation(layer):
+            out.append((layer.name, int(layer.output_shape[-1])))
+        elif type(layer).__name__ in ("Dense", "QDense") and "softmax" in activation_name(layer):
+            out.append((f"{layer.name}_softmax", int(layer.output_shape[-1])))
+    return out
+
+
+def apply_flow_settings(model, config: dict) -> dict:
+    """Give an hls4ml config of a model with our layers the softmax settings
+    the flow's own builds use (``hls_project.convert``), at the granularity
+    the config has, and return it (changed in place):
+
+    * a Dense result type hls4ml left ``auto`` (and that of the linear
+      activation hls4ml appends to a Dense, ``<name>_linear``) becomes the
+      default precision's width with rounding and saturation
+      (:func:`~hls_project.precision.logits_type`; without calibration data
+      the default's integer bits), so the softmax's exp table is indexed
+      over the logits' range;
+    * every softmax gets the 1/sum(exp) table input type for its number of
+      classes (:func:`~hls_project.precision.softmax_inv_input_type`) as the
+      layer-level ``inv_inp_t`` key, the one hls4ml 1.3.0 reads (it ignores
+      the ``Precision: inv_inp`` entry its own config function writes; that
+      entry is set to the same type so the config reads true); with
+      ``granularity='type'`` in ``LayerType: Softmax``, with ``'model'`` in a
+      ``LayerType: Softmax`` entry added for it.
+
+    Values a user sets afterwards win as usual; nothing else is touched."""
+    from .precision import logits_type, softmax_inv_input_type
+
+    softmaxes = _softmax_layers(model)
+    model_cfg = config.setdefault("Model", {})
+    precision = model_cfg.get("Precision")
+    default = precision.get("default", "fixed<16,6>") if isinstance(precision, dict) else (precision or "fixed<16,6>")
+    logits = logits_type(default)
+    dense = {l.name for l in model.layers if type(l).__name__ in ("Dense", "QDense")}
+
+    def fix_result(entry: dict) -> None:
+        prec = entry.get("Precision")
+        if isinstance(prec, dict) and prec.get("result") == "auto":
+            prec["result"] = logits
+
+    names = config.get("LayerName") or {}
+    for name, entry in names.items():
+        if isinstance(entry, dict) and (name in dense or (name.endswith("_linear") and name[:-7] in dense)):
+            fix_result(entry)
+    def set_inv_input(entry: dict, classes: int) -> None:
+        entry["inv_inp_t"] = softmax_inv_input_type(classes)
+        if isinstance(entry.get("Precision"), dict):
+            entry["Precision"]["inv_inp"] = entry["inv_inp_t"]
+
+    for name, classes in softmaxes:
+        if isinstance(names.get(name), dict):
+            set_inv_input(names[name], classes)
+    types = config.get("LayerType") or {}
+    for cls in ("Dense", "QDense"):
+        if isinstance(types.get(cls), dict):
+            fix_result(types[cls])
+    if softmaxes and not names:  # granularity 'type' or 'model': one type for every softmax
+        if not isinstance(types.get("Softmax"), dict):
+            types = config.setdefault("LayerType", {})
+            types["Softmax"] = {}
+        set_inv_input(types["Softmax"], max(classes for _, classes in softmaxes))
+    return config
+
+
+def _wrap(func, settings=None):
     if getattr(func, _MARK, False):
         return func
 
     @functools.wraps(func)
     def wrapper(model, *args, **kwargs):
-        if _uses_our_layers(model):
+        ours = _uses_our_layers(model)
+        if ours:
             from .extension import register as register_layers
 
             register_layers()
             _check_convertible(model, kwargs.get("hls_config"))
         with keras2_parser(model):
-            return func(model, *args, **kwargs)
+            result = func(model, *args, **kwargs)
+        if ours and settings is not None and isinstance(result, dict):
+            settings(model, result)
+        return result
 
     setattr(wrapper, _MARK, True)
     return wrapper
@@ -166,6 +248,6 @@ def install() -> None:
     import hls4ml.utils.config
 
     hls4ml.converters.convert_from_keras_model = _wrap(hls4ml.converters.convert_from_keras_model)
-    wrapped = _wrap(hls4ml.utils.config.config_from_keras_model)
+    wrapped = _wrap(hls4ml.utils.config.config_from_keras_model, apply_flow_settings)
     hls4ml.utils.config.config_from_keras_model = wrapped
     hls4ml.utils.config_from_keras_model = wrapped

@@ -23,12 +23,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from keras_model import fixedtype, ht
+from keras_model import ht
+from keras_model.common import fixedtype
 
 def parse_fixed(text) -> Tuple[int, int, bool]:
     """(width, integer bits, signed) of a fixed-point type in any notation
     hls4ml accepts (``ap_fixed<16,6>``, ``fixed<16,6,RND_CONV,SAT>``,
-    ``ufixed<8,0>``, ``ap_int<8>``; see :mod:`keras_model.fixedtype`), or of an
+    ``ufixed<8,0>``, ``ap_int<8>``; see :mod:`keras_model.common.fixedtype`), or of an
     hls4ml precision object."""
     if not isinstance(text, str) and getattr(text, "width", None) is not None:
         return int(text.width), int(text.integer), bool(getattr(text, "signed", True))
@@ -61,6 +62,29 @@ def fixed_type(int_bits: int, frac_bits: int, rounding: bool = True) -> str:
     if rounding:
         return f"ap_fixed<{width},{int_bits},AP_RND_CONV,AP_SAT>"
     return f"ap_fixed<{width},{int_bits}>"
+
+
+def logits_type(precision: str, bound: float = 0.0) -> str:
+    """The result type of a Dense layer before a softmax (the logits): the
+    width of ``precision``, integer bits for 1.5x ``bound`` (margin for unseen
+    inputs; at least ``precision``'s), rounding to nearest and saturation.
+
+    hls4ml's ``auto`` would give the exact product width, whose many integer
+    bits leave the softmax's exp table (indexed by the top bits) one entry:
+    every class 1/classes. Saturating: a logit beyond the type (an input
+    unlike the calibration data) clips at the type's end instead of wrapping
+    to the other sign, so the top class survives."""
+    width, integer, _ = parse_fixed(precision)
+    need = max(int_bits_for(1.5 * bound), integer)
+    return fixed_type(need, max(width - need, 1))
+
+
+def softmax_inv_input_type(n_classes: int) -> str:
+    """The input type of the stable softmax's 1/x table: the table is indexed
+    by the top bits of sum(exp) (<= the number of classes); with hls4ml's
+    default ``ap_fixed<18,8>`` most of those bits are empty integer bits and
+    1/x comes in steps of 0.25 (probabilities off by up to 0.2)."""
+    return f"ap_fixed<18,{int_bits_for(n_classes)},AP_RND,AP_SAT>"
 
 
 def stage_bounds(shape: ht.HTShape, cores: Dict[str, np.ndarray], input_bound: Sequence[float] | float) -> List[float]:

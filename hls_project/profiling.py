@@ -3,7 +3,9 @@
 ``range_check`` compares the real values of the model (inputs, each layer's
 Keras output on the given samples, every weight) with the representable
 range of the hls4ml type chosen for it, and counts the values that would
-saturate or wrap. ``profile`` adds plots of the same (weights and
+saturate or wrap. ``dense_output_ranges`` measures the logits' range (the
+conversion sizes the Dense result types from it; the precision search
+calibrates on it). ``profile`` adds plots of the same (weights and
 activations per tensor against their types) as PNGs.
 """
 
@@ -13,7 +15,20 @@ import os
 from typing import Any, Dict, List
 
 import numpy as np
-from keras_model.logs import info
+from keras_model.common.logs import info
+
+
+def dense_output_ranges(model, x) -> Dict[str, float]:
+    """max |output| of every Dense layer on ``x`` (the logits before softmax)."""
+    from keras_model.common.keras2 import keras
+
+    names = [l.name for l in model.layers if type(l).__name__ in ("Dense", "QDense")]
+    if not names:
+        return {}
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    outs = probe.predict(x, verbose=0, batch_size=256)
+    outs = outs if isinstance(outs, list) else [outs]
+    return {n: float(np.max(np.abs(o))) for n, o in zip(names, outs)}
 
 
 def type_range(precision):
@@ -47,7 +62,7 @@ def range_check(hls_model, keras_model, x) -> Dict[str, Any]:
     """Values outside their fixed-point type, per tensor: the input, each
     layer's output (Keras values vs the hls4ml result type) and each weight.
     ``x`` is the model input (float, Keras layout)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     rows: List[Dict[str, Any]] = []
     in_layer = hls_model.get_input_variables()[0]

@@ -20,7 +20,7 @@ def kind_comparison(model, cfg: Dict[str, Any], width: int) -> List[Dict[str, An
     every model kind (fdht / ht / tt / dense) at the model's sample shape and
     hidden size, built with ``models.build_model`` (untrained) and costed with
     ``models.rnn_costs``. The model's own kind is the model itself."""
-    from keras_model.errors import FlowError
+    from keras_model.common.errors import FlowError
     from keras_model.models import KINDS, build_model, rnn_costs
 
     own = rnn_costs(model)

@@ -19,8 +19,8 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Dict, List, Optional
 
-from keras_model.errors import ConfigError
-from keras_model.logs import current_verbosity, info
+from keras_model.common.errors import ConfigError
+from keras_model.common.logs import current_verbosity, info
 
 
 def integer_bits(width: int) -> int:
@@ -44,7 +44,7 @@ def _one(args):
     cfg, model_path, samples, verbosity = args
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # a spawned worker starts with Python's defaults: the same filters as the parent
-    from keras_model.logs import setup
+    from keras_model.common.logs import setup
 
     setup(verbosity)
     from hls_project.flow import run_flow

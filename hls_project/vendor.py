@@ -37,8 +37,8 @@ import shutil
 import time
 from typing import Any, Dict, List, Optional
 
-from keras_model.errors import ConfigError, ToolError
-from keras_model.logs import info
+from keras_model.common.errors import ConfigError, ToolError
+from keras_model.common.logs import info
 
 TOOLS = {"Vivado": "vivado_hls", "Vitis": "vitis-run", "VivadoAccelerator": "vivado_hls"}
 #: hls4ml's VivadoAccelerator build(bitfile=True): after the IP export, Vivado

@@ -11,19 +11,11 @@ The dense LSTM baseline is Keras's own ``keras.layers.LSTM``.
 
 from __future__ import annotations
 
-from typing import Tuple
-
 import numpy as np
-from keras_model.keras2 import keras, tf
+from keras_model.common.keras2 import keras, tf
 
-from .errors import ShapeError
-from .layers import (
-    FDHTLSTMCell,
-    HTProduct,
-    _CellRNN,
-    _check_in_features,
-    resolve_modes,
-)
+from .ht.tt import tt_core_shapes, tt_ranks
+from .layers import CellRNN, FDHTLSTMCell, HTProduct, check_in_features, resolve_modes
 
 
 class _DenseRecurrentMixin:
@@ -60,7 +52,7 @@ class HTLSTMCell(_DenseRecurrentMixin, FDHTLSTMCell):
     """HT on ``W_x: (4H, N)`` only; ``W_h`` dense."""
 
     def build(self, input_shape):
-        n = _check_in_features(self.name, input_shape)
+        n = check_in_features(self.name, input_shape)
         self.input_dim = n
         self.ht_shape = resolve_modes(self.input_modes, self.output_modes, self.ranks, n, 4 * self.units, self.d)
         self.product = HTProduct(self, self.ht_shape, self.kernel_quantizer, self.seed)
@@ -72,7 +64,7 @@ class HTLSTMCell(_DenseRecurrentMixin, FDHTLSTMCell):
 
 
 @keras.utils.register_keras_serializable(package="fdht")
-class HTLSTM(_CellRNN):
+class HTLSTM(CellRNN):
     cell_class = HTLSTMCell
 
 
@@ -81,44 +73,13 @@ class HTLSTM(_CellRNN):
 # --------------------------------------------------------------------------
 
 
-def tt_ranks(d: int, rank) -> Tuple[int, ...]:
-    """(1, r_1, ..., r_{d-1}, 1) from one int or the d-1 inner ranks."""
-    if isinstance(rank, (list, tuple)):
-        inner = list(rank)
-        if len(inner) == d + 1 and inner[0] == inner[-1] == 1:
-            inner = inner[1:-1]
-        if len(inner) != d - 1:
-            raise ShapeError(f"TT ranks need d-1 = {d - 1} inner values (or d+1 with 1 at both ends), got {list(rank)}")
-    else:
-        inner = [rank] * (d - 1)
-    if any(int(r) < 1 for r in inner):
-        raise ShapeError(f"TT ranks must be >= 1, got {inner}")
-    return (1,) + tuple(int(r) for r in inner) + (1,)
-
-
-def tt_core_shapes(input_modes, output_modes, ranks) -> list:
-    return [(ranks[k], input_modes[k], output_modes[k], ranks[k + 1]) for k in range(len(input_modes))]
-
-
-def tt_macs(input_modes, output_modes, ranks) -> int:
-    """MACs of the left-to-right TT contraction for one input vector: step k
-    touches (a_k..a_d remaining) x (p_1..p_k) x r_{k-1} x r_k."""
-    total = 0
-    d = len(input_modes)
-    for k in range(d):
-        rest_in = int(np.prod(input_modes[k:]))
-        done_out = int(np.prod(output_modes[: k + 1]))
-        total += rest_in * done_out * ranks[k] * ranks[k + 1]
-    return total
-
-
 @keras.utils.register_keras_serializable(package="fdht")
 class TTLSTMCell(_DenseRecurrentMixin, FDHTLSTMCell):
     """TT on ``W_x`` (input modes -> 4H with the gates folded into the
     output modes, C order), dense ``W_h``. ``ranks`` are the TT ranks."""
 
     def build(self, input_shape):
-        n = _check_in_features(self.name, input_shape)
+        n = check_in_features(self.name, input_shape)
         self.input_dim = n
         hs = resolve_modes(self.input_modes, self.output_modes, 1, n, 4 * self.units, self.d)
         self.tt_input_modes, self.tt_output_modes = hs.input_modes, hs.output_modes
@@ -158,7 +119,7 @@ class TTLSTMCell(_DenseRecurrentMixin, FDHTLSTMCell):
 
 
 @keras.utils.register_keras_serializable(package="fdht")
-class TTLSTM(_CellRNN):
+class TTLSTM(CellRNN):
     cell_class = TTLSTMCell
 
 

@@ -4,20 +4,24 @@
 * :func:`add_common`: the flags every command has (``-v``/``-q``).
 * :func:`run_command`: the ONE place that turns errors into exit codes, used by
   every entry point (``fdht <command>``, ``python build.py``, ``python -m ...``):
-  a :class:`~keras_model.errors.FlowError` prints ``error: <message>`` and
+  a :class:`~keras_model.common.errors.FlowError` prints ``error: <message>`` and
   exits with its ``exit_code`` (2 for bad input, 3 for a missing or failing
-  tool), Ctrl-C exits 130.
+  tool), Ctrl-C exits 130, and a reader that closes stdout early
+  (``fdht ... | head``) ends the command quietly with 141 (128 + SIGPIPE,
+  the status of a program the signal stops).
 * argument types the commands share.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
-from .errors import ConfigError, FlowError
+from .common import logs
+from .common.config import parse_frame_size
+from .common.errors import ConfigError, FlowError
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -42,24 +46,62 @@ def add_output_dir(p: argparse.ArgumentParser, help: str, **kwargs) -> None:
     p.add_argument("--out", dest="output_dir", help=argparse.SUPPRESS, **kwargs)
 
 
+# exit status when the reader of stdout went away (128 + SIGPIPE, as a shell reports a
+# program the signal stopped): the output was cut short on purpose, no traceback
+EXIT_CLOSED_STDOUT = 141
+
+
+def flush_stdout() -> bool:
+    """Flush stdout; False (and stdout pointed at /dev/null, so the flush at
+    interpreter exit cannot fail again) when its reader has closed the pipe."""
+    try:
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # no file descriptor (a test's StringIO)
+            pass
+        return False
+
+
+def quiet_on_closed_stdout(main: Callable[[], int]) -> int:
+    """Run ``main()`` and flush stdout; a closed pipe (``| head``) gives
+    ``EXIT_CLOSED_STDOUT`` instead of a BrokenPipeError traceback, also for
+    ``--help`` (argparse's ``SystemExit``)."""
+    try:
+        code = main()
+    except SystemExit:
+        if not flush_stdout():
+            raise SystemExit(EXIT_CLOSED_STDOUT) from None
+        raise
+    except BrokenPipeError:
+        flush_stdout()
+        return EXIT_CLOSED_STDOUT
+    return code if flush_stdout() else EXIT_CLOSED_STDOUT
+
+
 def run_command(build_parser: Callable[..., argparse.ArgumentParser], run: Callable[[argparse.Namespace], int],
                 argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
                 interrupted: str = "interrupted") -> int:
     """Parse ``argv`` with ``build_parser(prog)``, set up logging, call
     ``run(args)``; errors become exit codes here and nowhere else."""
-    from . import logs
+    def command() -> int:
+        try:
+            parser = build_parser(prog) if prog else build_parser()
+            args = parser.parse_args(argv)
+            logs.setup(min(1, getattr(args, "verbose", 0)) - min(1, getattr(args, "quiet", 0)))
+            return int(run(args))
+        except FlowError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return e.exit_code
+        except KeyboardInterrupt:
+            print(f"error: {interrupted}", file=sys.stderr)
+            return 130
 
-    try:
-        parser = build_parser(prog) if prog else build_parser()
-        args = parser.parse_args(argv)
-        logs.setup(min(1, getattr(args, "verbose", 0)) - min(1, getattr(args, "quiet", 0)))
-        return int(run(args))
-    except FlowError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print(f"error: {interrupted}", file=sys.stderr)
-        return 130
+    return quiet_on_closed_stdout(command)
 
 
 def int_at_least(minimum: int):
@@ -75,21 +117,6 @@ def int_at_least(minimum: int):
         return value
 
     return parse
-
-
-_SIZE = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
-
-
-def parse_frame_size(text: str) -> tuple:
-    """'160x120' -> (width, height): the one frame-size convention, WIDTHxHEIGHT,
-    for flags and configs alike. Raises ValueError."""
-    match = _SIZE.fullmatch(str(text))
-    if not match:
-        raise ValueError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}")
-    width, height = int(match.group(1)), int(match.group(2))
-    if width < 1 or height < 1:
-        raise ValueError(f"width and height must be >= 1, got {text!r}")
-    return width, height
 
 
 def frame_size(text: str) -> tuple:

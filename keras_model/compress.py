@@ -7,7 +7,7 @@
 The model's recurrent layer (a Keras ``LSTM``, a QKeras ``QLSTM``, or an
 fdht/ht/tt LSTM of this project) is turned into one matrix
 ``W_mega = [W_x ; W_h]`` of shape ``(4H, N + H)`` (gates in Keras order
-i, f, c, o; see ``keras_model.mega``), zero-padded to the input modes,
+i, f, c, o; see ``keras_model.ht.mega``), zero-padded to the input modes,
 decomposed by HT-SVD into the FDHT-LSTM's cores (``ht.ht_svd``), and put
 into a copy of the model in place of the old layer; every other layer keeps
 its weights. The test accuracy is measured before, straight after the
@@ -19,7 +19,7 @@ quantizers).
 Modes and ranks: ``--ranks R`` (one rank, capped per node at what the node
 can hold; ``full`` = exact) with modes from ``--input-modes/--output-modes``
 or derived; or ``--param-budget N`` / ``--mac-budget M``: the alternatives
-of ``keras_model.budget`` are decomposed and the one with the smallest
+of ``keras_model.ht.budget`` are decomposed and the one with the smallest
 reconstruction error that fits is used. Parameters are counted like the
 recurrent layer's (cores + bias).
 
@@ -38,15 +38,15 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .atomic import replace_dir
+from .common.atomic import replace_dir
 from .cli import ArgumentParser, add_common, int_at_least, run_command
-from .config import build_dir, data_file_override, load_config
-from .errors import ConfigError, DataError, FlowError
-from .logs import info
+from .common.config import build_dir, data_file_override, load_config
+from .common.errors import ConfigError, DataError, FlowError
+from .common.logs import info, keras_verbosity, progress_to_stderr
 
 
 # --------------------------------------------------------------------------
@@ -85,7 +85,8 @@ def choose_shape(weights, ranks=None, param_budget=None, mac_budget=None, input_
                  d: int = 4, log=info):
     """(HT shape, alternatives considered) for the FDHT matrix of ``weights``;
     with a budget the chosen alternative carries its HT-SVD cores (``.cores``)."""
-    from . import budget, ht
+    from . import ht
+    from .ht import budget
     from .layers import resolve_modes
 
     n_in, h = weights.input_dim + weights.units, weights.units
@@ -109,10 +110,10 @@ def fdht_model_like(model, weights, shape, cores: Dict[str, np.ndarray], quantiz
     """A copy of ``model`` with its recurrent layer replaced by an FDHT-LSTM of
     ``shape`` holding ``cores`` and the source bias; the other layers keep
     their weights."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from .layers import CORE_PREFIX, FDHTLSTM
-    from .mega import find_recurrent
+    from .recurrent import find_recurrent
 
     old = find_recurrent(model)
     q = quantizers or {}
@@ -167,7 +168,7 @@ class _KeepBest:
     restore them when training ends (EarlyStopping restores only when it stops)."""
 
     def __new__(cls, monitor: str):
-        from keras_model.keras2 import keras
+        from keras_model.common.keras2 import keras
 
         class KeepBest(keras.callbacks.Callback):
             def __init__(self):
@@ -191,7 +192,7 @@ def fine_tune(model, dataset, x_train, epochs: int, learning_rate: float, batch_
               validation_fraction: float, verbose=2) -> Dict[str, Any]:
     """Adam for ``epochs`` epochs on the fit part of the training set; the best
     validation epoch is kept (the decomposed start counts as epoch 0)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from .data import validation_split
 
@@ -213,9 +214,10 @@ def fine_tune(model, dataset, x_train, epochs: int, learning_rate: float, batch_
     start_loss = float(model.evaluate(*val, verbose=0, batch_size=256)[0]) if val else np.inf
     keep.best, keep.best_epoch, keep.weights = start_loss, 0, model.get_weights()
     t0 = time.time()
-    hist = model.fit(x_train[fit_idx], y[fit_idx], validation_data=val, epochs=int(epochs),
-                     batch_size=int(batch_size), shuffle=True, callbacks=[keep, keras.callbacks.TerminateOnNaN()],
-                     verbose=verbose)
+    with progress_to_stderr():
+        hist = model.fit(x_train[fit_idx], y[fit_idx], validation_data=val, epochs=int(epochs),
+                         batch_size=int(batch_size), shuffle=True,
+                         callbacks=[keep, keras.callbacks.TerminateOnNaN()], verbose=verbose)
     losses = hist.history.get("loss", [])
     if any(not np.isfinite(v) for v in losses):
         raise FlowError("fine-tuning diverged (NaN/Inf loss); lower --learning-rate")
@@ -228,20 +230,14 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
              input_modes=None, output_modes=None, epochs: int = 5, learning_rate: Optional[float] = None,
              qat: bool = False, dataset=None, log=info) -> Dict[str, Any]:
     """The whole command; returns the report (also written to ``out_dir``)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
-    from . import ht
     from .data import load_dataset
-    from .mega import balance_cores, lstm_weights, relative_error
     from .models import load_keras_model, rnn_costs
+    from .recurrent import lstm_weights
     from .train import prepare_inputs, set_seeds, versions
 
-    if ranks is None and param_budget is None and mac_budget is None:
-        raise ConfigError("give --ranks R (or 'full'), or --param-budget N and/or --mac-budget M")
-    if ranks is not None and (param_budget is not None or mac_budget is not None):
-        raise ConfigError("--ranks and --param-budget/--mac-budget exclude each other; give one of them")
-    if epochs < 0:
-        raise ConfigError(f"--epochs must be >= 0, got {epochs}")
+    _check_request(ranks, param_budget, mac_budget, epochs)
     tcfg = cfg["train"]
     seed = int(tcfg["seed"])
     set_seeds(seed)
@@ -262,21 +258,8 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
 
     d = int(cfg["model"].get("d") or 4)
     shape, considered = choose_shape(weights, ranks, param_budget, mac_budget, input_modes, output_modes, d, log=log)
-    if considered:
-        from .budget import format_alternatives
-
-        log("alternatives considered (largest rank that fits for each choice of modes; * = chosen, the smallest "
-            "reconstruction error):")
-        log(format_alternatives(considered, dense_params))
-    t0 = time.time()
-    chosen = next((c for c in considered if c.chosen and c.cores is not None), None)
-    cores = chosen.cores if chosen is not None else ht.ht_svd(weights.w_mega, shape)
-    err = relative_error(weights.w_mega, ht.reconstruct(cores, shape))
-    cores = balance_cores(cores, shape)
+    cores, err = decompose(weights, shape, considered, dense_params, log)
     params = shape.params(use_bias=True)
-    log(f"HT-SVD at {'x'.join(map(str, shape.input_modes))} -> {'x'.join(map(str, shape.output_modes))}, ranks "
-        f"{dict(shape.ranks)}: {params:,} parameters ({weights.rnn_params / params:,.1f}x fewer than the source "
-        f"layer), {shape.plan.macs:,} MACs per step, relative error of W_mega {err:.4g} ({time.time() - t0:.1f} s)")
 
     quantizers = None
     if qat:
@@ -292,9 +275,7 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
     lr = float(learning_rate if learning_rate is not None else tcfg["learning_rate"])
     if epochs:
         log(f"fine-tuning for {epochs} epoch(s), Adam lr {lr}, batch {tcfg['batch_size']}{', QAT' if qat else ''} ...")
-    verbose = tcfg.get("verbose", "auto")
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
+    verbose = keras_verbosity(tcfg.get("verbose", "auto"))
     ft = fine_tune(new_model, dataset, x_train, epochs, lr, int(tcfg["batch_size"]), tcfg.get("clipnorm"), seed,
                    float(tcfg["validation_split"]), verbose=verbose)
     acc_ft = accuracy(new_model, x_test, dataset.y_test)
@@ -322,11 +303,50 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
         "seconds": round(time.time() - t_start, 1),
         "versions": versions(),
     }
+    _write(out_dir, new_model, report)
+    keras.backend.clear_session()
+    return report
+
+
+def _check_request(ranks, param_budget, mac_budget, epochs: int) -> None:
+    if ranks is None and param_budget is None and mac_budget is None:
+        raise ConfigError("give --ranks R (or 'full'), or --param-budget N and/or --mac-budget M")
+    if ranks is not None and (param_budget is not None or mac_budget is not None):
+        raise ConfigError("--ranks and --param-budget/--mac-budget exclude each other; give one of them")
+    if epochs < 0:
+        raise ConfigError(f"--epochs must be >= 0, got {epochs}")
+
+
+def decompose(weights, shape, considered, dense_params: int, log=info):
+    """HT-SVD of the source's W_mega at ``shape`` (reused from the budget
+    search when it decomposed the chosen candidate already), cores balanced
+    to one range; (cores, relative reconstruction error)."""
+    from . import ht
+    from .ht.budget import format_alternatives
+    from .ht.mega import balance_cores, relative_error
+
+    if considered:
+        log("alternatives considered (largest rank that fits for each choice of modes; * = chosen, the smallest "
+            "reconstruction error):")
+        log(format_alternatives(considered, dense_params))
+    t0 = time.time()
+    chosen = next((c for c in considered if c.chosen and c.cores is not None), None)
+    cores = chosen.cores if chosen is not None else ht.ht_svd(weights.w_mega, shape)
+    err = relative_error(weights.w_mega, ht.reconstruct(cores, shape))
+    params = shape.params(use_bias=True)
+    log(f"HT-SVD at {'x'.join(map(str, shape.input_modes))} -> {'x'.join(map(str, shape.output_modes))}, ranks "
+        f"{dict(shape.ranks)}: {params:,} parameters ({weights.rnn_params / params:,.1f}x fewer than the source "
+        f"layer), {shape.plan.macs:,} MACs per step, relative error of W_mega {err:.4g} ({time.time() - t0:.1f} s)")
+    return balance_cores(cores, shape), err
+
+
+def _write(out_dir: str, model, report: Dict[str, Any]) -> None:
+    """model.h5 and compress_report.json into ``out_dir``, atomically."""
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
     try:
-        new_model.save(os.path.join(tmp, "model.h5"), include_optimizer=False)
+        model.save(os.path.join(tmp, "model.h5"), include_optimizer=False)
         with open(os.path.join(tmp, "compress_report.json"), "w") as f:
             json.dump(report, f, indent=2)
             f.write("\n")
@@ -334,8 +354,6 @@ def compress(model_path: str, cfg: Dict[str, Any], out_dir: str, ranks=None, par
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    keras.backend.clear_session()
-    return report
 
 
 # --------------------------------------------------------------------------

@@ -63,11 +63,11 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from .atomic import replace_dir
+from .common.atomic import replace_dir
 from .cli import ArgumentParser, add_common, add_output_dir, int_at_least, run_command
-from .config import build_dir, data_file_override, load_config
-from .errors import ConfigError, FlowError
-from .logs import info
+from .common.config import build_dir, data_file_override, load_config
+from .common.errors import ConfigError, FlowError
+from .common.logs import info
 
 KINDS = ("fdht", "ht", "tt", "dense")  # = keras_model.models.KINDS, without importing TensorFlow
 PLOT_NAME = "accuracy_vs_params.png"
@@ -136,7 +136,7 @@ def kind_config(cfg: Dict[str, Any], kind: str) -> Dict[str, Any]:
 
 def select_strategy():
     """MirroredStrategy over all GPUs when more than one is visible, else the default strategy."""
-    from keras_model.keras2 import tf
+    from keras_model.common.keras2 import tf
 
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
@@ -145,7 +145,7 @@ def select_strategy():
 
 
 def _strategy_info(strategy) -> Dict[str, Any]:
-    from keras_model.keras2 import tf
+    from keras_model.common.keras2 import tf
 
     try:
         devices = list(strategy.extended.worker_devices)
@@ -212,24 +212,20 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
     ``final_dir``: where ``work_dir`` will be renamed to (paths in log lines name it).
     ``lr_grid``: learning rates searched per kind on the validation split (default: the
     config's one rate); ``seeds``: seeds run at the chosen rate (default: the config's seed)."""
-    from keras_model.keras2 import keras
-
     from .data import load_dataset
-    from .train import train, versions
 
     if dataset is None:
         dataset = load_dataset(cfg["data"])
     if strategy is None:
         strategy = select_strategy()
-    info = _strategy_info(strategy)
-    n = len(kinds)
+    devices = _strategy_info(strategy)
 
     def shown(msg: str) -> str:
         return msg.replace(work_dir, final_dir) if final_dir else msg
 
     log(f"experiment {cfg['_name']}: {', '.join(kinds)} on {cfg['data']['source']} "
         f"(samples {tuple(dataset.sample_shape)}, {dataset.n_classes} classes, train {len(dataset.x_train)}, "
-        f"test {len(dataset.x_test)}); {info['name']} with {info['replicas']} replica(s)")
+        f"test {len(dataset.x_test)}); {devices['name']} with {devices['replicas']} replica(s)")
     lr_grid = list(lr_grid) if lr_grid else [float(cfg["train"]["learning_rate"])]
     seeds = list(seeds) if seeds else [int(cfg["train"]["seed"])]
     if len(lr_grid) > 1 and not float(cfg["train"]["validation_split"]) > 0:
@@ -239,61 +235,23 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
     for i, kind in enumerate(kinds, start=1):
         kcfg = kind_config(cfg, kind)
         kind_dir = os.path.join(work_dir, "models", kind)
-        tag = f"[{i}/{n}] {kind}"
+        tag = f"[{i}/{len(kinds)}] {kind}"
         log(f"{tag}: training (up to {kcfg['train']['epochs']} epochs, batch {kcfg['train']['batch_size']}; "
             f"learning rates {', '.join(map(str, lr_grid))}; seeds {', '.join(map(str, seeds))})")
         t0 = time.time()
 
-        def run(lr: float, seed: int, out_dir: str) -> Dict[str, Any]:
-            c = copy.deepcopy(kcfg)
-            c["train"]["learning_rate"] = float(lr)
-            c["train"]["seed"] = int(seed)
-            c["model"]["seed"] = int(seed)
-            try:
-                with strategy.scope():
-                    _, metrics, _ = train(c, dataset=dataset, out_dir=out_dir,
-                                          log=lambda msg: log(f"{tag} (lr {lr}, seed {seed}): {shown(msg)}"))
-            finally:
-                keras.backend.clear_session()
-                gc.collect()
-            return metrics
+        def trained(lr: float, seed: int, out_dir: str) -> Dict[str, Any]:
+            return _train_one(kcfg, lr, seed, out_dir, dataset, strategy,
+                              lambda msg: log(f"{tag} (lr {lr}, seed {seed}): {shown(msg)}"))
 
         try:
-            search: List[Dict[str, Any]] = []
-            first: Dict[float, Dict[str, Any]] = {}
-            for lr in lr_grid:
-                m = run(lr, seeds[0], os.path.join(kind_dir, f"lr{lr}-seed{seeds[0]}"))
-                first[lr] = m
-                search.append({"learning_rate": lr, "val_accuracy": m.get("val_accuracy"),
-                               "best_val_loss": m.get("best_val_loss"), "epochs_run": m["epochs_run"]})
-            if len(lr_grid) > 1:
-                best_lr = min(lr_grid, key=lambda v: (-(first[v].get("val_accuracy") or 0.0),
-                                                      first[v].get("best_val_loss") or math.inf))
-                log(f"{tag}: learning rate {best_lr} chosen on the validation split ("
-                    + ", ".join(f"{e['learning_rate']}: {e['val_accuracy']:.3f}" for e in search) + ")")
-            else:
-                best_lr = lr_grid[0]
-            runs = [first[best_lr]]
-            for seed in seeds[1:]:
-                runs.append(run(best_lr, seed, os.path.join(kind_dir, f"lr{best_lr}-seed{seed}")))
+            best_lr, runs, search = _search_and_seeds(trained, kind_dir, lr_grid, seeds, tag, log)
         except FlowError as e:
             log(f"{tag}: FAILED: {e}")
             shutil.rmtree(kind_dir, ignore_errors=True)
             rows.append({"kind": kind, "error": str(e)})
             continue
-        # keep the chosen rate's models as models/<kind>/seed<s>
-        model_path = None
-        for entry in sorted(os.listdir(kind_dir)) if os.path.isdir(kind_dir) else []:
-            src = os.path.join(kind_dir, entry)
-            lr_part, seed_part = entry.rsplit("-", 1)
-            if keep_models and lr_part == f"lr{best_lr}":
-                os.replace(src, os.path.join(kind_dir, seed_part))
-            else:
-                shutil.rmtree(src, ignore_errors=True)
-        if keep_models:
-            model_path = f"models/{kind}/seed{seeds[0]}/model.h5"
-        else:
-            shutil.rmtree(kind_dir, ignore_errors=True)
+        model_path = _keep_chosen_models(kind, kind_dir, best_lr, seeds, keep_models)
         row = _row(kind, runs[0], model_path, runs, search)
         rows.append(row)
         log(f"{tag}: done in {time.time() - t0:.0f} s: test accuracy {row['test_accuracy']:.4f} ± "
@@ -302,6 +260,72 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
             f"{row['epochs_run']:.1f} epochs on average")
     if os.path.isdir(os.path.join(work_dir, "models")) and not os.listdir(os.path.join(work_dir, "models")):
         os.rmdir(os.path.join(work_dir, "models"))
+    return _results(cfg, dataset, lr_grid, seeds, devices, rows)
+
+
+def _train_one(kcfg: Dict[str, Any], lr: float, seed: int, out_dir: str, dataset, strategy, log) -> Dict[str, Any]:
+    """One training run of a kind at a learning rate and seed; its metrics."""
+    from keras_model.common.keras2 import keras
+
+    from .train import train
+
+    c = copy.deepcopy(kcfg)
+    c["train"]["learning_rate"] = float(lr)
+    c["train"]["seed"] = int(seed)
+    c["model"]["seed"] = int(seed)
+    try:
+        with strategy.scope():
+            _, metrics, _ = train(c, dataset=dataset, out_dir=out_dir, log=log)
+    finally:
+        keras.backend.clear_session()
+        gc.collect()
+    return metrics
+
+
+def _search_and_seeds(trained, kind_dir: str, lr_grid: List[float], seeds: List[int], tag: str, log):
+    """The learning rate chosen on the validation split (first seed), then the
+    other seeds at that rate: (best rate, runs at it, the search's rows)."""
+    search: List[Dict[str, Any]] = []
+    first: Dict[float, Dict[str, Any]] = {}
+    for lr in lr_grid:
+        m = trained(lr, seeds[0], os.path.join(kind_dir, f"lr{lr}-seed{seeds[0]}"))
+        first[lr] = m
+        search.append({"learning_rate": lr, "val_accuracy": m.get("val_accuracy"),
+                       "best_val_loss": m.get("best_val_loss"), "epochs_run": m["epochs_run"]})
+    if len(lr_grid) > 1:
+        best_lr = min(lr_grid, key=lambda v: (-(first[v].get("val_accuracy") or 0.0),
+                                              first[v].get("best_val_loss") or math.inf))
+        log(f"{tag}: learning rate {best_lr} chosen on the validation split ("
+            + ", ".join(f"{e['learning_rate']}: {e['val_accuracy']:.3f}" for e in search) + ")")
+    else:
+        best_lr = lr_grid[0]
+    runs = [first[best_lr]]
+    for seed in seeds[1:]:
+        runs.append(trained(best_lr, seed, os.path.join(kind_dir, f"lr{best_lr}-seed{seed}")))
+    return best_lr, runs, search
+
+
+def _keep_chosen_models(kind: str, kind_dir: str, best_lr: float, seeds: List[int], keep_models: bool
+                        ) -> Optional[str]:
+    """Keep the chosen rate's models as models/<kind>/seed<s> (or none); the
+    first seed's model path relative to the experiment folder."""
+    for entry in sorted(os.listdir(kind_dir)) if os.path.isdir(kind_dir) else []:
+        src = os.path.join(kind_dir, entry)
+        lr_part, seed_part = entry.rsplit("-", 1)
+        if keep_models and lr_part == f"lr{best_lr}":
+            os.replace(src, os.path.join(kind_dir, seed_part))
+        else:
+            shutil.rmtree(src, ignore_errors=True)
+    if keep_models:
+        return f"models/{kind}/seed{seeds[0]}/model.h5"
+    shutil.rmtree(kind_dir, ignore_errors=True)
+    return None
+
+
+def _results(cfg: Dict[str, Any], dataset, lr_grid, seeds, devices: Dict[str, Any], rows) -> Dict[str, Any]:
+    """The results dict (``results.json``): data, settings, devices, versions, one row per kind."""
+    from .train import versions
+
     first = next((r for r in rows if not r.get("error")), None)
     return {
         "config": cfg["_name"],
@@ -321,7 +345,7 @@ def run_experiment(cfg: Dict[str, Any], kinds: Sequence[str], work_dir: str, dat
         "units": cfg["model"]["units"],
         "features_per_step": (int(math.prod(dataset.sample_shape[1:]))),
         "dense_lstm_params": first["dense_lstm_params"] if first else None,
-        "strategy": info,
+        "strategy": devices,
         "versions": versions(),
         "rows": rows,
     }

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from keras_model.keras2 import keras, tf
+from keras_model.common.keras2 import keras, tf
 
 from . import ht
-from .errors import ShapeError
+from .common.errors import ShapeError
 
 CORE_PREFIX = "core_"  # Keras weight names: core_u1, core_b1_2, ..., bias
 
@@ -110,7 +110,8 @@ def _plain(value):
     return value
 
 
-def _check_in_features(layer_name, input_shape):
+def check_in_features(layer_name, input_shape):
+    """The feature count of a layer's input (its last axis), which must be known."""
     n = input_shape[-1]
     if n is None:
         raise ShapeError(f"{layer_name} needs a known feature size, got input shape {tuple(input_shape)}")
@@ -170,7 +171,7 @@ class HTDense(keras.layers.Layer):
         self.seed = seed
 
     def build(self, input_shape):
-        n = _check_in_features(self.name, input_shape)
+        n = check_in_features(self.name, input_shape)
         self.ht_shape = resolve_modes(self.input_modes, self.output_modes, self.ranks, n, self.units, self.d)
         self.product = HTProduct(self, self.ht_shape, self.kernel_quantizer, self.seed)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros") if self.use_bias else None
@@ -253,7 +254,7 @@ class FDHTLSTMCell(keras.layers.Layer):
         self.output_size = self.units
 
     def build(self, input_shape):
-        n = _check_in_features(self.name, input_shape)
+        n = check_in_features(self.name, input_shape)
         self.input_dim = n
         self.ht_shape = resolve_modes(
             self.input_modes, self.output_modes, self.ranks, n + self.units, 4 * self.units, self.d
@@ -308,7 +309,7 @@ _CELL_ARGS = (
 ).split()
 
 
-class _CellRNN(keras.layers.RNN):
+class CellRNN(keras.layers.RNN):
     """An RNN whose cell is rebuilt from the layer's own arguments, so
     get_config/from_config and model.save round-trip (the base RNN config
     does not record the cell's arguments)."""
@@ -352,7 +353,7 @@ class _CellRNN(keras.layers.RNN):
 
 
 @keras.utils.register_keras_serializable(package="fdht")
-class FDHTLSTM(_CellRNN):
+class FDHTLSTM(CellRNN):
     """The FDHT-LSTM layer: ``keras.layers.RNN(FDHTLSTMCell(...))``.
 
     Input ``(batch, T, F)``; output ``(batch, units)`` or, with

@@ -16,13 +16,14 @@ from __future__ import annotations
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-from keras_model.keras2 import keras
+from keras_model.common.keras2 import keras
 
 from .baselines import CUSTOM_OBJECTS as _BASELINE_OBJECTS
-from .baselines import HTLSTM, TTLSTM, tt_core_shapes, tt_macs
-from .config import DEFAULTS
-from .errors import ConfigError
+from .baselines import HTLSTM, TTLSTM
+from .common.config import DEFAULTS
+from .common.errors import ConfigError
 from .layers import CUSTOM_OBJECTS as _LAYER_OBJECTS
+from .ht.tt import tt_core_shapes, tt_macs
 from .layers import FDHTLSTM
 
 KINDS = ("fdht", "ht", "tt", "dense")
@@ -93,8 +94,8 @@ def build_model(model_cfg: Dict, sample_shape: Sequence[int], n_classes: int,
 
 def budget_shape(cfg: Dict, n_features: int, units: int) -> Dict:
     """Modes and ranks of an FDHT-LSTM chosen for ``model.param_budget`` /
-    ``model.mac_budget`` (keras_model.budget; given modes are kept)."""
-    from .budget import choose
+    ``model.mac_budget`` (keras_model.ht.budget; given modes are kept)."""
+    from .ht.budget import choose
 
     kind = cfg.get("kind", "fdht")
     if kind != "fdht":
@@ -176,7 +177,7 @@ def rnn_costs(model: keras.Model) -> Dict:
 
 def load_keras_model(path) -> keras.Model:
     """Load a saved model (.h5 or .keras) that may contain our layers."""
-    from .errors import DataError
+    from .common.errors import DataError
     import os
 
     if not os.path.exists(path):

@@ -11,7 +11,7 @@ activations to QKeras ``quantized_sigmoid``/``quantized_tanh`` with
 from __future__ import annotations
 
 from typing import Dict, Optional
-from .logs import info
+from .common.logs import info
 
 
 def quantizers_from_config(cfg) -> Optional[Dict]:

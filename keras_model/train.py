@@ -21,16 +21,16 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .atomic import replace_dir
-from .config import build_dir, config_hash, data_file_override, load_config
-from .errors import FlowError
-from .logs import info
+from .common.atomic import replace_dir
+from .common.config import build_dir, config_hash, data_file_override, load_config
+from .common.errors import FlowError
+from .common.logs import info, keras_verbosity, progress_to_stderr
 
 
 def versions() -> Dict[str, str]:
     import platform
 
-    from keras_model.keras2 import tf
+    from keras_model.common.keras2 import tf
 
     out = {"python": platform.python_version(), "numpy": np.__version__, "tensorflow": tf.__version__}
     for mod in ("keras", "qkeras", "hls4ml"):
@@ -54,7 +54,7 @@ def model_dir(cfg: Dict[str, Any]) -> str:
 
 
 def set_seeds(seed: int) -> None:
-    from keras_model.keras2 import keras, tf
+    from keras_model.common.keras2 import keras, tf
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -76,7 +76,7 @@ def build_for(cfg, dataset):
 
 def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=info) -> Tuple[Any, Dict, str]:
     """Train the config's model; returns (model, metrics, saved model path)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from .data import load_dataset
     from .models import rnn_costs
@@ -92,7 +92,7 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
 
     mcfg = cfg["model"]
     if mcfg.get("kind") == "fdht" and (mcfg.get("param_budget") or mcfg.get("mac_budget")):
-        from .budget import choose, format_alternatives
+        from .ht.budget import choose, format_alternatives
         from .models import features_per_step
 
         n_x = features_per_step(dataset.sample_shape)
@@ -126,16 +126,14 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
     monitor = "val_loss" if n_val else "loss"
     callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=int(tcfg["patience"]),
                                                    restore_best_weights=True))
-    verbose = tcfg.get("verbose", "auto")
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
     t1 = time.time()
-    hist = model.fit(
-        x_train[fit_idx], y_train[fit_idx],
-        validation_data=(x_train[val_idx], y_train[val_idx]) if n_val else None,
-        epochs=int(tcfg["epochs"]), batch_size=int(tcfg["batch_size"]), shuffle=True,
-        callbacks=callbacks, verbose=verbose,
-    )
+    with progress_to_stderr():
+        hist = model.fit(
+            x_train[fit_idx], y_train[fit_idx],
+            validation_data=(x_train[val_idx], y_train[val_idx]) if n_val else None,
+            epochs=int(tcfg["epochs"]), batch_size=int(tcfg["batch_size"]), shuffle=True,
+            callbacks=callbacks, verbose=keras_verbosity(tcfg.get("verbose", "auto")),
+        )
     t_train = time.time() - t1
     losses = hist.history.get("loss", [])
     if any(not np.isfinite(v) for v in losses):

@@ -76,7 +76,7 @@ MUTATIONS = [
              'quantized_bits(int(k.get("bits", 8)), int(k.get("integer", 0)) + 1, alpha=1)',
              ["tests/test_quantization.py"]),
     Mutation("group-split", "half of a validation group stays on the fitting side",
-             "keras_model/data.py", "            val[sel] = True\n", "            val[sel[: len(sel) // 2]] = True\n",
+             "keras_model/data/split.py", "            val[sel] = True\n", "            val[sel[: len(sel) // 2]] = True\n",
              ["tests/test_data.py"]),
     Mutation("agreement", "top-1 agreement compares csim with itself",
              "hls_project/flow.py",

@@ -15,8 +15,8 @@ def test_auto_types_reach_the_target_without_saturating(tmp_path):
     from hls_project import autoprec, bitexact, flow
     from hls_project.convert import convert
     from hls_project.profiling import range_check
-    from keras_model import fixedtype
-    from keras_model.config import DEFAULTS, merge
+    from keras_model.common import fixedtype
+    from keras_model.common.config import DEFAULTS, merge
 
     from hls_project.fidelity import keras_logits
 

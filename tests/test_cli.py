@@ -14,7 +14,7 @@ import pytest
 
 from hls_project import cli as fdht_cli
 from keras_model import cli, ht
-from keras_model.errors import ConfigError, DataError, ShapeError, ToolError
+from keras_model.common.errors import ConfigError, DataError, ShapeError, ToolError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,8 +64,49 @@ def test_one_place_maps_errors_to_exit_codes(capsys):
     assert err[:3] == ["error: g++ not found", "error: bad key", "error: bad file"]
 
 
+def _closed_stdout_run(args):
+    """Run ``python args`` with its stdout a pipe whose reader has already gone
+    (what ``| head`` leaves after its first line); returns (status, stderr)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    return proc.wait(timeout=120), err
+
+
+@pytest.mark.parametrize("args", [["-m", "hls_project.cli", "--help"], ["-m", "hls_project.cli", "train", "--help"],
+                                  ["build.py", "--help"]], ids=["fdht", "fdht-train", "build.py"])
+def test_closed_stdout_ends_quietly(args):
+    code, err = _closed_stdout_run(args)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert code in (0, cli.EXIT_CLOSED_STDOUT)
+
+
+def test_closed_stdout_while_a_command_prints_its_result():
+    """A result printed after the reader left (``fdht ... | head`` on a long
+    report): no traceback, status 141, whatever the buffering."""
+    probe = ("from keras_model import cli\n"
+             "def run(args):\n"
+             "    for i in range(100000):\n"
+             "        print('line', i)\n"
+             "    return 0\n"
+             "raise SystemExit(cli.run_command(lambda prog='t': cli.add_common(cli.ArgumentParser(prog=prog)), "
+             "run, []))\n")
+    code, err = _closed_stdout_run(["-c", probe])
+    assert code == cli.EXIT_CLOSED_STDOUT and err == "", err
+
+
+def test_fdht_help_piped_to_head_prints_one_line():
+    shell = f"'{sys.executable}' -m hls_project.cli --help | head -1"
+    proc = subprocess.run(["bash", "-c", shell], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.startswith("``fdht``") and proc.stdout.count("\n") == 1
+
+
 def test_workdir_moves_generated_files(tmp_path, monkeypatch):
-    from keras_model import config
+    from keras_model.common import config
 
     monkeypatch.delenv(config.WORKDIR_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -76,7 +117,7 @@ def test_workdir_moves_generated_files(tmp_path, monkeypatch):
 
 
 def test_shipped_config_by_name():
-    from keras_model.config import load_config
+    from keras_model.common.config import load_config
 
     assert load_config("ucf11")["model"]["units"] == 256
     with pytest.raises(ConfigError, match="does not exist"):
@@ -122,12 +163,16 @@ def test_wheel_ships_templates_configs_and_the_fdht_script(tmp_path):
         assert "fdht = hls_project.cli:main" in entries
         assert "[hls4ml.backends]\nfdht = hls_project.plugin:register" in entries
         z.extractall(tmp_path / "site")
+    packages = sorted(str(p.parent.relative_to(ROOT)) for top in ("keras_model", "hls_project")
+                      for p in (ROOT / top).rglob("__init__.py"))
+    for package in packages:  # every sub-package is listed in pyproject.toml
+        assert f"{package}/__init__.py" in names, package
     for header in ("nnet_ht_stream.h", "nnet_ht_probe.h"):
         assert f"hls_project/templates/{header}" in names
     for cfg in ("default.yml", "ucf11.yml", "default_q8.yml"):
         assert f"keras_model/configs/{cfg}" in names
     probe = ("import sys; sys.path.insert(0, sys.argv[1]);"
-             "from hls_project.extension import TEMPLATE_DIR; from keras_model.config import CONFIG_DIR, build_dir;"
+             "from hls_project.extension import TEMPLATE_DIR; from keras_model.common.config import CONFIG_DIR, build_dir;"
              "print(TEMPLATE_DIR); print(CONFIG_DIR); print(build_dir())")
     other = tmp_path / "elsewhere"
     other.mkdir()
@@ -174,7 +219,7 @@ def test_absurd_ranks_are_refused_before_tensorflow():
     with pytest.raises(ShapeError, match=r"rank 100000 of node u1 .* at most 24 .* parameters"):
         ht.make_shape([6, 6, 6, 5], [4, 4, 4, 2], 100000, in_features=1056)
     # the same check reached from a config, before any model is built
-    from keras_model.config import load_config
+    from keras_model.common.config import load_config
     from keras_model.models import build_model
 
     cfg = load_config(None, {"model": {"ranks": 100000}})
@@ -196,7 +241,7 @@ def _video_tree(root, layout):
 
 
 def test_prepare_checks_the_layout_before_decoding(tmp_path, capsys):
-    from keras_model import prepare
+    from keras_model.data import prepare
 
     _video_tree(tmp_path / "v", {"a": {"g1": 2, "g2": 2}, "b": {"": 1}})
     code = prepare.main(["--video-dir", str(tmp_path / "v"), "--output", str(tmp_path / "o.npz"), "--no-progress"])
@@ -207,7 +252,7 @@ def test_prepare_checks_the_layout_before_decoding(tmp_path, capsys):
 
 
 def test_single_group_class_is_split_by_clip_with_a_warning():
-    from keras_model.video import Clip, split_clips
+    from keras_model.data.video import Clip, split_clips
 
     clips = [Clip(Path(f"/v/a/g1/c{i}.avi"), "a", "g1") for i in range(4)]
     clips += [Clip(Path(f"/v/b/g{i}/c.avi"), "b", f"g{i}") for i in range(4)]
@@ -223,7 +268,7 @@ def test_single_group_class_is_split_by_clip_with_a_warning():
 
 
 def test_frame_size_convention_is_width_x_height():
-    from keras_model.config import frame_size_hw
+    from keras_model.common.config import frame_size_hw
 
     assert cli.frame_size("160x120") == (160, 120)
     assert frame_size_hw("160x120") == (120, 160)
@@ -233,7 +278,8 @@ def test_frame_size_convention_is_width_x_height():
 
 def test_build_py_and_python_m_forms_are_the_same_commands():
     from hls_project import build_cmd
-    from keras_model import compress, experiment, prepare, sample_videos, train
+    from keras_model import compress, experiment, train
+    from keras_model.data import prepare, sample_videos
 
     src = (ROOT / "build.py").read_text()
     assert "from hls_project.build_cmd import main" in src

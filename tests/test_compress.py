@@ -1,36 +1,27 @@
-"""keras_model.mega, keras_model.budget and keras_model.compress against
+"""keras_model.ht.mega, keras_model.recurrent, keras_model.ht.budget and keras_model.compress against
 independent references: a numpy LSTM step, Keras's own LSTM predictions,
 the dense reconstruction, and parameter counts of built Keras layers."""
 
 import json
-import math
 import os
 
 import numpy as np
 import pytest
-from keras_model.keras2 import keras
+from keras_model.common.keras2 import keras
 
-from keras_model import budget, compress, config, ht, mega, models
+from keras_model import compress, ht, models, recurrent
+from keras_model.ht import budget, mega
+from keras_model.common import config
 from keras_model.data import Dataset, save_npz
-from keras_model.errors import FlowError, ShapeError
+from keras_model.common.errors import FlowError, ShapeError
 from keras_model.layers import FDHTLSTM
 
-
-def _sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
+from helpers import numpy_lstm
 
 
 def numpy_fdht_lstm(x, w_mega, bias, units):
-    """An LSTM written out in the FDHT layout: z = W_mega [x ; h] + b,
-    i, f, c, o = split(z, 4); the last h."""
-    h = np.zeros((x.shape[0], units))
-    c = np.zeros((x.shape[0], units))
-    for t in range(x.shape[1]):
-        z = np.concatenate([x[:, t], h], axis=1) @ w_mega.T + bias
-        zi, zf, zg, zo = np.split(z, 4, axis=1)
-        c = _sigmoid(zf) * c + _sigmoid(zi) * np.tanh(zg)
-        h = _sigmoid(zo) * np.tanh(c)
-    return h
+    """An LSTM written out in the FDHT layout: z = W_mega [x ; h] + b; the last h."""
+    return numpy_lstm(x, units, lambda xt, h: np.concatenate([xt, h], axis=1) @ w_mega.T + bias)
 
 
 def random_weights(model, seed=0, scale=0.4):
@@ -75,7 +66,7 @@ def test_w_mega_of_a_keras_lstm_is_the_fdht_layout():
     """A numpy LSTM in the FDHT layout, fed W_mega, reproduces Keras's LSTM."""
     model = models.build_model({"kind": "dense", "units": 5}, (4, 7), 3)
     random_weights(model, 1)
-    w = mega.lstm_weights(model)
+    w = recurrent.lstm_weights(model)
     assert w.kind == "keras_lstm" and w.w_mega.shape == (20, 12) and w.input_dim == 7
     x = np.random.default_rng(2).standard_normal((6, 4, 7)).astype("float32")
     keras_h = keras.Model(model.input, models.recurrent_layer(model).output).predict(x, verbose=0)
@@ -88,7 +79,7 @@ def test_qlstm_with_qkeras_hard_sigmoid_is_refused():
     inp = keras.Input((3, 6))
     m = keras.Model(inp, QLSTM(4, name="q")(inp))  # QKeras's default recurrent_activation: its hard_sigmoid
     with pytest.raises(FlowError) as e:
-        mega.lstm_weights(m)
+        recurrent.lstm_weights(m)
     assert "hard_sigmoid" in str(e.value) and "retrain" in str(e.value)
 
 
@@ -120,7 +111,7 @@ def _sources():
 
 @pytest.mark.parametrize("name,model", _sources(), ids=lambda v: v if isinstance(v, str) else "")
 def test_full_rank_compression_keeps_predictions(name, model):
-    w = mega.lstm_weights(model)
+    w = recurrent.lstm_weights(model)
     shape, _ = compress.choose_shape(w, "full", d=2)
     cores = mega.balance_cores(ht.ht_svd(w.w_mega, shape), shape)
     new = compress.fdht_model_like(model, w, shape, cores)

@@ -6,17 +6,17 @@ import time
 import numpy as np
 import pytest
 
+from keras_model.common.errors import ConfigError, DataError, FlowError
 from keras_model.data import (
     DIGITS_CLASS_NAMES,
     Dataset,
-    _digit_halves,
     frames_to_float,
     load_dataset,
     load_npz,
     make_moving_digits,
     save_npz,
 )
-from keras_model.errors import ConfigError, DataError, FlowError
+from keras_model.data.digits import _digit_halves
 
 # -- moving digits --------------------------------------------------------------
 

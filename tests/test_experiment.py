@@ -1,4 +1,4 @@
-"""keras_model.experiment (the kinds side by side) and keras_model.sample_videos (real clips -> folder)."""
+"""keras_model.experiment (the kinds side by side) and keras_model.data.sample_videos (real clips -> folder)."""
 
 import importlib.util
 import json
@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_model import experiment, prepare, sample_videos
-from keras_model.config import load_config
-from keras_model.data import Dataset, load_npz, save_npz
-from keras_model.errors import ConfigError
+from keras_model import experiment
+from keras_model.data import prepare, sample_videos
+from keras_model.common.config import load_config
+from keras_model.data import load_npz
+from keras_model.common.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -24,19 +25,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, sequence_npz):
     """A tiny sequence data set (N, 4, 12) float32 with 3 learnable classes, and a short config."""
     root = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-
-    def make(n):
-        y = np.arange(n) % 3
-        x = rng.normal(0.0, 1.0, (n, 4, 12)).astype(np.float32)
-        x[np.arange(n), :, y] += 2.0  # class c lifts feature c at every step
-        return x, y
-
-    (x_train, y_train), (x_test, y_test) = make(90), make(30)
-    data = save_npz(root / "tiny.npz", Dataset(x_train, y_train, x_test, y_test, ["a", "b", "c"]))
+    data = sequence_npz(root / "tiny.npz", n_train=90, n_test=30, learnable=True)
     config = root / "tiny.yml"
     config.write_text("model:\n  units: 8\n  ranks: 3\ntrain:\n  epochs: 2\n  batch_size: 16\n  verbose: 0\n")
     return data, config
@@ -145,7 +137,7 @@ def test_parse_kinds():
 
 
 def test_select_strategy_on_this_machine():
-    from keras_model.keras2 import tf
+    from keras_model.common.keras2 import tf
 
     strategy = experiment.select_strategy()
     gpus = tf.config.list_logical_devices("GPU")

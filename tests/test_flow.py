@@ -18,8 +18,6 @@ check that tests the C++ rather than noise.
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import json
 import os
 import re
@@ -31,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from helpers import error_lines, stray_folders, tree_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -52,7 +52,7 @@ LSB16 = 2.0**-10  # ap_fixed<16,6>, the default precision
 
 
 def _keras():
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     return keras
 
@@ -125,7 +125,7 @@ def _build_py(*args, env=None, timeout=BUILD_TIMEOUT):
 def _run_flow(case, out_dir, **hls):
     """run_flow in this process (no second TF start-up), as build.py would call it."""
     from hls_project.flow import run_flow
-    from keras_model.config import CONFIG_DIR, load_config
+    from keras_model.common.config import CONFIG_DIR, load_config
 
     overrides = {"data": {"source": case["data"], "frames": None, "size": None},
                  "hls": {"output_dir": str(out_dir), **hls}}
@@ -137,27 +137,6 @@ def _csim_log(project: Path) -> np.ndarray:
     rows = [[float(v) for v in line.split()] for line in
             (project / "tb_data" / "csim_results.log").read_text().splitlines() if line.strip()]
     return np.asarray(rows)
-
-
-def _tree_hash(folder: Path) -> str:
-    """sha256 over every file (relative path + bytes + mode) of a folder."""
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            h.update(str(p.relative_to(folder)).encode() + b"\0")
-            h.update(oct(p.stat().st_mode).encode() + b"\0")
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def _stray(parent: Path):
-    """Temporary folders of the flow left beside the output folder."""
-    return sorted(os.path.basename(p) for pat in (".*-tmp-*", ".old-*", ".probe-*")
-                  for p in glob.glob(str(parent / pat)))
-
-
-def _error_lines(stderr: str):
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 def _fixed(text: str, type_name: str):
@@ -334,7 +313,7 @@ def test_fdht_lstm_build_py_csim(fdht_rf1, fdht_case):
     _check_numerics(out, fdht_case, report)
     # the printed summary and a clean project folder
     assert "top-1 agreement" in proc.stdout and "identical" in proc.stdout
-    assert not _error_lines(proc.stderr)
+    assert not error_lines(proc.stderr)
     # no TensorFlow / absl / Keras chatter in the default output (shown with -v)
     chatter = [l for l in (proc.stdout + proc.stderr).splitlines()
                if re.match(r"^[IWEF]\d{4} \d\d:|WARNING: All log messages|.*(UserWarning|DeprecationWarning)|"
@@ -343,7 +322,7 @@ def test_fdht_lstm_build_py_csim(fdht_rf1, fdht_case):
     assert not (out / "tb_input.npy").exists() and not (out / "tb_output.npy").exists()
     assert str(out) in (out / "hls4ml_config.yml").read_text()
     assert ".fdht_rf1-tmp-" not in (out / "hls4ml_config.yml").read_text()
-    assert _stray(out.parent) == []
+    assert stray_folders(out.parent) == []
     for f in ("csim", "firmware/myproject.cpp", "firmware/parameters.h", "firmware/nnet_utils/nnet_ht_stream.h",
               "tb_data/tb_input_features.dat", "tb_data/tb_output_predictions.dat", "tb_data/csim_results.log"):
         assert (out / f).exists(), f
@@ -452,7 +431,7 @@ def test_htdense_model(work, htdense_case):
 
 def _run_flow_no_csim(case, out_dir):
     from hls_project.flow import run_flow
-    from keras_model.config import CONFIG_DIR, load_config
+    from keras_model.common.config import CONFIG_DIR, load_config
 
     cfg = load_config(os.path.join(CONFIG_DIR, "default.yml"),
                       {"data": {"source": case["data"], "frames": None, "size": None},
@@ -551,7 +530,7 @@ ERROR_CASES = ["gxx-not-on-path", "cxx-nonexistent", "gxx-fails", "unsupported-l
 @pytest.mark.parametrize("case", ERROR_CASES)
 def test_error_paths(case, work, fdht_case, good_project, conv1d_model):
     parent = good_project.parent
-    before = _tree_hash(good_project)
+    before = tree_hash(good_project)
     out = good_project
     model, env = fdht_case["model_path"], {}
     extra = []
@@ -581,13 +560,13 @@ def test_error_paths(case, work, fdht_case, good_project, conv1d_model):
         model = work / "does-not-exist.h5"
         code, expect = 2, "does-not-exist.h5"
     proc = _build_py("--csim", "--model", model, "--data", fdht_case["data"], "--output-dir", out, *extra, env=env)
-    errors = _error_lines(proc.stderr)
+    errors = error_lines(proc.stderr)
     assert proc.returncode == code, f"exit {proc.returncode}, expected {code}\n{proc.stderr[-3000:]}"
     assert len(errors) == 1, proc.stderr[-3000:]
     assert expect in errors[0], errors[0]
     assert "Traceback" not in proc.stderr
-    assert _tree_hash(good_project) == before, "the previous project was modified"
-    assert _stray(parent) == [], "temporary folders left behind"
+    assert tree_hash(good_project) == before, "the previous project was modified"
+    assert stray_folders(parent) == [], "temporary folders left behind"
     assert sorted(p.name for p in parent.iterdir()) in (["prj"], ["a-regular-file", "prj"])
 
 

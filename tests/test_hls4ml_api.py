@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_model.fixedtype import canonical, parse
-from keras_model.keras2 import keras
+from keras_model.common.fixedtype import canonical, parse
+from keras_model.common.keras2 import keras
 from keras_model.layers import FDHTLSTM, HTDense
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +95,107 @@ def test_public_api_convert_compile_predict(tmp_path, kind, style, quantized, gr
     assert (tmp_path / "prj" / "firmware" / "nnet_utils" / "nnet_ht_stream.h").is_file()
 
 
+# -- softmax models: the config hls4ml's config_from_keras_model returns works as is ------
+
+
+def softmax_model(kind, style, quantized):
+    """Our layer, a Dense and a softmax: Sequential with an Activation layer,
+    functional with Dense(activation='softmax') (hls4ml splits it in two)."""
+    shape, layer = ((T, F), _lstm(quantized)) if kind == "lstm" else ((F * T,), _htdense(quantized))
+    if style == "sequential":
+        return keras.Sequential([keras.Input(shape), layer, keras.layers.Dense(CLASSES, name="logits"),
+                                 keras.layers.Activation("softmax", name="probs")])
+    inp = keras.Input(shape)
+    return keras.Model(inp, keras.layers.Dense(CLASSES, activation="softmax", name="head")(layer(inp)))
+
+
+def _task(model, n, rng):
+    """Random inputs of a task a model learns in 2 epochs: class c lifts input
+    feature c at every step; values in [0, 1] (the layers' default InputRange)."""
+    y = rng.integers(0, CLASSES, n)
+    x = 0.5 * rng.random((n, T, F)).astype(np.float32)
+    x[np.arange(n), :, y] += 0.5
+    return x.reshape((n,) + tuple(model.input_shape[1:])), y
+
+
+SOFTMAX_CASES = [  # (kind, style, quantized, granularity, backend): every value of every axis
+    ("lstm", "sequential", False, "name", "Vivado"),
+    ("lstm", "functional", True, "model", "Vitis"),
+    ("dense", "functional", False, "type", "Vitis"),
+    ("dense", "sequential", True, "name", "Vivado"),
+]
+
+
+@pytest.mark.parametrize("kind, style, quantized, granularity, backend", SOFTMAX_CASES)
+def test_softmax_model_converts_with_no_hand_edits(tmp_path, kind, style, quantized, granularity, backend):
+    """A user's softmax model with our layers, trained 2 epochs, through hls4ml's
+    own config_from_keras_model + convert_from_keras_model with no hand edits:
+    top-1 agreement with Keras >= 90 % on random inputs (stock hls4ml's
+    config collapsed the softmax to 1/classes: 0.3 here)."""
+    import hls4ml
+
+    from hls_project import plugin
+
+    plugin.install()  # what hls4ml's plugin entry point does (`pip install .`)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = softmax_model(kind, style, quantized)
+    x, y = _task(model, 1024, rng)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=backend)
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=str(tmp_path / "prj"),
+                                                    backend=backend, io_type="io_parallel")
+    hm.compile()
+    x_test, y_test = _task(model, 200, rng)
+    ref = model.predict(x_test, verbose=0)
+    got = np.asarray(hm.predict(np.ascontiguousarray(x_test.reshape(len(x_test), -1)))).reshape(ref.shape)
+    assert np.mean(ref.argmax(1) == y_test) > 0.8  # Keras learned the task
+    agreement = np.mean(got.argmax(1) == ref.argmax(1))
+    assert agreement >= 0.9, (agreement, np.abs(got - ref).max())
+    assert np.abs(got - ref).mean() < 0.01, np.abs(got - ref).mean()  # no 1/sum(exp) steps of 0.25
+
+
+@pytest.mark.parametrize("granularity", ["name", "type", "model"])
+def test_plugin_config_has_the_flow_softmax_settings(tmp_path, granularity):
+    """What the plugin adds to hls4ml's config, at each granularity (no g++):
+    no 'auto' logits type, the 1/sum(exp) table input type for 3 classes, which
+    reaches the written C++; a model without our layers gets hls4ml's own
+    config, unchanged."""
+    import re
+
+    import hls4ml
+
+    from hls_project import plugin
+    from hls_project.precision import softmax_inv_input_type
+
+    plugin.install()  # what hls4ml's plugin entry point does (`pip install .`)
+    inv = softmax_inv_input_type(CLASSES)
+    logits = "ap_fixed<16,6,AP_RND_CONV,AP_SAT>"
+    for style in ("sequential", "functional"):
+        model = softmax_model("lstm", style, False)
+        cfg = hls4ml.utils.config_from_keras_model(model, granularity=granularity)
+        dense, softmax = ("logits", "probs") if style == "sequential" else ("head", "head_softmax")
+        if granularity == "name":
+            assert cfg["LayerName"][dense]["Precision"]["result"] == logits
+            assert cfg["LayerName"][softmax]["inv_inp_t"] == cfg["LayerName"][softmax]["Precision"]["inv_inp"] == inv
+        elif granularity == "type":
+            assert cfg["LayerType"]["Dense"]["Precision"]["result"] == logits
+            assert cfg["LayerType"]["Softmax"]["inv_inp_t"] == inv
+        else:
+            assert cfg["Model"]["Precision"] == {"default": "fixed<16,6>"}
+            assert cfg["LayerType"] == {"Softmax": {"inv_inp_t": inv}}
+        hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=str(tmp_path / style))
+        hm.write()
+        defines = (tmp_path / style / "firmware" / "defines.h").read_text()
+        assert re.search(rf"typedef ap_fixed<18,3,AP_RND,AP_SAT(,0)?> {softmax}_inv_inp_t;", defines), defines
+    stock = keras.Sequential([keras.Input((T, F)), keras.layers.LSTM(H), keras.layers.Dense(CLASSES),
+                              keras.layers.Activation("softmax")])
+    with plugin.keras2_parser(stock):
+        expected = hls4ml.utils.config.config_from_keras_model.__wrapped__(stock, granularity=granularity)
+    assert hls4ml.utils.config_from_keras_model(stock, granularity=granularity) == expected
+
+
 @pytest.mark.parametrize("text, cpp", [
     ("fixed<16,6>", "ap_fixed<16,6>"),
     ("ap_fixed<16,6>", "ap_fixed<16,6>"),
@@ -157,7 +258,7 @@ def test_plugin_converts_without_register(tmp_path):
         import hls4ml
         assert "keras_model" not in sys.modules and "hls_project.extension" not in sys.modules
         import numpy as np
-        from keras_model.keras2 import keras
+        from keras_model.common.keras2 import keras
         from keras_model.layers import FDHTLSTM
         from qkeras import quantized_bits
         inp = keras.Input((8, 100))
@@ -276,8 +377,8 @@ def test_board_wrapper_through_the_flow(board_case, board, part, io_type, tmp_pa
 
 
 def test_board_needs_the_accelerator_backend_and_a_known_board():
-    from keras_model.config import load_config
-    from keras_model.errors import ConfigError
+    from keras_model.common.config import load_config
+    from keras_model.common.errors import ConfigError
 
     with pytest.raises(ConfigError, match="hls.board: a board is for hls.backend: VivadoAccelerator"):
         load_config(None, {"hls": {"board": "pynq-z2"}})
@@ -294,7 +395,7 @@ def test_public_api_errors_name_the_layer_and_the_fix(tmp_path):
     not fit the input each give one line that names what to change."""
     import hls4ml
 
-    from keras_model.errors import ConfigError, ShapeError
+    from keras_model.common.errors import ConfigError, ShapeError
 
     inp = keras.Input((8, 100))
     h = FDHTLSTM(32, input_modes=(4, 6, 6), output_modes=(4, 4, 8), ranks=4, name="fdht")(inp)

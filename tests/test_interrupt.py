@@ -2,7 +2,6 @@
 project untouched and no temporary folder, and a csim results file with the
 wrong number of lines is an error, not a silent mis-comparison."""
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -10,36 +9,19 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from keras_model.errors import ToolError
+from helpers import tree_hash
+from keras_model.common.errors import ToolError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tree_hash(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        h.update(str(p.relative_to(folder)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
-def case(tmp_path_factory):
-    from keras_model.data import Dataset, save_npz
-    from keras_model.models import build_model
-
+def case(tmp_path_factory, tiny_fdht, sequence_npz):
     work = tmp_path_factory.mktemp("interrupt")
-    model = build_model({"kind": "fdht", "units": 8, "input_modes": [5, 2, 2, 1], "output_modes": [4, 2, 2, 2],
-                         "ranks": 3, "seed": 1}, (4, 12), 3)
-    model.save(work / "m.h5")
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((24, 4, 12)).astype("float32")
-    y = np.arange(24) % 3
-    save_npz(work / "d.npz", Dataset(x[:16], y[:16], x[16:], y[16:], ["a", "b", "c"]))
+    tiny_fdht().save(work / "m.h5")
+    sequence_npz(work / "d.npz")
     (work / "cfg.yml").write_text("hls:\n  min_agreement: 0\n")
     return work
 
@@ -54,7 +36,7 @@ def test_ctrl_c_during_the_build_keeps_the_previous_project(case):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     first = subprocess.run(_cmd(case, out), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
-    before = _tree_hash(out)
+    before = tree_hash(out)
 
     # A job started in the background (as CI may run us) inherits SIGINT as
     # ignored, and Python then installs no Ctrl-C handler: restore the default
@@ -76,7 +58,7 @@ def test_ctrl_c_during_the_build_keeps_the_previous_project(case):
     assert proc.returncode == 130, stderr[-2000:]
     errors = [l for l in stderr.splitlines() if l.startswith("error:")]
     assert len(errors) == 1 and "interrupted" in errors[0]
-    assert _tree_hash(out) == before
+    assert tree_hash(out) == before
     left = [p.name for p in case.iterdir() if p.name.startswith(".")]
     assert left == [], left
 

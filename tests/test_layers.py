@@ -6,15 +6,17 @@ QKeras quantizers, gradients and parameter counts."""
 
 import numpy as np
 import pytest
-from keras_model.keras2 import tf
+from keras_model.common.keras2 import tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qkeras import quantized_bits, quantized_sigmoid, quantized_tanh
-from keras_model.keras2 import keras
+from keras_model.common.keras2 import keras
 
 from keras_model import ht, models
 from keras_model.baselines import HTLSTM, TTLSTM
 from keras_model.layers import FDHTLSTM, HTDense
+
+from helpers import numpy_lstm
 
 # (input_modes, output_modes, ranks, in_features): d = 2..5, uneven, padded,
 # rank 1, per-node ranks (list in node order u1..ud, b.., or a dict).
@@ -52,26 +54,6 @@ def _randomize_ht(cell, rng, bias_scale=0.5):
         cell.product.cores[name].assign(arr)
     if getattr(cell, "bias", None) is not None:
         cell.bias.assign(rng.standard_normal(cell.bias.shape) * bias_scale)
-
-
-def _sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
-
-
-def numpy_lstm(x, units, gate_preact, return_sequences):
-    """An LSTM written out in numpy. ``gate_preact(x_t, h_prev) -> z (B, 4H)``;
-    gates in Keras order i, f, c, o; sigmoid / tanh."""
-    batch, steps, _ = x.shape
-    h = np.zeros((batch, units))
-    c = np.zeros((batch, units))
-    outs = []
-    for t in range(steps):
-        z = gate_preact(x[:, t], h)
-        zi, zf, zg, zo = (z[:, k * units:(k + 1) * units] for k in range(4))
-        c = _sigmoid(zf) * c + _sigmoid(zi) * np.tanh(zg)
-        h = _sigmoid(zo) * np.tanh(c)
-        outs.append(h)
-    return np.stack(outs, 1) if return_sequences else h
 
 
 def tt_dense(cores, input_modes, output_modes, in_features):

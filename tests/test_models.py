@@ -8,11 +8,12 @@ import os
 
 import numpy as np
 import pytest
-from keras_model.keras2 import keras
+from keras_model.common.keras2 import keras
 
-from keras_model import config, models, train
+from keras_model import models, train
+from keras_model.common import config
 from keras_model.baselines import HTLSTM, TTLSTM
-from keras_model.errors import ConfigError, DataError, FlowError, ShapeError
+from keras_model.common.errors import ConfigError, DataError, FlowError, ShapeError
 from keras_model.layers import FDHTLSTM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

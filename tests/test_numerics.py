@@ -237,7 +237,7 @@ def test_error_attribution_names_the_narrowed_type(case, narrowed, hls, suspect,
     top = att["groups"][0]
     assert top["removes"] > 0.5 * att["logit_error"]
     # the float run of the reference is Keras's model: its logits match Keras's
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     keras_logits = keras.Model(model.inputs, model.get_layer("classifier").output).predict(x, verbose=0)
     exact = bitexact.predict_logits(hm, x.reshape(len(x), -1), exact=bitexact.GROUPS)

@@ -9,23 +9,26 @@ import re
 import numpy as np
 import pytest
 
-from keras_model.config import CONFIG_DIR, load_config
+from keras_model.common.config import CONFIG_DIR, load_config
 from keras_model.data import Dataset, save_npz
 
-T, F, H, CLASSES = 4, 12, 8, 3
+T, F, CLASSES = 4, 12, 3  # the tiny FDHT-LSTM of conftest
 
 
-def _model(tmp_path, quantized):
-    from qkeras import quantized_bits
+@pytest.fixture
+def model_file(tiny_fdht):
+    """``model_file(tmp_path, quantized)``: the tiny FDHT-LSTM (QKeras 8-bit
+    cores and bias when ``quantized``) saved as .h5; its path."""
 
-    from keras_model.models import build_model
+    def save(tmp_path, quantized):
+        from qkeras import quantized_bits
 
-    q = {"kernel": quantized_bits(8, 0, alpha=1), "bias": quantized_bits(8, 2, alpha=1)} if quantized else None
-    model = build_model({"kind": "fdht", "units": H, "input_modes": [5, 2, 2, 1], "output_modes": [4, 2, 2, 2],
-                         "ranks": 3, "seed": 1}, (T, F), CLASSES, quantizers=q)
-    path = str(tmp_path / ("q.h5" if quantized else "f.h5"))
-    model.save(path)
-    return path
+        q = {"kernel": quantized_bits(8, 0, alpha=1), "bias": quantized_bits(8, 2, alpha=1)} if quantized else None
+        path = str(tmp_path / ("q.h5" if quantized else "f.h5"))
+        tiny_fdht(n_classes=CLASSES, quantizers=q).save(path)
+        return path
+
+    return save
 
 
 def _data(tmp_path, scale=1.0):
@@ -50,17 +53,17 @@ def _run(tmp_path, model, data, hls=None, profile=False):
     return out, report, logs
 
 
-def test_quantizer_types_reach_the_project(tmp_path):
-    out, _, _ = _run(tmp_path, _model(tmp_path, True), _data(tmp_path))
+def test_quantizer_types_reach_the_project(tmp_path, model_file):
+    out, _, _ = _run(tmp_path, model_file(tmp_path, True), _data(tmp_path))
     defines = (out / "firmware" / "defines.h").read_text()
     cores = re.findall(r"typedef (ap_fixed<[^;]*>) (\w*core_\w+);", defines)
     assert len(cores) == 7 and all(t == "ap_fixed<8,1>" for t, _ in cores), cores
     assert re.search(r"typedef ap_fixed<8,3> \w*b\w*_t;", defines)  # the bias: quantized_bits(8,2) -> <8,3>
 
 
-def test_config_override_beats_the_quantizer(tmp_path):
+def test_config_override_beats_the_quantizer(tmp_path, model_file):
     override = {"layers": {"fdhtlstm": {"Precision": {"core_u1": "ap_fixed<12,2>"}}}}
-    out, _, _ = _run(tmp_path, _model(tmp_path, True), _data(tmp_path), override)
+    out, _, _ = _run(tmp_path, model_file(tmp_path, True), _data(tmp_path), override)
     defines = (out / "firmware" / "defines.h").read_text()
     assert re.search(r"typedef ap_fixed<12,2> fdhtlstm_core_u1_t;", defines), defines
     others = re.findall(r"typedef (ap_fixed<[^;]*>) \w*core_u[234]\w*;", defines)
@@ -69,15 +72,15 @@ def test_config_override_beats_the_quantizer(tmp_path):
     # At this tiny shape every core is folded into one constant table at
     # conversion (x times W is the cheapest plan); that table is computed
     # from u1 at the overridden type, so it differs from the quantizer-only run.
-    base, _, _ = _run(tmp_path / "base", _model(tmp_path, True), _data(tmp_path))
+    base, _, _ = _run(tmp_path / "base", model_file(tmp_path, True), _data(tmp_path))
     tables = re.compile(r"static const \w+_tab_t rom\[\d+\]\[\d+\] = \{(.*?)\};", re.S)  # the stage ROMs
     assert tables.findall(params) and tables.findall(params) != tables.findall(
         (base / "firmware" / "parameters.h").read_text())
 
 
-def test_input_outside_its_type_is_reported_not_wrapped(tmp_path):
+def test_input_outside_its_type_is_reported_not_wrapped(tmp_path, model_file):
     # ap_fixed<16,6> holds [-32, 32): a value of 100 cannot be represented
-    out, report, logs = _run(tmp_path, _model(tmp_path, False), _data(tmp_path, scale=100.0), profile=True)
+    out, report, logs = _run(tmp_path, model_file(tmp_path, False), _data(tmp_path, scale=100.0), profile=True)
     rc = report["range_check"]
     inp = [t for t in rc["tensors"] if t["kind"] == "input"][0]
     assert inp["out_of_range"] == 1 and inp["max"] == pytest.approx(100.0)
@@ -87,12 +90,12 @@ def test_input_outside_its_type_is_reported_not_wrapped(tmp_path):
     assert (out / "profile" / "profile_weights.png").is_file()
 
 
-def test_inputs_within_range_report_nothing(tmp_path):
-    _, report, _ = _run(tmp_path, _model(tmp_path, False), _data(tmp_path))
+def test_inputs_within_range_report_nothing(tmp_path, model_file):
+    _, report, _ = _run(tmp_path, model_file(tmp_path, False), _data(tmp_path))
     assert report["range_check"]["out_of_range_total"] == 0
 
 
-def test_the_hardware_constants_are_the_quantizer_outputs(tmp_path):
+def test_the_hardware_constants_are_the_quantizer_outputs(tmp_path, model_file):
     """What the C++ multiplies with (each core as the accelerator stores it,
     and as hls4ml writes it) equals QKeras's quantizer output exactly, on
     the quantizer's grid: quantized_bits(8, 0) -> multiples of 2^-7 in [-1, 1)."""
@@ -100,10 +103,10 @@ def test_the_hardware_constants_are_the_quantizer_outputs(tmp_path):
 
     from hls_project import bitexact, flow
     from hls_project.extension import accel_types
-    from keras_model.config import DEFAULTS, merge
+    from keras_model.common.config import DEFAULTS, merge
     from keras_model.models import load_keras_model
 
-    model = load_keras_model(_model(tmp_path, True))
+    model = load_keras_model(model_file(tmp_path, True))
     cfg = merge(DEFAULTS, {})
     cfg["_name"] = "q"
     (tmp_path / "prj").mkdir()
@@ -131,7 +134,7 @@ def test_the_hardware_constants_are_the_quantizer_outputs(tmp_path):
 def test_config_quantizers_have_the_configured_grid():
     """quantization.kernel {bits: 6, integer: 1} is the grid 2^-4 on [-2, 2)
     with all 64 levels used; the bias and the activations likewise."""
-    from keras_model.config import load_config
+    from keras_model.common.config import load_config
     from keras_model.quantize import quantizers_from_config
 
     cfg = load_config(overrides={"quantization": {"enabled": True, "kernel": {"bits": 6, "integer": 1},

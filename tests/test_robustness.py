@@ -14,7 +14,7 @@ output dir under a file, a missing --model):
 * ``.npz`` files: missing, not a zip, a lone ``.npy``, missing key, bad
   labels, NaN, float frames, mismatched or empty sets, object arrays;
 * saved models: truncated, not HDF5, wrong input shape, NaN weights, a folder;
-* video folders (``python -m keras_model.prepare``): empty, corrupt or too
+* video folders (``fdht prepare``): empty, corrupt or too
   short clips, a class without readable clips, one class, bad ``--size``;
 * training (``python -m keras_model.train``): modes too small, bad epochs;
 * output folders: under /proc, on read-only sysfs, an existing file, an
@@ -32,7 +32,6 @@ hashes stay per case) since most of their time is TensorFlow's start-up.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -50,6 +49,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import pytest
 
+from helpers import error_lines, stray_folders, tree_hash
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -57,10 +58,9 @@ if str(ROOT) not in sys.path:
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ on PATH")
 
 BUILD_PY = str(ROOT / "build.py")
-T, F, H, N_CLASSES = 4, 12, 8, 4  # sequences (N, 4, 12); [x;h] = 20 = 5x2x2x1, 4H = 32 = 4x2x2x2
+T, F, N_CLASSES = 4, 12, 4  # sequences (N, 4, 12): the tiny FDHT-LSTM of conftest.py
 JOBS = 2  # cases run in parallel (each is mostly TF start-up or a g++ build)
 CASE_TIMEOUT = 600  # s, per subprocess (generous: the machine may be shared)
-STRAY_PATTERNS = (re.compile(r"^\..*-tmp-"), re.compile(r"^\.old-"), re.compile(r"^\.probe-"))
 # Names with spaces, quotes, ';' and shell syntax, for input files.
 ODD = "my \"odd\" name; $(touch pwned) 'x'"
 
@@ -101,30 +101,6 @@ def _run(cmd: List[str], env: Dict[str, str], timeout: float = CASE_TIMEOUT) -> 
         out, err = proc.communicate()
         err += f"\n[test] killed after {timeout} s"
     return Run(proc.returncode, out, err, time.time() - t0, time.time())
-
-
-def _tree_hash(folder: Path) -> str:
-    """sha256 over every entry of a folder: relative path, mode, and the
-    bytes of files (link target of symlinks)."""
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        st = p.lstat()
-        h.update(str(p.relative_to(folder)).encode() + b"\0" + oct(st.st_mode).encode() + b"\0")
-        if p.is_symlink():
-            h.update(os.readlink(p).encode())
-        elif p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def _stray(parent: Path) -> List[str]:
-    if not parent.is_dir():
-        return []
-    return sorted(p.name for p in parent.iterdir() if any(r.match(p.name) for r in STRAY_PATTERNS))
-
-
-def _error_lines(stderr: str) -> List[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 def _executable(path: Path, text: str) -> Path:
@@ -179,14 +155,6 @@ class Assets:
     clips: Dict[str, Path] = field(default_factory=dict)
 
 
-def _model(sample_shape, n_classes, seed=1):
-    from keras_model.models import build_model
-
-    return build_model({"kind": "fdht", "units": H, "input_modes": [5, 2, 2, 1] if sample_shape[-1] == 12
-                        else [3, 2, 2, 2], "output_modes": [4, 2, 2, 2], "ranks": 3, "seed": seed},
-                       sample_shape, n_classes)
-
-
 def _write_clip(path: Path, n_frames: int) -> Path:
     import cv2
 
@@ -202,7 +170,7 @@ def _write_clip(path: Path, n_frames: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Assets:
+def assets(tmp_path_factory, tiny_fdht) -> Assets:
     import warnings
 
     from keras_model.data import Dataset, save_npz
@@ -212,10 +180,10 @@ def assets(tmp_path_factory) -> Assets:
     a.mkdir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "HDF5 is a legacy format"
-        m = _model((T, F), N_CLASSES)
+        m = tiny_fdht(N_CLASSES, (T, F))
         m.save(a / "model.h5")
-        _model((T, 16), N_CLASSES).save(a / "model_f16.h5")
-        _model((T, F), 3).save(a / "model_3cls.h5")
+        tiny_fdht(N_CLASSES, (T, 16)).save(a / "model_f16.h5")
+        tiny_fdht(3, (T, F)).save(a / "model_3cls.h5")
         layer = m.get_layer("fdhtlstm")
         w = layer.get_weights()
         w[0] = np.array(w[0], copy=True)
@@ -242,7 +210,7 @@ def good_project(assets) -> Path:
               "--data", assets.data, "--output-dir", out], _env())
     assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     assert (out / "csim_report.json").is_file() and (out / "csim").is_file()
-    assert _stray(out.parent) == []
+    assert stray_folders(out.parent) == []
     return out
 
 
@@ -286,7 +254,7 @@ class Ctx:
         return [sys.executable, "-m", "keras_model.train", "--output-dir", self.d / "trained", *extra]
 
     def prepare(self, videos: Path, *extra, out: Optional[Path] = None) -> List:
-        return [sys.executable, "-m", "keras_model.prepare", "--video-dir", videos,
+        return [sys.executable, "-m", "keras_model.data.prepare", "--video-dir", videos,
                 "--output", out or self.d / "out.npz", "--no-progress", *extra]
 
     def videos(self, layout: Dict[str, List[str]]) -> Path:
@@ -392,7 +360,7 @@ def _odd_out_check(c: Ctx, r: Run):
     is only data (no shell sees it): the project must be written there."""
     out = c.d / ODD_OUT
     assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
-    assert not _error_lines(r.stderr), r.stderr[-2000:]
+    assert not error_lines(r.stderr), r.stderr[-2000:]
     report = json.loads((out / "csim_report.json").read_text())
     assert report["output_dir"] == str(out) and report["csim"]["samples"] > 0
     assert (out / "csim").is_file() and (out / "firmware" / "myproject.cpp").is_file()
@@ -412,7 +380,7 @@ def _quote_out_check(c: Ctx, r: Run):
     if r.returncode == 0:
         assert (out / "csim_report.json").is_file()
     else:
-        errors = _error_lines(r.stderr)
+        errors = error_lines(r.stderr)
         assert r.returncode == 2, f"exit {r.returncode}: {errors}"
         assert len(errors) == 1 and QUOTE_OUT in errors[0], errors
 
@@ -432,7 +400,7 @@ def _check_non_project(c: Ctx, r: Run):
     assert notes.is_file() and notes.read_text() == "months of work\n", \
         f"exit {r.returncode}: the existing folder's files were deleted"
     if r.returncode != 0:
-        assert r.returncode == 2 and len(_error_lines(r.stderr)) == 1, r.stderr[-2000:]
+        assert r.returncode == 2 and len(error_lines(r.stderr)) == 1, r.stderr[-2000:]
 
 
 CASES: List[Case] = [
@@ -531,7 +499,7 @@ CASES: List[Case] = [
     Case("csim-hangs", "build", 3, ("csim binary ran longer than 3 s", "hls.csim_timeout"), _hang_setup,
          extra=_check_hang, cost=8),
     Case("compiler-dies-mid-build", "build", 3, ("g++ failed to build the testbench",), _kill_setup, cost=6),
-    # ---- video folders (python -m keras_model.prepare) ------------------
+    # ---- video folders (fdht prepare) ------------------
     Case("video-empty-folder", "prepare", 2, ("no video clips found",),
          _b(lambda c: c.prepare(_mkdir(c.d / ODD)))),
     Case("video-only-corrupt-clips", "prepare", 2, ("class folder(s) a, b have no readable clips",),
@@ -597,7 +565,7 @@ def results(request, assets, good_project):
         before = None
         if case.cli == "build":
             shutil.copytree(good_project, ctx.prj, symlinks=True)
-            before = _tree_hash(ctx.prj)
+            before = tree_hash(ctx.prj)
         cmd, env = case.setup(ctx)
         listing = sorted(p.name for p in d.iterdir())
         timeout = 120 if case.id == "csim-hangs" else CASE_TIMEOUT
@@ -614,7 +582,7 @@ def _assert_one_error(case: Case, r: Run):
     tail = f"\n--- stderr ---\n{r.stderr[-3000:]}\n--- stdout ---\n{r.stdout[-1500:]}"
     assert r.returncode == case.code, f"exit {r.returncode}, expected {case.code}{tail}"
     assert "Traceback" not in r.stderr, tail
-    errors = _error_lines(r.stderr)
+    errors = error_lines(r.stderr)
     assert len(errors) == 1, f"{len(errors)} 'error:' lines{tail}"
     assert len(errors[0].splitlines()) == 1
     assert r.stderr.rstrip().splitlines()[-1] == errors[0], f"output after the error line{tail}"
@@ -635,7 +603,7 @@ def test_bad_input(case: Case, results):
     res = results[case.id]()
     ctx, r = res.ctx, res.run
     # shown with -rA / -s: the case's outcome in one line
-    print(f"{case.id}: exit {r.returncode} in {r.seconds:.1f} s: {(_error_lines(r.stderr) or ['(no error line)'])[-1]}")
+    print(f"{case.id}: exit {r.returncode} in {r.seconds:.1f} s: {(error_lines(r.stderr) or ['(no error line)'])[-1]}")
     try:
         if case.check is not None:
             case.check(ctx, r)
@@ -644,8 +612,8 @@ def test_bad_input(case: Case, results):
             if case.extra is not None:
                 case.extra(ctx, r)
         if case.cli == "build":
-            assert _tree_hash(ctx.prj) == res.prj_before, "the previous good project was modified"
-            assert _stray(ctx.d) == [], "temporary folders left beside the project"
+            assert tree_hash(ctx.prj) == res.prj_before, "the previous good project was modified"
+            assert stray_folders(ctx.d) == [], "temporary folders left beside the project"
             new = sorted(set(p.name for p in ctx.d.iterdir()) - set(res.listing_before))
             allowed = {ODD_OUT, QUOTE_OUT} if case.code == 0 or case.check else set()
             assert set(new) <= allowed, f"new entries beside the project: {new}"
@@ -671,6 +639,6 @@ def test_killed_compiler_message_says_it_was_killed(results):
     """The error line of a compiler killed by a signal should say so."""
     r = results["compiler-dies-mid-build"]().run
     _forget_kept_log(r.stderr)
-    errors = _error_lines(r.stderr)
+    errors = error_lines(r.stderr)
     assert r.returncode == 3 and len(errors) == 1, r.stderr[-2000:]
     assert re.search(r"signal|killed|SIGKILL", errors[0], re.I), errors[0]

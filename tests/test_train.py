@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from keras_model import config, train
-from keras_model.config import config_hash, load_config
+from keras_model import train
+from keras_model.common import config
+from keras_model.common.config import config_hash, load_config
 from keras_model.models import load_keras_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,12 +129,17 @@ def _cli(args, tmp_path):
 
 
 def test_cli_trains_and_exits_zero(tmp_path):
+    """The result alone on stdout (one JSON line); Keras's epoch lines and the
+    progress lines on stderr."""
     cfg_path = tmp_path / "tiny.yml"
-    cfg_path.write_text("data:\n  n_train: 200\n  n_test: 50\ntrain:\n  verbose: 0\nmodel:\n  units: 16\n  ranks: 5\n")
+    cfg_path.write_text("data:\n  n_train: 200\n  n_test: 50\nmodel:\n  units: 16\n  ranks: 5\n")
     out = tmp_path / "out"
     proc = _cli(["--config", str(cfg_path), "--epochs", "1", "--out", str(out)], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.stdout.count("\n") == 1, proc.stdout
+    summary = json.loads(proc.stdout)
+    epoch_lines = [line for line in proc.stderr.splitlines() if " - loss: " in line and "val_accuracy" in line]
+    assert len(epoch_lines) == 1, proc.stderr[-2000:]  # Keras's line for the one epoch
     assert summary["kind"] == "fdht" and summary["epochs_run"] == 1
     assert set(summary) == {"kind", "model_params", "rnn_params", "macs_per_step", "test_accuracy",
                             "epochs_run", "train_seconds"}

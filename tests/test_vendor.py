@@ -299,20 +299,13 @@ def read_log(log: Path) -> list:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A tiny FDHT-LSTM (sequences (4, 12), units 8) saved as .h5, a tiny .npz
+def tiny(tmp_path_factory, tiny_fdht, sequence_npz):
+    """The tiny FDHT-LSTM (sequences (4, 12), units 8) saved as .h5, a tiny .npz
     and a config with a non-default part and clock."""
-    from keras_model.data import Dataset, save_npz
-    from keras_model.models import build_model
-
     root = tmp_path_factory.mktemp("vendor")
-    rng = np.random.default_rng(1)
-    x = rng.normal(0, 1, (16, 4, 12)).astype(np.float32)
-    y = np.arange(16) % 3
-    data = save_npz(root / "tiny.npz", Dataset(x[:10], y[:10], x[10:], y[10:], ["a", "b", "c"]))
-    model = build_model({"kind": "fdht", "units": 8, "ranks": 3}, (4, 12), 3)
+    data = sequence_npz(root / "tiny.npz", n_train=10, n_test=6, seed=1)
     h5 = root / "tiny.h5"
-    model.save(h5)
+    tiny_fdht().save(h5)
     config = root / "zu9.yml"
     config.write_text("model:\n  units: 8\n  ranks: 3\n"
                       "hls:\n  part: xczu9eg-ffvb1156-2-e\n  clock_period: 4\n")

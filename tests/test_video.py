@@ -1,4 +1,4 @@
-"""keras_model.video and keras_model.prepare on real encoded clips (OpenCV writes, OpenCV reads)."""
+"""keras_model.data.video and keras_model.data.prepare on real encoded clips (OpenCV writes, OpenCV reads)."""
 
 import importlib.util
 import io
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from keras_model.data import load_npz
-from keras_model.errors import DataError
-from keras_model.video import (
+from keras_model.common.errors import DataError
+from keras_model.data.video import (
     Clip,
     ClipError,
     _decode_all,
@@ -284,7 +284,7 @@ def test_bad_folders(tmp_path):
 
 def run_prepare(*args):
     return subprocess.run(
-        [sys.executable, "-m", "keras_model.prepare", *map(str, args)],
+        [sys.executable, "-m", "keras_model.data.prepare", *map(str, args)],
         cwd=REPO,
         capture_output=True,
         text=True,

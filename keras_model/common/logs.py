@@ -3,7 +3,9 @@
 ``setup(verbosity)`` is called once by an entry point: -1 (``-q``) shows
 warnings and errors only, 0 (default) progress lines too, 1 (``-v``) also
 debug lines and the chatter of TensorFlow and hls4ml, which is otherwise
-kept back. Reports a command prints as its result stay on stdout.
+kept back. Reports a command prints as its result stay on stdout; progress
+(these lines, and Keras's epoch lines: :func:`progress_to_stderr`) goes to
+stderr, so ``fdht ... | head`` or a JSON result on stdout stays clean.
 """
 
 from __future__ import annotations
@@ -142,6 +144,25 @@ def chatter(what: str):
         if text:
             for line in text.splitlines():
                 logger.debug("[%s] %s", what, line)
+
+
+@contextlib.contextmanager
+def progress_to_stderr():
+    """Send what Keras prints (``fit``'s epoch lines and progress bars) to
+    stderr while the block runs: stdout carries a command's result only."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def keras_verbosity(setting="auto") -> int:
+    """Keras ``verbose`` for ``fit``: ``auto`` is a progress bar on a terminal
+    (stderr, where :func:`progress_to_stderr` sends it), else one line per
+    epoch; with ``-q`` (warnings only) no epoch lines. An int is kept."""
+    if setting != "auto":
+        return int(setting)
+    if logger.level > logging.INFO:  # set by setup(-1); library use leaves it unset
+        return 0
+    return 1 if getattr(sys.stderr, "isatty", lambda: False)() else 2
 
 
 def info(msg: str, *args) -> None:

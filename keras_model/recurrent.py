@@ -1,23 +1,12 @@
-"""The FDHT "mega" matrix of any trained LSTM layer, numpy only after reading.
+"""The one recurrent layer of a trained Keras model, read as ``W_mega``.
 
-FDHT-LSTM computes all four gate pre-activations of a step with ONE matrix::
-
-    z_t = W_mega [x_t ; h_{t-1} ; 0-pad] + b,   W_mega: (4H, N + H)
-
-with the rows in Keras gate order i, f, c, o (``z`` is split into four
-blocks of H). A Keras ``LSTM`` (and QKeras ``QLSTM``) computes the same
-``z`` as ``x @ kernel + h @ recurrent_kernel + bias`` with ``kernel: (N, 4H)``
-and ``recurrent_kernel: (H, 4H)``, columns in the same gate order, so::
-
-    W_mega = concatenate([kernel, recurrent_kernel], axis=0).T
-
-(the zero padding of ``[x ; h]`` up to ``prod(input_modes)`` is added by the
-HT shape, see ``ht.pad_input`` / ``ht.ht_svd``). For our own kinds the
-decomposed parts are reconstructed densely (this is the one place, besides
-tests, where that is done: it is what compression starts from).
-
-:func:`lstm_weights` returns a :class:`LSTMWeights` for the recurrent layer
-of a model, whatever its kind, or raises a one-line ``FlowError``.
+:func:`lstm_weights` returns a :class:`LSTMWeights` (``W_mega: (4H, N + H)``,
+bias, activations, settings; see :mod:`keras_model.ht.mega`) for the
+recurrent layer of a model, whatever its kind (Keras ``LSTM``, QKeras
+``QLSTM``, or an fdht/ht/tt LSTM of this project), or raises a one-line
+``FlowError``. For our own kinds the decomposed parts are reconstructed
+densely (this is the one place, besides tests, where that is done: it is
+what compression starts from).
 """
 
 from __future__ import annotations
@@ -28,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from . import ht
-from .errors import FlowError
+from .common.errors import FlowError
+from .ht.mega import assemble
+from .ht.tt import tt_reconstruct
 
 
 @dataclass
@@ -57,30 +48,6 @@ class LSTMWeights:
         return self.w_mega[:, self.input_dim:].T
 
 
-def assemble(kernel: np.ndarray, recurrent_kernel: np.ndarray) -> np.ndarray:
-    """``W_mega: (4H, N + H)`` from a Keras ``kernel (N, 4H)`` and ``recurrent_kernel (H, 4H)``."""
-    kernel = np.asarray(kernel, dtype=np.float64)
-    recurrent_kernel = np.asarray(recurrent_kernel, dtype=np.float64)
-    if kernel.ndim != 2 or recurrent_kernel.ndim != 2 or kernel.shape[1] != recurrent_kernel.shape[1] \
-            or recurrent_kernel.shape[1] != 4 * recurrent_kernel.shape[0]:
-        raise FlowError(f"LSTM kernels of shapes {kernel.shape} and {recurrent_kernel.shape} are not "
-                        "(N, 4H) and (H, 4H); the layer is not a standard LSTM")
-    return np.concatenate([kernel, recurrent_kernel], axis=0).T
-
-
-def tt_reconstruct(cores, in_features: int) -> np.ndarray:
-    """Dense ``W_x: (prod(output_modes), in_features)`` of a TT-LSTM's cores
-    ``(r_{k-1}, a_k, p_k, r_k)``, in the C index order its layer uses
-    (``a_1``, ``p_1`` most significant)."""
-    t = np.ones((1, 1, 1))  # (A so far, P so far, r)
-    for core in cores:
-        core = np.asarray(core, dtype=np.float64)
-        t = np.einsum("APs,sapr->AaPpr", t, core)
-        a, aa, p, pp, r = t.shape
-        t = t.reshape(a * aa, p * pp, r)
-    return t[..., 0].T[:, :in_features]
-
-
 def _serial_activation(act):
     from .layers import serialize_activation
 
@@ -93,7 +60,7 @@ def _numpy(v) -> np.ndarray:
 
 def find_recurrent(model):
     """The model's one recurrent layer, or a FlowError saying what is there instead."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     rnns = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
     wrapped = [layer for layer in model.layers if isinstance(layer, keras.layers.Wrapper)
@@ -113,7 +80,7 @@ def find_recurrent(model):
 
 def lstm_weights(model) -> LSTMWeights:
     """W_mega, bias and settings of the model's recurrent layer (any supported kind)."""
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from .baselines import HTLSTM, TTLSTM
     from .layers import FDHTLSTM
@@ -186,24 +153,3 @@ def lstm_weights(model) -> LSTMWeights:
                            bias=bias_of(cell.bias if cell.use_bias else None), **common)
     raise FlowError(f"recurrent layer '{layer.name}' is a {type(layer).__name__}; compress takes an LSTM "
                     "(Keras LSTM, QKeras QLSTM, or an fdht/ht/tt LSTM of this project)")
-
-
-def relative_error(w: np.ndarray, w_hat: np.ndarray) -> float:
-    """``||w - w_hat||_F / ||w||_F`` (0 for an all-zero ``w`` reproduced exactly)."""
-    norm = float(np.linalg.norm(w))
-    diff = float(np.linalg.norm(np.asarray(w) - np.asarray(w_hat)))
-    return diff / norm if norm > 0 else diff
-
-
-def balance_cores(cores, shape: ht.HTShape) -> dict:
-    """The same HT matrix with every core scaled to the same largest |entry|.
-
-    HT-SVD leaves orthonormal leaf/internal cores and puts the whole norm of
-    ``W`` into the root; W is linear in each core, so scaling core k by s_k
-    with prod s_k = 1 changes nothing but keeps all cores in one range (what
-    fixed-point cores and Adam's step size both want)."""
-    peaks = {k: float(np.max(np.abs(v))) for k, v in cores.items()}
-    if any(p == 0 for p in peaks.values()):
-        return {k: np.array(v) for k, v in cores.items()}
-    g = float(np.exp(np.mean([np.log(p) for p in peaks.values()])))
-    return {k: np.asarray(v) * (g / peaks[k]) for k, v in cores.items()}

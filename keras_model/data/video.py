@@ -1,4 +1,4 @@
-"""A folder of video clips -> frames -> :class:`~keras_model.data.Dataset` (OpenCV).
+"""A folder of video clips -> frames -> :class:`~keras_model.data.dataset.Dataset` (OpenCV).
 
 Layout (UCF11, HMDB51 and the like)::
 
@@ -49,8 +49,8 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_model.data import Dataset  # noqa: E402
-from keras_model.errors import ConfigError, DataError  # noqa: E402
+from ..common.errors import ConfigError, DataError  # noqa: E402
+from .dataset import Dataset  # noqa: E402
 
 __all__ = [
     "VIDEO_EXTENSIONS",

@@ -14,7 +14,7 @@ The FDHT matrix is ``W_mega: (4H, N + H)``. A candidate is a choice of
 
 Counted like ``rnn_params`` of an fdht model: **the recurrent layer's
 parameters = HT cores + the 4H bias**; MACs per time step = the planned
-contraction of ``ht.plan_contraction`` (gate element-wise work not counted).
+contraction of ``plan_contraction`` (:mod:`.plan`) (gate element-wise work not counted).
 
 :func:`choose` returns the chosen candidate and the alternatives it
 considered (for each mode choice the largest rank that fits); with a trained
@@ -32,15 +32,20 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import ht
-from .errors import ShapeError
+from ..common.errors import ShapeError
+from .mega import relative_error
+from .modes import balanced_factors, factorize_exact
+from .ops import reconstruct
+from .shape import HTShape, make_shape
+from .svd import ht_svd
+from .tree import balanced_tree
 
 MAX_RANK = 64  # uniform ranks tried: 1 .. MAX_RANK (capped per node)
 
 
 @dataclass
 class Candidate:
-    shape: ht.HTShape
+    shape: HTShape
     rank: int  # the uniform rank before per-node capping
     params: int  # cores + bias
     macs: int
@@ -60,7 +65,7 @@ def node_max_ranks(input_modes: Sequence[int], output_modes: Sequence[int]) -> D
     sizes = [int(a) * int(p) for a, p in zip(input_modes, output_modes)]
     total = math.prod(sizes)
     out = {}
-    for node in ht.balanced_tree(len(sizes))[:-1]:
+    for node in balanced_tree(len(sizes))[:-1]:
         rows = math.prod(sizes[k] for k in node.modes)
         out[node.name] = int(min(rows, total // rows))
     return out
@@ -70,9 +75,9 @@ def capped_ranks(input_modes, output_modes, rank: int) -> Dict[str, int]:
     return {k: min(int(rank), m) for k, m in node_max_ranks(input_modes, output_modes).items()}
 
 
-def full_rank_shape(in_features: int, out_features: int, input_modes, output_modes) -> ht.HTShape:
+def full_rank_shape(in_features: int, out_features: int, input_modes, output_modes) -> HTShape:
     """The HT shape at the ranks where HT-SVD is exact."""
-    return ht.make_shape(input_modes, output_modes, node_max_ranks(input_modes, output_modes),
+    return make_shape(input_modes, output_modes, node_max_ranks(input_modes, output_modes),
                          in_features=in_features, out_features=out_features)
 
 
@@ -84,7 +89,7 @@ def input_mode_options(n: int, d: int, max_pad: float = 0.10, limit: int = 3) ->
     best_max = None
     hi = max(n, int(math.floor(n * (1 + max_pad))))
     for cand in range(n, hi + 1):
-        f = ht._balanced_factors(cand, d)
+        f = balanced_factors(cand, d)
         if f is None:
             continue
         if best_max is None or max(f) < best_max:
@@ -105,7 +110,7 @@ def shape_options(n_in: int, units: int, d: int, input_modes=None, output_modes=
     if output_modes is not None:
         d = len(output_modes)
     ins = [tuple(input_modes)] if input_modes is not None else input_mode_options(n_in, d, max_pad)
-    outs = [tuple(output_modes)] if output_modes is not None else [ht.factorize_exact(out_f, d)]
+    outs = [tuple(output_modes)] if output_modes is not None else [factorize_exact(out_f, d)]
     pairs = []
     for mi in ins:
         for mo in outs:
@@ -116,7 +121,7 @@ def shape_options(n_in: int, units: int, d: int, input_modes=None, output_modes=
 
 
 def _candidate(n_in: int, units: int, mi, mo, rank: int) -> Candidate:
-    shape = ht.make_shape(mi, mo, capped_ranks(mi, mo, rank), in_features=n_in, out_features=4 * units)
+    shape = make_shape(mi, mo, capped_ranks(mi, mo, rank), in_features=n_in, out_features=4 * units)
     return Candidate(shape, rank, shape.params(use_bias=True), 0)
 
 
@@ -169,13 +174,12 @@ def choose(n_in: int, units: int, param_budget: Optional[int] = None, mac_budget
             f"{'x'.join(map(str, smallest.shape.output_modes))}, rank 1) has {smallest.params:,} parameters "
             f"and {smallest.macs:,} MACs per step; raise the budget or lower H")
     if w_mega is not None:
-        from .mega import relative_error
 
         for c in considered:
             if log:
                 log(f"  HT-SVD of W_mega at {describe(c)} ...")
-            c.cores = ht.ht_svd(w_mega, c.shape)
-            c.error = relative_error(w_mega, ht.reconstruct(c.cores, c.shape))
+            c.cores = ht_svd(w_mega, c.shape)
+            c.error = relative_error(w_mega, reconstruct(c.cores, c.shape))
         best = min(considered, key=lambda c: (c.error, c.params))
         for c in considered:  # keep the chosen one's cores only (the caller uses them)
             if c is not best:

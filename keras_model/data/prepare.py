@@ -1,10 +1,10 @@
-"""Turn a folder of videos into a data set file: ``python -m keras_model.prepare``.
+"""Turn a folder of videos into a data set file: ``fdht prepare``.
 
     fdht prepare --video-dir data/UCF11 --output build/ucf11.npz \\
         [--frames 6] [--size 160x120] [--test-fraction 0.25] [--seed 0] [--split group|clip] [--compress] [--no-progress]
 
 ``--size`` is WIDTHxHEIGHT (the paper's 160x120). The folder layout, the frame
-sampling and the train/test split rule are described in :mod:`keras_model.video`.
+sampling and the train/test split rule are described in :mod:`keras_model.data.video`.
 The .npz is written atomically and loads with :func:`keras_model.data.load_npz`
 (``data: {source: build/ucf11.npz}`` in a config); besides the data it holds
 ``train_clips`` / ``test_clips``, the source path (relative to ``--video-dir``)
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_model.cli import ArgumentParser, add_common, frame_size, int_at_least, run_command
-from keras_model.data import save_npz
-from keras_model.errors import ConfigError
-from keras_model.video import VideoSummary, videos_to_dataset
+from ..cli import ArgumentParser, add_common, frame_size, int_at_least, run_command
+from ..common.errors import ConfigError
+from .npz import save_npz
+from .video import VideoSummary, videos_to_dataset
 
 
 _positive_int = int_at_least(1)
@@ -40,7 +40,7 @@ def _fraction(text: str) -> float:
     return value
 
 
-def build_parser(prog: str = "python -m keras_model.prepare") -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m keras_model.data.prepare") -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog=prog,
         description="Decode a folder of videos (<root>/<class>/[<group>/]<clip>) into a train/test .npz.",
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m keras_model.prepare") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m keras_model.data.prepare") -> int:
     return run_command(build_parser, run, argv, prog)
 
 

