@@ -371,9 +371,9 @@ def main(argv=None) -> int:
                                   "ap_types_identical": f.read() == ap_log})
             bits, entries, per_layer = weight_storage(hm)
             if kind == "fdht":
-                from hls_project.accel import model as cycle_model
+                from hls_project.accel import figures, model as cycle_model
 
-                head = cycle_model.model_figures(hm, 5.0)["headline"]
+                head = figures.model_figures(hm, 5.0)["headline"]
                 model_cycles, model_dsp = head["latency_cycles_per_clip"], head["dsp"]
             else:
                 from hls_project import reports

@@ -25,8 +25,8 @@ sys.path.insert(0, ROOT)
 
 def figures(config_path: str, sample_shape, n_classes: int, lanes: int, backend=None):
     from hls_project import flow
-    from hls_project.accel import model as cycle_model
-    from keras_model.config import load_config, merge
+    from hls_project.accel import figures, model as cycle_model
+    from keras_model.common.config import load_config, merge
     from keras_model.models import build_model
 
     cfg = load_config(config_path)
@@ -34,7 +34,7 @@ def figures(config_path: str, sample_shape, n_classes: int, lanes: int, backend=
     model = build_model(cfg["model"], sample_shape, n_classes)
     with tempfile.TemporaryDirectory() as tmp:
         hm = flow.convert(model, cfg, tmp, input_range=1.0)
-        fig = cycle_model.model_figures(hm, float(cfg["hls"]["clock_period"]))
+        fig = figures.model_figures(hm, float(cfg["hls"]["clock_period"]))
     return cfg, fig
 
 
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lanes", default="64,256", help="comma-separated lane budgets (the recommended one is added)")
     ap.add_argument("--backend", default=None, choices=["Vivado", "Vitis"], help="override the configs' hls.backend")
     args = ap.parse_args(argv)
-    from hls_project.accel import model as cycle_model
+    from hls_project.accel import figures, model as cycle_model
 
     asked = [int(v) for v in args.lanes.split(",")]
     cases = [("UCF11 shape (configs/ucf11.yml)", os.path.join(ROOT, "configs", "ucf11.yml"), (6, 120, 160, 3), 11),

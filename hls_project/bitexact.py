@@ -37,7 +37,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from keras_model import fixedtype, ht
+from keras_model import ht
+from keras_model.common import fixedtype
 
 # --------------------------------------------------------------------------
 # ap_fixed quantisation

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from keras_model.errors import ConfigError
+from keras_model.common.errors import ConfigError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -22,8 +22,8 @@ import os
 import numpy as np
 
 from keras_model import ht
-from keras_model.fixedtype import canonical
-from keras_model.errors import ConfigError
+from keras_model.common.fixedtype import canonical
+from keras_model.common.errors import ConfigError
 from keras_model.layers import CORE_PREFIX
 
 from . import codegen

@@ -276,7 +276,7 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
     report: Dict[str, Any] = {"config": cfg["_name"], "output_dir": out_dir}
     with timer.stage("data"):
         dataset = load_dataset(cfg["data"])
-    check_io_parallel(h, dataset.sample_shape)
+    check_io_parallel(cfg["hls"], dataset.sample_shape)
     with timer.stage("model"):
         model, metrics = _model(cfg, dataset, model_path, report, log)
     n = len(dataset.x_test) if samples is None else min(int(samples), len(dataset.x_test))
@@ -299,9 +299,9 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
                          dense_output_ranges(hw_model, x_cal))
             with chatter("hls4ml"):
                 hm.write()
-            chain_calls(tmp, h.get("project_name") or "myproject")
+            chain_calls(tmp, cfg["hls"].get("project_name") or "myproject")
         with timer.stage("HLS rules lint"):
-            report["lint"] = run_lint(tmp, h, log)
+            report["lint"] = run_lint(tmp, cfg["hls"], log)
         ranges = _ranges(hm, hw_model, x_tb, tmp, out_dir, profile, timer, log)
         result: Dict[str, Any] = {}
         if csim_enabled:

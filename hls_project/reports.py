@@ -31,6 +31,7 @@ import numpy as np
 
 from .precision import parse_fixed, precision_str
 from .report_kinds import kind_comparison, plot_kinds
+from .accel import figures
 from .accel import model as cycle_model
 from .report_markdown import render_markdown, summary_lines
 
@@ -116,7 +117,7 @@ def ht_layer_report(node) -> Dict[str, Any]:
         cores[name] = row
     bias_row = _var_row(node.get_weights("bias"))
     weight_bits = sum(r["bits"] for r in cores.values()) + bias_row["bits"]
-    m = cycle_model.ht_layer(node)
+    m = figures.ht_layer(node)
     n_steps = int(node.get_attr("n_timesteps")) if is_lstm else 1
     tables = []
     if is_lstm:
@@ -223,7 +224,7 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
     total_bits = sum(r["bits"] for r in weight_rows)
     costs = rnn_costs(model)
     timesteps = int(model.input_shape[1])
-    fig = cycle_model.model_figures(hls_model, clock)
+    fig = figures.model_figures(hls_model, clock)
     head = fig["headline"]
     macs_step = sum(l["macs_per_step"] for l in layers if l["class"] == "FDHTLSTM") or costs["macs_per_step"]
     macs_clip = sum(l["macs_per_clip"] for l in layers) + sum(o["macs"] for o in others)
@@ -386,7 +387,7 @@ def build_parser(prog: str = "python -m hls_project.reports"):
 
 
 def run(a) -> int:
-    from keras_model.errors import ConfigError
+    from keras_model.common.errors import ConfigError
 
     if not os.path.isfile(os.path.join(a.project_dir, JSON_NAME)):
         raise ConfigError(f"{a.project_dir} has no {JSON_NAME}; write the project with fdht build first")

@@ -164,7 +164,7 @@ T_STEPS, FRAME, H_UNITS, N_SAMPLES = 3, (6, 6, 2), 8, 6
 
 
 def _model():
-    from keras_model.config import DEFAULTS
+    from keras_model.common.config import DEFAULTS
     from keras_model.models import build_model
 
     mcfg = dict(DEFAULTS["model"], units=H_UNITS, ranks=3, seed=3)
@@ -178,7 +178,7 @@ def _model():
 
 def _project(tmp: Path, model, x, io_type: str, name: str):
     from hls_project import flow
-    from keras_model.config import DEFAULTS, merge
+    from keras_model.common.config import DEFAULTS, merge
 
     cfg = merge(DEFAULTS, {"hls": {"io_type": io_type, "stream_width": 8, "lanes": 12}})
     cfg["_name"] = name
@@ -357,7 +357,7 @@ def test_generated_stream_project_ports_and_partitions(builds):
 
 
 def test_bad_knobs_are_one_line_config_errors():
-    from keras_model.errors import ConfigError
+    from keras_model.common.errors import ConfigError
 
     s = _shape("d3")
     with pytest.raises(ConfigError, match="stream_width 5 does not divide the 48 input values"):
@@ -375,10 +375,10 @@ def test_htdense_stream_equals_parallel_and_keras(tmp_path):
     Keras; the instrumented stream build counts the cost model's trips."""
     if GXX is None:
         pytest.skip("needs g++ on PATH")
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from hls_project import csim, flow
-    from keras_model.config import DEFAULTS, merge
+    from keras_model.common.config import DEFAULTS, merge
     from keras_model.layers import HTDense
 
     keras.utils.set_random_seed(3)

@@ -58,7 +58,7 @@ SHARPNESS_CASES = [c for c in ("lstm_d3_stream", "lstm_d2_parallel", "lstm_d4_pa
 
 
 def _model(name):
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
 
     from keras_model.layers import FDHTLSTM, HTDense
 
@@ -101,7 +101,7 @@ def hls_model(name, out: Path, **hls):
     """(hls model, Keras model, inputs, Keras outputs) of case ``name``
     converted into ``out`` (not written); ``hls``: overrides of the hls section."""
     from hls_project import flow
-    from keras_model.config import DEFAULTS, merge
+    from keras_model.common.config import DEFAULTS, merge
 
     _, _, _, _, _, _, io, prec, width, _ = CASES[name]
     model, x = _model(name)

@@ -6,8 +6,7 @@
 * no function longer than 100 lines;
 * the HT math imports no Keras, TensorFlow or hls4ml, the plumbing none of
   the model, data or hardware code;
-* the old module names kept for the hardware modules (``keras_model.errors``,
-  ``.config``, ``.fixedtype``, ``.keras2``) are pure re-exports.
+* the plumbing lives in ``keras_model.common`` only (no old top-level copies).
 """
 
 from __future__ import annotations
@@ -22,26 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("keras_model", "hls_project")
 MAX_FUNCTION_LINES = 100
 
-# Being rewritten (the hardware part, in another branch): left out of the
-# function-length check until that work lands; their imports still count.
-BEING_REWRITTEN = {
-    "hls_project/accelgen.py",
-    "hls_project/schedule.py",
-    "hls_project/cycle_model.py",
-    "hls_project/reports.py",
-    "hls_project/report_markdown.py",
-    "hls_project/extension.py",
-    "hls_project/codegen.py",
-    "hls_project/bitexact.py",
-}
-BEING_REWRITTEN_DIRS = ("hls_project/accel/",)
-
-# Being rewritten: extension.register() calls plugin.install(), and the
-# plugin's wrappers call extension.register(); the circle goes when the
-# extension's registration moves behind the plugin. No other circle is allowed.
+# extension.register() calls plugin.install(), and the plugin's wrappers call
+# extension.register(): one known circle, left for the registration to move
+# behind the plugin. No other circle is allowed.
 KNOWN_CIRCLES = [{"hls_project.extension", "hls_project.plugin"}]
 
-# the old paths of keras_model.common's modules, kept as re-exports
+# the old paths of keras_model.common's modules (gone)
 SHIMS = ("errors", "config", "fixedtype", "keras2")
 
 
@@ -154,8 +139,6 @@ def test_no_function_over_100_lines():
     long = []
     for path in MODULES.values():
         rel = _rel(path)
-        if rel in BEING_REWRITTEN or rel.startswith(BEING_REWRITTEN_DIRS):
-            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 lines = node.end_lineno - node.lineno + 1
@@ -194,8 +177,6 @@ def test_sub_packages_keep_to_their_concern(package, banned):
 
 
 @pytest.mark.parametrize("name", SHIMS)
-def test_old_module_names_are_pure_re_exports(name):
-    tree = ast.parse((ROOT / "keras_model" / f"{name}.py").read_text())
-    body = tree.body[1:] if isinstance(tree.body[0], ast.Expr) else tree.body  # after the docstring
-    assert body and all(isinstance(n, ast.ImportFrom) and n.level == 1 and n.module == f"common.{name}"
-                        for n in body), f"keras_model/{name}.py should only re-export keras_model.common.{name}"
+def test_the_plumbing_has_one_home(name):
+    assert not (ROOT / "keras_model" / f"{name}.py").exists(), \
+        f"keras_model/{name}.py: the module lives in keras_model/common/ only"

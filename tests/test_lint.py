@@ -73,7 +73,7 @@ SHAPES = random_shapes(20261207)
 
 
 def _keras_model(kind: str, t: int, f: int, kw: dict, seed: int):
-    from keras_model.keras2 import keras
+    from keras_model.common.keras2 import keras
     from keras_model.layers import FDHTLSTM, HTDense
 
     keras.utils.set_random_seed(seed)

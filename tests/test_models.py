@@ -1,4 +1,4 @@
-"""keras_model.models (build_model, rnn_costs) and keras_model.config
+"""keras_model.models (build_model, rnn_costs) and keras_model.common.config
 (load_config): every kind on frames and sequences, derived modes, the
 paper-scale UCF11 model, cost figures, and one-line errors for bad input."""
 

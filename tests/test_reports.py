@@ -42,7 +42,7 @@ TIMESTEPS = 4
 def project(tmp_path_factory):
     """A tiny FDHT-LSTM written by the real flow (no csim), reuse factor 2."""
     from hls_project.flow import run_flow
-    from keras_model.config import load_config
+    from keras_model.common.config import load_config
     from keras_model.data import Dataset, save_npz
     from keras_model.models import build_model
 

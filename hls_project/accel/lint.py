@@ -323,7 +323,7 @@ def build_parser(prog: str = "fdht lint") -> argparse.ArgumentParser:
 
 
 def run(a: argparse.Namespace) -> int:
-    from keras_model.errors import ConfigError
+    from keras_model.common.errors import ConfigError
 
     if not os.path.isfile(os.path.join(a.project, "firmware", "parameters.h")):
         raise ConfigError(f"{a.project} is not a written HLS project (no firmware/parameters.h); "

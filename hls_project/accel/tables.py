@@ -30,7 +30,7 @@ from typing import Callable, Dict, Tuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from keras_model import fixedtype
+from keras_model.common import fixedtype
 
 # the C library's float functions, the ones the C++ calls (std::exp(float) is expf)
 _LIBM = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .schedule import Schedule, Stage, _c_strides, is_gate
+from .stages import Schedule, Stage, _c_strides, b_lane_digits, is_gate
 from . import tables as gate_tables
 
 
@@ -70,11 +70,6 @@ def _uarr(values: Sequence[int]) -> str:
 # --------------------------------------------------------------------------
 # ROM layout
 # --------------------------------------------------------------------------
-
-
-def b_lane_digits(st: Stage) -> List[str]:
-    """Indices whose lanes index the ROM word: the B-only ones, then the summed ones."""
-    return [i for i in st.out_idx if i in st.b_free and st.q[i] > 1] + [i for i in st.summed if st.q[i] > 1]
 
 
 def b_lane_map(st: Stage) -> List[int]:
