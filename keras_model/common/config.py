@@ -64,6 +64,9 @@ def resolve_config_path(path: Optional[str]) -> Optional[str]:
         return shipped
     return path
 
+#: model kinds: this paper's FDHT-LSTM, HT on W_x only, TT-LSTM, Keras's dense LSTM
+KINDS = ("fdht", "ht", "tt", "dense")
+
 # (type or tuple of types, or "any"), None allowed where the default is None
 _INT, _NUM, _STR, _BOOL = int, (int, float), str, bool
 _LIST = list
@@ -334,7 +337,7 @@ def _check_keys_and_types(cfg: Dict[str, Any]) -> List[str]:
 def _check_model(m: Dict[str, Any]) -> List[str]:
     """The model section: kind, modes against units, budgets, ranks, d."""
     problems: List[str] = []
-    if m.get("kind") not in (None, "fdht", "ht", "tt", "dense"):
+    if m.get("kind") not in (None,) + KINDS:
         problems.append(f"model.kind: '{m.get('kind')}' is unknown; use fdht, ht, tt or dense")
     for key in ("input_modes", "output_modes"):
         v = m.get(key)
