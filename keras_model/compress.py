@@ -34,15 +34,13 @@ import argparse
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .common.atomic import replace_dir
+from .common.atomic import new_dir
 from .cli import ArgumentParser, add_common, int_at_least, run_command
 from .common.config import build_dir, data_file_override, load_config
 from .common.errors import ConfigError, DataError, FlowError
@@ -342,18 +340,11 @@ def decompose(weights, shape, considered, dense_params: int, log=info):
 
 def _write(out_dir: str, model, report: Dict[str, Any]) -> None:
     """model.h5 and compress_report.json into ``out_dir``, atomically."""
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
-    try:
+    with new_dir(out_dir) as tmp:
         model.save(os.path.join(tmp, "model.h5"), include_optimizer=False)
         with open(os.path.join(tmp, "compress_report.json"), "w") as f:
             json.dump(report, f, indent=2)
             f.write("\n")
-        replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # --------------------------------------------------------------------------

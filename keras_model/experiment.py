@@ -59,17 +59,15 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from .common.atomic import replace_dir
+from .common.atomic import new_dir
 from .cli import ArgumentParser, add_common, add_output_dir, int_at_least, run_command
-from .common.config import build_dir, data_file_override, load_config
+from .common.config import KINDS, build_dir, data_file_override, load_config
 from .common.errors import ConfigError, FlowError
 from .common.logs import info
 
-KINDS = ("fdht", "ht", "tt", "dense")  # = keras_model.models.KINDS, without importing TensorFlow
 PLOT_NAME = "accuracy_vs_params.png"
 DEFAULT_LR_GRID = (0.001, 0.003, 0.01)
 DEFAULT_SEEDS = 3
@@ -524,19 +522,12 @@ def run(args) -> int:
     from .data import load_dataset
 
     dataset = load_dataset(cfg["data"])  # once, before anything is trained
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", dir=parent)
-    try:
+    with new_dir(out_dir) as tmp:
         base = int(cfg["train"]["seed"])
         results = run_experiment(cfg, kinds, tmp, dataset=dataset, strategy=select_strategy(),
                                  keep_models=not args.no_models, final_dir=out_dir, lr_grid=lr_grid,
                                  seeds=[base + k for k in range(args.seeds)])
         write_outputs(results, tmp)
-        replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print()
     print(format_table(results["rows"]))
     print(f"\nwrote {os.path.join(out_dir, 'results.md')}, results.json and {PLOT_NAME}")

@@ -20,13 +20,12 @@ from keras_model.common.keras2 import keras
 
 from .baselines import CUSTOM_OBJECTS as _BASELINE_OBJECTS
 from .baselines import HTLSTM, TTLSTM
-from .common.config import DEFAULTS
+from .common.config import DEFAULTS, KINDS
 from .common.errors import ConfigError
 from .layers import CUSTOM_OBJECTS as _LAYER_OBJECTS
 from .ht.tt import tt_core_shapes, tt_macs
 from .layers import FDHTLSTM
 
-KINDS = ("fdht", "ht", "tt", "dense")
 CUSTOM_OBJECTS = {**_LAYER_OBJECTS, **_BASELINE_OBJECTS}
 
 # one source of truth for the defaults: the config module

@@ -13,15 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .common.atomic import replace_dir
+from .common.atomic import new_dir
 from .common.config import build_dir, config_hash, data_file_override, load_config
 from .common.errors import FlowError
 from .common.logs import info, keras_verbosity, progress_to_stderr
@@ -173,19 +171,12 @@ def train(cfg: Dict[str, Any], dataset=None, out_dir: Optional[str] = None, log=
 
 def save_model_dir(model, metrics: Dict, out_dir: str) -> str:
     """Write model.h5 + metrics.json into ``out_dir`` atomically."""
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-    try:
+    with new_dir(out_dir, prefix=".tmp-") as tmp:
         model.save(os.path.join(tmp, "model.h5"), include_optimizer=False)
         with open(os.path.join(tmp, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
         with open(os.path.join(tmp, "weights.sha256"), "w") as f:
             f.write(metrics["weights_sha256"] + "\n")
-        replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return os.path.join(out_dir, "model.h5")
 
 

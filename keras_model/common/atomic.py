@@ -1,9 +1,31 @@
 """Replacing an output folder atomically: everything is written into a
-temporary folder beside it and moved into place only when complete."""
+temporary folder beside it and moved into place only when complete.
 
+``with new_dir(out_dir) as tmp:`` is the one way the commands write a folder
+(write into ``tmp``); ``replace_dir`` is its last step."""
+
+import contextlib
 import os
 import shutil
 import tempfile
+from typing import Iterator, Optional
+
+
+@contextlib.contextmanager
+def new_dir(out_dir: str, prefix: Optional[str] = None) -> Iterator[str]:
+    """A temporary folder beside ``out_dir`` (its parents are created) that
+    replaces ``out_dir`` when the block completes (:func:`replace_dir`); on
+    any exception, Ctrl-C included, it is removed and ``out_dir`` stays as it
+    was."""
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=prefix or f".{os.path.basename(os.path.abspath(out_dir))}.", dir=parent)
+    try:
+        yield tmp
+        replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def replace_dir(tmp: str, out_dir: str) -> None:

@@ -64,6 +64,9 @@ def resolve_config_path(path: Optional[str]) -> Optional[str]:
         return shipped
     return path
 
+#: model kinds: this paper's FDHT-LSTM, HT on W_x only, TT-LSTM, Keras's dense LSTM
+KINDS = ("fdht", "ht", "tt", "dense")
+
 # (type or tuple of types, or "any"), None allowed where the default is None
 _INT, _NUM, _STR, _BOOL = int, (int, float), str, bool
 _LIST = list
@@ -166,6 +169,92 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
     },
 }
 
+#: one line per key: what it means (the configuration reference of the docs
+#: site is generated from DEFAULTS, SCHEMA and this; tests/test_docs.py checks
+#: that every key has one)
+DESCRIPTIONS: Dict[str, str] = {
+    "data.source": "`digits` or `digit_order` (built in, no download) or the path of an `.npz` "
+                   "(`x_train`, `y_train`, `x_test`, `y_test`, optionally `class_names`)",
+    "data.frames": "frames per built-in clip; for an `.npz`, if given, it must match the file",
+    "data.size": "frame size WIDTHxHEIGHT of the built-in clips; for an `.npz`, if given, it must match",
+    "data.seed": "seed of the built-in data",
+    "data.n_train": "training clips of the built-in data",
+    "data.n_test": "test clips of the built-in data",
+    "model.kind": "`fdht` (this paper), `ht` (HT on W_x only), `tt` (TT-LSTM) or `dense` (Keras LSTM)",
+    "model.units": "hidden size H",
+    "model.d": "number of HT (or TT) modes when the modes are derived",
+    "model.input_modes": "modes of `[x ; h]` (product >= N + H; zero-padded); null: derived from the data",
+    "model.output_modes": "modes of the 4H gate pre-activations (product exactly 4H); null: derived",
+    "model.ranks": "one integer for every tree node, a list in node order, or `{u1: .., b1_2: ..}`",
+    "model.unit_forget_bias": "forget-gate bias initialised to 1 (as Keras's LSTM)",
+    "model.activation": "cell activation (`tanh`, or a QKeras quantizer through `quantization.activation`)",
+    "model.recurrent_activation": "gate activation (`sigmoid`)",
+    "model.seed": "seed of the weight initialisation",
+    "model.param_budget": "fdht: choose modes and ranks with at most this many recurrent parameters",
+    "model.mac_budget": "fdht: ... and at most this many MACs per time step",
+    "train.epochs": "at most this many epochs",
+    "train.batch_size": "batch size",
+    "train.learning_rate": "Adam learning rate",
+    "train.patience": "early stopping: epochs without a better validation loss",
+    "train.validation_split": "share of the training set held out for early stopping (by group when "
+                              "the data records groups)",
+    "train.clipnorm": "gradient norm clipping (null: none)",
+    "train.seed": "seed of the training order (and TensorFlow's op determinism is on)",
+    "train.verbose": "Keras's epoch output on stderr: `auto` (a bar on a terminal, else a line per epoch), 0, 1 or 2",
+    "quantization.enabled": "quantization-aware training with QKeras quantizers",
+    "quantization.kernel": "`{bits, integer}` of every HT core (`quantized_bits(bits, integer, alpha=1)`)",
+    "quantization.bias": "`{bits, integer}` of the bias",
+    "quantization.activation": "`{bits}`: > 0 uses `quantized_sigmoid/tanh(use_real_*)` at this width",
+    "quantization.from_float": "path of a trained float model to start from",
+    "hls.output_dir": "project folder; null: `build/hls/<config name>`",
+    "hls.project_name": "name of the top function and files (a C++ identifier)",
+    "hls.backend": "`Vivado`, `Vitis`, or `VivadoAccelerator` (a board design around the IP)",
+    "hls.board": "VivadoAccelerator: `pynq-z2` (default), `zcu102`, `alveo-u50`, `alveo-u200`, "
+                 "`alveo-u250`, `alveo-u280`",
+    "hls.interface": "VivadoAccelerator: `axi_stream` (default), `axi_master`, `axi_lite`",
+    "hls.part": "FPGA part (the hardware report judges resources against it)",
+    "hls.clock_period": "clock period in ns",
+    "hls.io_type": "`io_parallel` (array ports) or `io_stream` (AXI-Stream input words)",
+    "hls.precision": "default fixed-point type, in any hls4ml notation, or `auto` (the type search)",
+    "hls.state_precision": "cell state type; null: derived, W bits with integer bits for |c| <= T, "
+                           "rounding and saturation",
+    "hls.accum_precision": "accumulator type of the HT stages; null: derived so sums cannot overflow",
+    "hls.table_size": "entries of each gate activation table",
+    "hls.reuse_factor": "hls4ml reuse factor",
+    "hls.lanes": "multiply-add lanes of each HT layer, spread over its stages",
+    "hls.stream_width": "values per input word (io_stream); null: the largest divisor of the values "
+                        "per step up to 16",
+    "hls.stage_lanes": "per-stage lane override, e.g. `{x0: 32, h1: 2, gates: 4}`",
+    "hls.classifier_reuse": "reuse factor of the Dense classifier; `auto`: n_in (one multiplier per class)",
+    "hls.layers": "per-layer hls4ml overrides, e.g. `{fdhtlstm: {Precision: {core_u1: ap_fixed<8,1>}}}`",
+    "hls.output": "what the hardware outputs: `probabilities` (softmax, as Keras), `logits` or `class` "
+                  "(one-hot argmax)",
+    "hls.min_agreement": "top-1 agreement of csim with Keras below which `build` exits 1",
+    "hls.samples": "cap on the test samples C-simulated (null: all)",
+    "hls.csim_timeout": "seconds before a csim run is stopped",
+    "hls.csim_arithmetic": "`fast`: the HT stages' ap_fixed arithmetic emulated exactly on integers "
+                           "(same bits); `ap_types`: ap_types' C++ model",
+    "hls.pipeline_style": "hls4ml `Model.PipelineStyle`: `dataflow` (default), `pipeline` (would unroll "
+                          "the time loop) or `auto`",
+    "hls.sweep_precision": "widths for `build --sweep-precision`, e.g. `[6, 8, 10, 12, 16]`",
+}
+
+
+def reference_markdown() -> str:
+    """The configuration reference (one table per section: key, type,
+    default, meaning) from DEFAULTS, SCHEMA and DESCRIPTIONS."""
+    lines: List[str] = []
+    for section, keys in SCHEMA.items():
+        lines += [f"### `{section}`", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        for key, kind in keys.items():
+            default = DEFAULTS[section].get(key)
+            shown = "null" if default is None else json.dumps(default) if not isinstance(default, str) else default
+            meaning = DESCRIPTIONS.get(f"{section}.{key}", "").replace("|", "\\|")
+            lines.append(f"| `{key}` | {_type_name(kind)} | `{shown}` | {meaning} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 _POSITIVE = {
     "data.frames", "data.n_train", "data.n_test", "model.units", "train.epochs", "train.batch_size",
     "hls.reuse_factor", "hls.table_size", "hls.lanes", "hls.stream_width", "hls.samples", "hls.csim_timeout",
@@ -249,7 +338,7 @@ def _check_keys_and_types(cfg: Dict[str, Any]) -> List[str]:
 def _check_model(m: Dict[str, Any]) -> List[str]:
     """The model section: kind, modes against units, budgets, ranks, d."""
     problems: List[str] = []
-    if m.get("kind") not in (None, "fdht", "ht", "tt", "dense"):
+    if m.get("kind") not in (None,) + KINDS:
         problems.append(f"model.kind: '{m.get('kind')}' is unknown; use fdht, ht, tt or dense")
     for key in ("input_modes", "output_modes"):
         v = m.get(key)

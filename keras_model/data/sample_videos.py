@@ -55,9 +55,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +66,7 @@ import numpy as np  # noqa: E402
 
 from ..cli import ArgumentParser, add_common, frame_size, int_at_least, run_command  # noqa: E402
 from ..common.errors import ConfigError, DataError  # noqa: E402
+from ..common.atomic import new_dir  # noqa: E402
 from ..common.logs import info  # noqa: E402
 
 __all__ = [
@@ -252,12 +251,11 @@ def build_sample_videos(
     if len(used) < 2:
         raise DataError(f"found {len(used)} usable source clip(s); the data set needs at least 2 (one class each)")
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     summary = {"out": str(out), "classes": {}, "excluded": {s.path.name: s.note for s in sources if not s.used},
                "groups": groups, "windows": windows, "clip_frames": clip_frames, "size": [width, height],
                "variants": [v[0] for v in VARIANTS]}
-    try:
+    with new_dir(str(out)) as tmp_dir:
+        tmp = Path(tmp_dir)
         for s in used:
             frames = _decode_all(s.path)
             if not frames:
@@ -276,16 +274,6 @@ def build_sample_videos(
                         n += 1
             summary["classes"][s.class_name] = {"source": s.path.name, "frames": len(frames), "groups": groups,
                                                 "clips": n, "window_starts": starts}
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / "x")
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     summary["n_clips"] = sum(c["clips"] for c in summary["classes"].values())
     return summary
 
