@@ -214,14 +214,16 @@ DESCRIPTIONS: Dict[str, str] = {
     "hls.interface": "VivadoAccelerator: `axi_stream` (default), `axi_master`, `axi_lite`",
     "hls.part": "FPGA part (the hardware report judges resources against it)",
     "hls.clock_period": "clock period in ns",
-    "hls.io_type": "`io_parallel` (array ports) or `io_stream` (AXI-Stream input words)",
+    "hls.io_type": "`io_stream` (default: AXI-Stream input words) or `io_parallel` (array ports; small models "
+                   "only, refused above a 1,024-bit port)",
     "hls.precision": "default fixed-point type, in any hls4ml notation, or `auto` (the type search)",
     "hls.state_precision": "cell state type; null: derived, W bits with integer bits for |c| <= T, "
                            "rounding and saturation",
     "hls.accum_precision": "accumulator type of the HT stages; null: derived so sums cannot overflow",
     "hls.table_size": "entries of each gate activation table",
     "hls.reuse_factor": "hls4ml reuse factor",
-    "hls.lanes": "multiply-add lanes of each HT layer, spread over its stages",
+    "hls.lanes": "multiply-add lanes of each HT layer, given by the cost model to the indices that shorten "
+                 "the slowest process most",
     "hls.stream_width": "values per input word (io_stream); null: the largest divisor of the values "
                         "per step up to 16",
     "hls.stage_lanes": "per-stage lane override, e.g. `{x0: 32, h1: 2, gates: 4}`",
@@ -234,6 +236,8 @@ DESCRIPTIONS: Dict[str, str] = {
     "hls.csim_timeout": "seconds before a csim run is stopped",
     "hls.csim_arithmetic": "`fast`: the HT stages' ap_fixed arithmetic emulated exactly on integers "
                            "(same bits); `ap_types`: ap_types' C++ model",
+    "hls.lint": "the HLS-rules lint of the written C++: `error` (default) stops the build on a failed rule, "
+                "`warn` writes the project anyway (`fdht lint DIR` checks any project)",
     "hls.pipeline_style": "hls4ml `Model.PipelineStyle`: `dataflow` (default), `pipeline` (would unroll "
                           "the time loop) or `auto`",
     "hls.sweep_precision": "widths for `build --sweep-precision`, e.g. `[6, 8, 10, 12, 16]`",
