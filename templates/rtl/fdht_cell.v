@@ -1,0 +1,293 @@
+// fdht_cell: the RTL of nnet::fdht_recurrence without the h-chain stages
+// (those are ht_stage instances the top connects to chain_start / chain_done,
+// reading the h-box and writing z_h). Per clip: Reset (c, h, h-box to 0, one
+// entry per cycle), then per step: the h-chain, the gates (one hidden unit per
+// cycle, in the drain's order: z = z_x + z_h in z_t, the gate tables at the
+// nearest table point, c' = f c + i g in state_t, h' = o tanh(c') in h_t), and
+// after the last step (every step with RETSEQ) the output word of H values in
+// the result type on the AXI4-Stream master (TLAST on the clip's last word).
+module fdht_cell #(
+    parameter H = 4, parameter T = 2, parameter LOGN = 10, parameter RETSEQ = 0,
+    parameter HBOX = 8, parameter HOFF = 0, parameter RESET_TRIPS = 8,
+    parameter ZW = 24, parameter ZF = 14,                      // z_t (exact sums)
+    parameter ZHW = 24, parameter ZHF = 14,                    // z_h values
+    parameter TW = 18, parameter TF = 10, parameter TS = 1,    // table_t
+    parameter AW = 16, parameter AF = 10, parameter AS = 1, parameter ARND = 0, parameter ASAT = 0,  // act_t
+    parameter SW = 16, parameter SF = 10, parameter SRND = 0, parameter SSAT = 0,  // state_t = h_t (signed)
+    parameter RW = 16, parameter RF = 10, parameter RS = 1, parameter RRND = 0, parameter RSAT = 0,  // result
+    parameter SIG_FILE = "sigmoid.hex", parameter TANH_FILE = "tanh.hex", parameter UNIT_FILE = "unit.hex"
+) (
+    input  wire              clk,
+    input  wire              rst,
+    input  wire              zx_valid,
+    output wire              zx_ready,
+    input  wire [4*ZW-1:0]   zx_data,
+    output wire              zh_re,
+    output wire [15:0]       zh_addr,
+    input  wire [4*ZHW-1:0]  zh_data,
+    output reg               hb_we,
+    output reg  [15:0]       hb_addr,
+    output reg  [SW-1:0]     hb_data,
+    output wire              chain_start,
+    input  wire              chain_done,
+    output wire              m_tvalid,
+    input  wire              m_tready,
+    output wire [H*RW-1:0]   m_tdata,
+    output wire              m_tlast
+);
+    localparam N = 1 << LOGN;
+    localparam S_RESET = 0, S_CHAIN = 1, S_GATES = 2, S_OUT = 3, S_SEND = 4;
+    localparam NV = 11;  // gate pipeline registers, issue -> write
+
+    reg [TW-1:0] sig_rom [0:N-1];
+    reg [TW-1:0] tanh_rom [0:N-1];
+    reg [15:0] unit_rom [0:H-1];
+    initial begin
+        $readmemh(SIG_FILE, sig_rom);
+        $readmemh(TANH_FILE, tanh_rom);
+        $readmemh(UNIT_FILE, unit_rom);
+    end
+    reg [SW-1:0] c_mem [0:H-1];
+    reg [SW-1:0] h_mem [0:H-1];
+
+    reg [2:0] state;
+    reg [15:0] i, k, t;
+    reg started;
+    reg [NV:1] v;
+    wire idle_pipe = v == 0;
+
+    // ---------------- issue ----------------
+    wire iss = state == S_GATES && k != H && zx_valid;
+    assign zx_ready = state == S_GATES && k != H;
+    wire [15:0] j0 = unit_rom[k];
+    assign zh_re = iss;
+    assign zh_addr = j0;
+    reg [4*ZW-1:0] zx1;
+    reg [15:0] j1, j2, j3, j4, j5, j6, j7, j8, j9, j10;
+    reg [SW-1:0] c1, c2, c3, c4, c5;
+    always @(posedge clk) begin
+        if (iss) begin
+            zx1 <= zx_data;
+            j1 <= j0;
+            c1 <= c_mem[j0];
+        end
+    end
+
+    // ---------------- S1: z = z_x + z_h (z_t) ----------------
+    wire [4*ZW-1:0] z;
+    genvar g;
+    generate
+        for (g = 0; g < 4; g = g + 1) begin : zs
+            wire [ZW-1:0] zhz;
+            fx_cast #(.IW(ZHW), .IF(ZHF), .IS(1), .OW(ZW), .OF(ZF), .OS(1), .RND(0), .SAT(0)) czh (
+                .in(zh_data[g*ZHW +: ZHW]), .out(zhz));
+            wire [ZW:0] sum = {zx1[g*ZW+ZW-1], zx1[g*ZW +: ZW]} + {zhz[ZW-1], zhz};
+            fx_cast #(.IW(ZW + 1), .IF(ZF), .IS(1), .OW(ZW), .OF(ZF), .OS(1), .RND(0), .SAT(0)) cz (
+                .in(sum), .out(z[g*ZW +: ZW]));
+        end
+    endgenerate
+    reg [4*ZW-1:0] z2;
+    always @(posedge clk) begin
+        z2 <= z;
+        c2 <= c1;
+        j2 <= j1;
+    end
+
+    // ---------------- S2: table indices (i, f, g, o) ----------------
+    wire [LOGN-1:0] ii, fi, gi_, oi;
+    ht_table_index #(.XW(ZW), .XF(ZF), .LOGN(LOGN), .LOGD(4)) xi (.x(z2[0*ZW +: ZW]), .idx(ii));
+    ht_table_index #(.XW(ZW), .XF(ZF), .LOGN(LOGN), .LOGD(4)) xf (.x(z2[1*ZW +: ZW]), .idx(fi));
+    ht_table_index #(.XW(ZW), .XF(ZF), .LOGN(LOGN), .LOGD(3)) xg (.x(z2[2*ZW +: ZW]), .idx(gi_));
+    ht_table_index #(.XW(ZW), .XF(ZF), .LOGN(LOGN), .LOGD(4)) xo (.x(z2[3*ZW +: ZW]), .idx(oi));
+    reg [LOGN-1:0] ii3, fi3, gi3, oi3;
+    always @(posedge clk) begin
+        ii3 <= ii; fi3 <= fi; gi3 <= gi_; oi3 <= oi;
+        c3 <= c2;
+        j3 <= j2;
+    end
+
+    // ---------------- S3: table reads ----------------
+    reg [TW-1:0] ti4, tf4, tg4, to4;
+    always @(posedge clk) begin
+        ti4 <= sig_rom[ii3];
+        tf4 <= sig_rom[fi3];
+        tg4 <= tanh_rom[gi3];
+        to4 <= sig_rom[oi3];
+        c4 <= c3;
+        j4 <= j3;
+    end
+
+    // ---------------- S4: gates in act_t ----------------
+    wire [AW-1:0] gi, gf, gg, go;
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ai (.in(ti4), .out(gi));
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) af (.in(tf4), .out(gf));
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ag (.in(tg4), .out(gg));
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ao (.in(to4), .out(go));
+    reg [AW-1:0] gi5, gf5, gg5, go5, go6, go7, go8, go9;
+    always @(posedge clk) begin
+        gi5 <= gi; gf5 <= gf; gg5 <= gg; go5 <= go;
+        c5 <= c4;
+        j5 <= j4;
+    end
+
+    // ---------------- S5: c' = f c + i g (exact), cast to state_t ----------------
+    localparam F1 = AF + SF, F2 = 2 * AF;
+    localparam FC = (F1 > F2) ? F1 : F2;
+    localparam PW = AW + SW + 2 + AW + 4 + FC;
+    wire [AW+SW+1:0] p1;
+    wire [2*AW+1:0] p2;
+    fx_mul #(.AW(AW), .AS(AS), .BW(SW), .BS(1)) m1 (.a(gf5), .b(c5), .p(p1));
+    fx_mul #(.AW(AW), .AS(AS), .BW(AW), .BS(AS)) m2 (.a(gi5), .b(gg5), .p(p2));
+    wire signed [PW-1:0] p1e = $signed(p1) <<< (FC - F1);
+    wire signed [PW-1:0] p2e = $signed(p2) <<< (FC - F2);
+    wire [PW-1:0] csum = p1e + p2e;
+    wire [SW-1:0] cn;
+    fx_cast #(.IW(PW), .IF(FC), .IS(1), .OW(SW), .OF(SF), .OS(1), .RND(SRND), .SAT(SSAT)) cc (.in(csum), .out(cn));
+    reg [SW-1:0] cn6;
+    always @(posedge clk) begin
+        cn6 <= cn;
+        go6 <= go5;
+        j6 <= j5;
+    end
+
+    // ---------------- S6: tanh index of c' ----------------
+    wire [LOGN-1:0] ci;
+    ht_table_index #(.XW(SW), .XF(SF), .LOGN(LOGN), .LOGD(3)) xc (.x(cn6), .idx(ci));
+    reg [LOGN-1:0] ci7;
+    always @(posedge clk) begin
+        ci7 <= ci;
+        go7 <= go6;
+        j7 <= j6;
+    end
+    // ---------------- S7: table read; S8: act_t ----------------
+    reg [TW-1:0] tc8;
+    always @(posedge clk) begin
+        tc8 <= tanh_rom[ci7];
+        go8 <= go7;
+        j8 <= j7;
+    end
+    wire [AW-1:0] ca;
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ac (.in(tc8), .out(ca));
+    reg [AW-1:0] ca9;
+    always @(posedge clk) begin
+        ca9 <= ca;
+        go9 <= go8;
+        j9 <= j8;
+    end
+    // ---------------- S9: h' = o tanh(c') in h_t ----------------
+    wire [2*AW+1:0] p3;
+    fx_mul #(.AW(AW), .AS(AS), .BW(AW), .BS(AS)) m3 (.a(go9), .b(ca9), .p(p3));
+    wire [SW-1:0] hn;
+    fx_cast #(.IW(2 * AW + 2), .IF(2 * AF), .IS(1), .OW(SW), .OF(SF), .OS(1), .RND(SRND), .SAT(SSAT)) ch (
+        .in(p3), .out(hn));
+    reg [SW-1:0] hn10;
+    always @(posedge clk) begin
+        hn10 <= hn;
+        j10 <= j9;
+    end
+
+    // ---------------- output word ----------------
+    reg [H*RW-1:0] out_word;
+    reg [SW-1:0] hq;
+    reg hv;
+    reg [15:0] hj;
+    wire [RW-1:0] hr;
+    fx_cast #(.IW(SW), .IF(SF), .IS(1), .OW(RW), .OF(RF), .OS(RS), .RND(RRND), .SAT(RSAT)) cr (.in(hq), .out(hr));
+    assign m_tvalid = state == S_SEND && !hv;
+    assign m_tdata = out_word;
+    assign m_tlast = t == T - 1;
+    assign chain_start = state == S_CHAIN && !started;
+
+    // ---------------- control ----------------
+    wire last_step = t == T - 1;
+    always @(posedge clk) begin
+        if (rst) begin
+            state <= S_RESET;
+            i <= 0;
+            t <= 0;
+            k <= 0;
+            v <= 0;
+            started <= 1'b0;
+            hb_we <= 1'b0;
+            hv <= 1'b0;
+        end else begin
+            v <= {v[NV-1:1], iss};
+            hb_we <= 1'b0;
+            hv <= 1'b0;
+            // S6: c[j] = c'; S10: h[j] = h', h-box[HOFF + j] = h'
+            if (v[6])
+                c_mem[j6] <= cn6;
+            if (v[10]) begin
+                h_mem[j10] <= hn10;
+                hb_we <= 1'b1;
+                hb_addr <= HOFF + j10;
+                hb_data <= hn10;
+            end
+            if (hv)
+                out_word <= {hr, out_word[H*RW-1:RW]};
+            case (state)
+                S_RESET: begin
+                    if (i < H) begin
+                        c_mem[i] <= 0;
+                        h_mem[i] <= 0;
+                    end
+                    if (i < HBOX) begin
+                        hb_we <= 1'b1;
+                        hb_addr <= i;
+                        hb_data <= 0;
+                    end
+                    if (i == RESET_TRIPS - 1) begin
+                        i <= 0;
+                        t <= 0;
+                        started <= 1'b0;
+                        state <= S_CHAIN;
+                    end else
+                        i <= i + 16'd1;
+                end
+                S_CHAIN: begin
+                    if (!started)
+                        started <= 1'b1;
+                    if (chain_done) begin
+                        started <= 1'b0;
+                        k <= 0;
+                        state <= S_GATES;
+                    end
+                end
+                S_GATES: begin
+                    if (iss)
+                        k <= k + 16'd1;
+                    if (k == H && idle_pipe && !hb_we) begin
+                        hj <= 0;
+                        if (RETSEQ != 0 || last_step)
+                            state <= S_OUT;
+                        else begin
+                            t <= t + 16'd1;
+                            state <= S_CHAIN;
+                        end
+                    end
+                end
+                S_OUT: begin
+                    hq <= h_mem[hj];
+                    hv <= 1'b1;
+                    if (hj == H - 1)
+                        state <= S_SEND;
+                    hj <= hj + 16'd1;
+                end
+                S_SEND: begin
+                    if (hv) begin
+                        // the last value enters the word this cycle
+                    end else if (m_tready) begin
+                        if (last_step) begin
+                            i <= 0;
+                            state <= S_RESET;
+                        end else begin
+                            t <= t + 16'd1;
+                            state <= S_CHAIN;
+                        end
+                    end
+                end
+                default: state <= S_RESET;
+            endcase
+        end
+    end
+endmodule
