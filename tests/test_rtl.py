@@ -86,7 +86,7 @@ MUTATIONS = {
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
 def test_mutated_rtl_is_caught(converted, mutation):
     hm, x, d = converted["lstm_d3_stream"]
-    r = rtl.simulate(hm, x[:4], str(d / f"rtl_{mutation}"), ready=0.5, seed=7, timing_clips=4,
+    r = rtl.simulate(hm, x[:4], str(d / f"rtl_{mutation}"), ready=0.5, seed=7, timing_clips=2,
                      mutate=MUTATIONS[mutation])
     assert not r["bit_exact"]
 

@@ -50,7 +50,7 @@ def signed_raw(t, values) -> np.ndarray:
     return np.where(raw >= (1 << (t.w - 1)), raw - (1 << t.w), raw) if t.s else raw
 
 
-def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: int = 1, timing_clips: int = 8,
+def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: int = 1, timing_clips: int = 16,
              design=None, mutate=None, log=print) -> Dict[str, Any]:
     """Generate, build and simulate the layer's RTL on inputs ``x``; compare
     every sample with the bit-exact model; measure latency and interval
@@ -88,7 +88,7 @@ def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: i
         "back_pressure": {"output_tready_probability": ready, "seed": seed},
         "interval_cycles": cyc.get("interval_cycles"), "latency_cycles": cyc["latency_cycles"],
         "timing": {**cyc, "clips": n_t, "note": "no back-pressure; interval: mean distance between successive "
-                   "clips' first input beats from the third clip on; latency: first clip, first input beat "
+                   "clips' first input beats over the second half of the clips; latency: first clip, first input beat "
                    "accepted to its output word valid"},
         "model": {"interval_cycles": ms["interval"], "latency_cycles": ms["latency"]},
         "interval_vs_model": round(cyc["interval_cycles"] / ms["interval"] - 1, 4) if cyc.get("interval_cycles") else None,

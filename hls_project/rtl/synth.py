@@ -55,7 +55,7 @@ def _counts(stat_json: str, keys: Dict[str, str], top: str) -> Dict[str, int]:
 
 
 def _script(srcs: List[str], lines: List[str]) -> str:
-    return "\n".join([f"read_verilog {s}" for s in srcs] + lines) + "\n"
+    return "\n".join([f"read_verilog -defer {s}" for s in srcs] + lines) + "\n"
 
 
 def yosys_xilinx(rtl_dir: str, srcs: List[str], top: str, family: str = "xcup",
