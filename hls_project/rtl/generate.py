@@ -385,6 +385,38 @@ def top_verilog(d: Design) -> str:
     return "\n".join(L) + "\n"
 
 
+def ooc_verilog(d: Design) -> str:
+    """``<top>_ooc``: the top behind serial I/O (a shift register loads the
+    input word, the output word is XOR-reduced into one registered bit), so
+    that a place and route on a real package can time the core whose AXI
+    words are wider than the package has pins. Used only for ECP5 Fmax."""
+    ib, ob = d.stream_width * d.in_t.w, d.n_state * d.res_t.w
+    return f"""// {d.top}_ooc: {d.top} with serial I/O for place and route (Fmax); not for use
+module {d.top}_ooc (
+    input  wire clk,
+    input  wire rst,
+    input  wire din,
+    input  wire s_valid,
+    input  wire s_last,
+    output wire s_ready,
+    input  wire m_ready,
+    output reg  dout,
+    output wire m_valid,
+    output wire m_last
+);
+    reg [{ib - 1}:0] sh;
+    wire [{ob - 1}:0] md;
+    always @(posedge clk) begin
+        sh <= {{sh[{max(ib - 2, 0)}:0], din}};
+        dout <= ^md;
+    end
+    {d.top} core (.clk(clk), .rst(rst), .s_axis_tdata(sh), .s_axis_tvalid(s_valid), .s_axis_tready(s_ready),
+        .s_axis_tlast(s_last), .m_axis_tdata(md), .m_axis_tvalid(m_valid), .m_axis_tready(m_ready),
+        .m_axis_tlast(m_last));
+endmodule
+"""
+
+
 def write(d: Design, rtl_dir: str) -> List[str]:
     """Write the design into ``rtl_dir``: the modules, the top, the hex files.
     Returns the Verilog sources (top last)."""
@@ -399,4 +431,6 @@ def write(d: Design, rtl_dir: str) -> List[str]:
     with open(os.path.join(rtl_dir, f"{d.top}.v"), "w") as f:
         f.write(top_verilog(d))
     srcs.append(f"{d.top}.v")
+    with open(os.path.join(rtl_dir, f"{d.top}_ooc.v"), "w") as f:
+        f.write(ooc_verilog(d))
     return srcs

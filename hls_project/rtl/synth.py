@@ -87,8 +87,13 @@ def yosys_xilinx(rtl_dir: str, srcs: List[str], top: str, family: str = "xcup",
 def ecp5(rtl_dir: str, srcs: List[str], top: str, device: str = "85k", package: str = "CABGA381",
          freq_mhz: float = 100.0, timeout: float = 3600, seed: int = 1) -> Dict[str, object]:
     """Yosys ``synth_ecp5`` + nextpnr-ecp5: Fmax (nextpnr's timing report)
-    and utilisation of the placed design."""
+    and utilisation of the placed and routed design. The top is placed
+    behind ``<top>_ooc`` (serial I/O, generate.ooc_verilog): its AXI words
+    are wider than the package's pins."""
     t0 = time.time()
+    core = top
+    if os.path.exists(os.path.join(rtl_dir, f"{top}_ooc.v")):
+        srcs, top = list(srcs) + [f"{top}_ooc.v"], f"{top}_ooc"
     with open(os.path.join(rtl_dir, "yosys_ecp5.ys"), "w") as f:
         f.write(_script(srcs, ["hierarchy -check -top " + top, f"synth_ecp5 -top {top} -json {top}_ecp5.json",
                                "tee -q -o yosys_ecp5_stat.json stat -json"]))
@@ -96,7 +101,7 @@ def ecp5(rtl_dir: str, srcs: List[str], top: str, device: str = "85k", package: 
     synth_s = time.time() - t0
     cells = _counts(os.path.join(rtl_dir, "yosys_ecp5_stat.json"), ECP5_KEYS, top)
     args = [f"--{device}", "--package", package, "--json", f"{top}_ecp5.json", "--freq", str(freq_mhz),
-            "--report", "nextpnr_ecp5_report.json", "--seed", str(seed), "--threads", "1"]
+            "--report", "nextpnr_ecp5_report.json", "--seed", str(seed), "--timing-allow-fail"]
     tools.run("nextpnr-ecp5", args, cwd=rtl_dir, log="nextpnr_ecp5.log", timeout=timeout)
     with open(os.path.join(rtl_dir, "nextpnr_ecp5_report.json")) as f:
         rep = json.load(f)
@@ -108,4 +113,5 @@ def ecp5(rtl_dir: str, srcs: List[str], top: str, device: str = "85k", package: 
             "fmax_mhz": round(min(achieved), 2) if achieved else None, "target_mhz": freq_mhz,
             "clocks": {k: round(v.get("achieved", 0), 2) for k, v in fmax.items() if isinstance(v, dict)},
             "utilisation": util, "yosys_cells": cells, "synth_seconds": round(synth_s, 1),
-            "seconds": round(time.time() - t0, 1), "tools": "Yosys synth_ecp5 + nextpnr-ecp5"}
+            "seconds": round(time.time() - t0, 1), "tools": "Yosys synth_ecp5 + nextpnr-ecp5",
+            "placed_top": top, "core": core}

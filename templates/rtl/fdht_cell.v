@@ -37,7 +37,7 @@ module fdht_cell #(
 );
     localparam N = 1 << LOGN;
     localparam S_RESET = 0, S_CHAIN = 1, S_GATES = 2, S_OUT = 3, S_SEND = 4;
-    localparam NV = 11;  // gate pipeline registers, issue -> write
+    localparam NV = 12;  // gate pipeline registers, issue -> write
 
     reg [TW-1:0] sig_rom [0:N-1];
     reg [TW-1:0] tanh_rom [0:N-1];
@@ -130,7 +130,7 @@ module fdht_cell #(
         j5 <= j4;
     end
 
-    // ---------------- S5: c' = f c + i g (exact), cast to state_t ----------------
+    // ---------------- S5: f c, i g (exact products); S6: their sum cast to state_t ----------------
     localparam F1 = AF + SF, F2 = 2 * AF;
     localparam FC = (F1 > F2) ? F1 : F2;
     localparam PW = AW + SW + 2 + AW + 4 + FC;
@@ -138,16 +138,26 @@ module fdht_cell #(
     wire [2*AW+1:0] p2;
     fx_mul #(.AW(AW), .AS(AS), .BW(SW), .BS(1)) m1 (.a(gf5), .b(c5), .p(p1));
     fx_mul #(.AW(AW), .AS(AS), .BW(AW), .BS(AS)) m2 (.a(gi5), .b(gg5), .p(p2));
-    wire signed [PW-1:0] p1e = $signed(p1) <<< (FC - F1);
-    wire signed [PW-1:0] p2e = $signed(p2) <<< (FC - F2);
+    reg [AW+SW+1:0] p1r;
+    reg [2*AW+1:0] p2r;
+    reg [AW-1:0] go5r;
+    reg [15:0] j5r;
+    always @(posedge clk) begin
+        p1r <= p1;
+        p2r <= p2;
+        go5r <= go5;
+        j5r <= j5;
+    end
+    wire signed [PW-1:0] p1e = $signed(p1r) <<< (FC - F1);
+    wire signed [PW-1:0] p2e = $signed(p2r) <<< (FC - F2);
     wire [PW-1:0] csum = p1e + p2e;
     wire [SW-1:0] cn;
     fx_cast #(.IW(PW), .IF(FC), .IS(1), .OW(SW), .OF(SF), .OS(1), .RND(SRND), .SAT(SSAT)) cc (.in(csum), .out(cn));
     reg [SW-1:0] cn6;
     always @(posedge clk) begin
         cn6 <= cn;
-        go6 <= go5;
-        j6 <= j5;
+        go6 <= go5r;
+        j6 <= j5r;
     end
 
     // ---------------- S6: tanh index of c' ----------------
@@ -214,10 +224,10 @@ module fdht_cell #(
             v <= {v[NV-1:1], iss};
             hb_we <= 1'b0;
             hv <= 1'b0;
-            // S6: c[j] = c'; S10: h[j] = h', h-box[HOFF + j] = h'
-            if (v[6])
+            // c[j] = c' (cn6, one cycle after the products' register); h[j] = h', h-box[HOFF + j] = h'
+            if (v[7])
                 c_mem[j6] <= cn6;
-            if (v[10]) begin
+            if (v[11]) begin
                 h_mem[j10] <= hn10;
                 hb_we <= 1'b1;
                 hb_addr <= HOFF + j10;
