@@ -83,6 +83,16 @@ def _packed(values: List[int], bits: int = 16) -> str:
     return f"{bits * n}'h{v:x}"
 
 
+def _steps(strides: List[int], trips: List[int]) -> List[int]:
+    """Per loop level (outermost first): the address change when that level
+    counts and every inner level wraps to 0, as 32-bit two's complement."""
+    out = []
+    for l in range(len(strides)):
+        d = strides[l] - sum((trips[m] - 1) * strides[m] for m in range(l + 1, len(strides)))
+        out.append(d % (1 << 32))
+    return out
+
+
 def _hex_words(rows: np.ndarray, width: int) -> str:
     """One hex word per row; lane l of a row at bits [l*width +: width]."""
     rows = np.atleast_2d(np.asarray(rows, dtype=np.int64))
@@ -155,6 +165,8 @@ def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.nd
     p = {"STREAM": int(st.kind == "stream"), "NL": len(st.order), "TRIPS": st.trips,
          "LVT": _packed(s["trips"]), "LVA": _packed(s["a"]), "LVB": _packed(s["b"]), "LVO": _packed(s["o"]),
          "LVG": _packed(s["bank"]), "LVS": _packed(s["summed"]), "LVBO": _packed(s["b_only"]),
+         "LDA": _packed(_steps(s["a"], s["trips"]), 32), "LDB": _packed(_steps(s["b"], s["trips"]), 32),
+         "LDO": _packed(_steps(s["o"], s["trips"]), 32), "LDG": _packed(_steps(s["bank"], s["trips"]), 32),
          "FREE": st.free_lanes, "SUML": st.sum_lanes, "A_LANES": st.word_lanes(st.a_idx), "ROM_ROWS": rows,
          "ROM_LANES": lanes_b, "ACC_ROWS": st.acc_rows,
          "A_LANE": _packed(st.a_lane_map()), "B_LANE": _packed(writer.b_lane_map(st)),

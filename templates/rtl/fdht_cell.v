@@ -37,7 +37,7 @@ module fdht_cell #(
 );
     localparam N = 1 << LOGN;
     localparam S_RESET = 0, S_CHAIN = 1, S_GATES = 2, S_OUT = 3, S_SEND = 4;
-    localparam NV = 12;  // gate pipeline registers, issue -> write
+    localparam NV = 12;  // gate pipeline registers, issue -> write (accel.model.GATE_DEPTH)
 
     reg [TW-1:0] sig_rom [0:N-1];
     reg [TW-1:0] tanh_rom [0:N-1];
@@ -63,8 +63,8 @@ module fdht_cell #(
     assign zh_re = iss;
     assign zh_addr = j0;
     reg [4*ZW-1:0] zx1;
-    reg [15:0] j1, j2, j3, j4, j5, j6, j7, j8, j9, j10;
-    reg [SW-1:0] c1, c2, c3, c4, c5;
+    reg [15:0] j1, j2, j4, j5, j6, j8, j9, j10;
+    reg [SW-1:0] c1, c2, c4, c5;
     always @(posedge clk) begin
         if (iss) begin
             zx1 <= zx_data;
@@ -99,35 +99,37 @@ module fdht_cell #(
     ht_table_index #(.XW(ZW), .XF(ZF), .LOGN(LOGN), .LOGD(4)) xf (.x(z2[1*ZW +: ZW]), .idx(fi));
     ht_table_index #(.XW(ZW), .XF(ZF), .LOGN(LOGN), .LOGD(3)) xg (.x(z2[2*ZW +: ZW]), .idx(gi_));
     ht_table_index #(.XW(ZW), .XF(ZF), .LOGN(LOGN), .LOGD(4)) xo (.x(z2[3*ZW +: ZW]), .idx(oi));
-    reg [LOGN-1:0] ii3, fi3, gi3, oi3;
-    always @(posedge clk) begin
-        ii3 <= ii; fi3 <= fi; gi3 <= gi_; oi3 <= oi;
-        c3 <= c2;
-        j3 <= j2;
-    end
-
-    // ---------------- S3: table reads ----------------
+    // ... and the table reads (synchronous ROMs) in the same cycle
     reg [TW-1:0] ti4, tf4, tg4, to4;
     always @(posedge clk) begin
-        ti4 <= sig_rom[ii3];
-        tf4 <= sig_rom[fi3];
-        tg4 <= tanh_rom[gi3];
-        to4 <= sig_rom[oi3];
-        c4 <= c3;
-        j4 <= j3;
+        ti4 <= sig_rom[ii];
+        tf4 <= sig_rom[fi];
+        tg4 <= tanh_rom[gi_];
+        to4 <= sig_rom[oi];
+        c4 <= c2;
+        j4 <= j2;
     end
 
     // ---------------- S4: gates in act_t ----------------
+    // the ROM outputs registered once more (a block RAM's clock-to-out is slow)
+    reg [TW-1:0] ti4r, tf4r, tg4r, to4r;
+    reg [SW-1:0] c4r;
+    reg [15:0] j4r;
+    always @(posedge clk) begin
+        ti4r <= ti4; tf4r <= tf4; tg4r <= tg4; to4r <= to4;
+        c4r <= c4;
+        j4r <= j4;
+    end
     wire [AW-1:0] gi, gf, gg, go;
-    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ai (.in(ti4), .out(gi));
-    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) af (.in(tf4), .out(gf));
-    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ag (.in(tg4), .out(gg));
-    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ao (.in(to4), .out(go));
-    reg [AW-1:0] gi5, gf5, gg5, go5, go6, go7, go8, go9;
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ai (.in(ti4r), .out(gi));
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) af (.in(tf4r), .out(gf));
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ag (.in(tg4r), .out(gg));
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ao (.in(to4r), .out(go));
+    reg [AW-1:0] gi5, gf5, gg5, go5, go6, go8, go9;
     always @(posedge clk) begin
         gi5 <= gi; gf5 <= gf; gg5 <= gg; go5 <= go;
-        c5 <= c4;
-        j5 <= j4;
+        c5 <= c4r;
+        j5 <= j4r;
     end
 
     // ---------------- S5: f c, i g (exact products); S6: their sum cast to state_t ----------------
@@ -163,37 +165,45 @@ module fdht_cell #(
     // ---------------- S6: tanh index of c' ----------------
     wire [LOGN-1:0] ci;
     ht_table_index #(.XW(SW), .XF(SF), .LOGN(LOGN), .LOGD(3)) xc (.x(cn6), .idx(ci));
-    reg [LOGN-1:0] ci7;
-    always @(posedge clk) begin
-        ci7 <= ci;
-        go7 <= go6;
-        j7 <= j6;
-    end
-    // ---------------- S7: table read; S8: act_t ----------------
+    // ... and the table read in the same cycle; then act_t
     reg [TW-1:0] tc8;
     always @(posedge clk) begin
-        tc8 <= tanh_rom[ci7];
-        go8 <= go7;
-        j8 <= j7;
+        tc8 <= tanh_rom[ci];
+        go8 <= go6;
+        j8 <= j6;
+    end
+    reg [TW-1:0] tc8r;
+    reg [AW-1:0] go8r;
+    reg [15:0] j8r;
+    always @(posedge clk) begin
+        tc8r <= tc8;
+        go8r <= go8;
+        j8r <= j8;
     end
     wire [AW-1:0] ca;
-    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ac (.in(tc8), .out(ca));
+    fx_cast #(.IW(TW), .IF(TF), .IS(TS), .OW(AW), .OF(AF), .OS(AS), .RND(ARND), .SAT(ASAT)) ac (.in(tc8r), .out(ca));
     reg [AW-1:0] ca9;
     always @(posedge clk) begin
         ca9 <= ca;
-        go9 <= go8;
-        j9 <= j8;
+        go9 <= go8r;
+        j9 <= j8r;
     end
     // ---------------- S9: h' = o tanh(c') in h_t ----------------
     wire [2*AW+1:0] p3;
     fx_mul #(.AW(AW), .AS(AS), .BW(AW), .BS(AS)) m3 (.a(go9), .b(ca9), .p(p3));
+    reg [2*AW+1:0] p3r;
+    reg [15:0] j9r;
+    always @(posedge clk) begin
+        p3r <= p3;
+        j9r <= j9;
+    end
     wire [SW-1:0] hn;
     fx_cast #(.IW(2 * AW + 2), .IF(2 * AF), .IS(1), .OW(SW), .OF(SF), .OS(1), .RND(SRND), .SAT(SSAT)) ch (
-        .in(p3), .out(hn));
+        .in(p3r), .out(hn));
     reg [SW-1:0] hn10;
     always @(posedge clk) begin
         hn10 <= hn;
-        j10 <= j9;
+        j10 <= j9r;
     end
 
     // ---------------- output word ----------------
@@ -227,7 +237,7 @@ module fdht_cell #(
             // c[j] = c' (cn6, one cycle after the products' register); h[j] = h', h-box[HOFF + j] = h'
             if (v[7])
                 c_mem[j6] <= cn6;
-            if (v[11]) begin
+            if (v[12]) begin
                 h_mem[j10] <= hn10;
                 hb_we <= 1'b1;
                 hb_addr <= HOFF + j10;

@@ -17,6 +17,11 @@ module ht_stage #(
     parameter [16*NL-1:0] LVT = 0, parameter [16*NL-1:0] LVA = 0, parameter [16*NL-1:0] LVB = 0,
     parameter [16*NL-1:0] LVO = 0, parameter [16*NL-1:0] LVG = 0, parameter [16*NL-1:0] LVS = 0,
     parameter [16*NL-1:0] LVBO = 0,
+    // per level: how the A word / ROM row / out word / out bank address moves when that level counts
+    // (its stride less the inner levels' wrap), 32-bit two's complement: the addresses are registers
+    // stepped by one of these constants, so no address is computed by multiplication
+    parameter [32*NL-1:0] LDA = 0, parameter [32*NL-1:0] LDB = 0, parameter [32*NL-1:0] LDO = 0,
+    parameter [32*NL-1:0] LDG = 0,
     parameter FREE = 1, parameter SUML = 1, parameter A_LANES = 1, parameter ROM_ROWS = 1,
     parameter ROM_LANES = 1, parameter ACC_ROWS = 1,
     parameter [16*FREE*SUML-1:0] A_LANE = 0, parameter [16*FREE*SUML-1:0] B_LANE = 0,
@@ -67,17 +72,12 @@ module ht_stage #(
     reg [16*NL-1:0] cnt;
     reg [31:0] issued;
     reg [15:0] row;
-    reg [31:0] pa, pb, po, pg;
+    reg [31:0] pa, pb, po, pg;   // sum over levels of counter x stride, kept in registers
     reg first, last, fresh;
     integer l;
     always @* begin
-        pa = 0; pb = 0; po = 0; pg = 0;
         first = 1'b1; last = 1'b1; fresh = 1'b1;
         for (l = 0; l < NL; l = l + 1) begin
-            pa = pa + cnt[16*l +: 16] * LVA[16*l +: 16];
-            pb = pb + cnt[16*l +: 16] * LVB[16*l +: 16];
-            po = po + cnt[16*l +: 16] * LVO[16*l +: 16];
-            pg = pg + cnt[16*l +: 16] * LVG[16*l +: 16];
             if (LVS[16*l +: 16] != 0) begin
                 first = first & (cnt[16*l +: 16] == 0);
                 last = last & (cnt[16*l +: 16] == LVT[16*l +: 16] - 1);
@@ -94,9 +94,11 @@ module ht_stage #(
 
     reg [16*NL-1:0] cnt_next;
     reg carry;
+    reg [31:0] da, db, dob, dg;
     always @* begin
         cnt_next = cnt;
         carry = 1'b1;
+        da = 0; db = 0; dob = 0; dg = 0;
         for (l = NL - 1; l >= 0; l = l - 1) begin
             if (carry) begin
                 if (cnt[16*l +: 16] == LVT[16*l +: 16] - 1)
@@ -104,6 +106,10 @@ module ht_stage #(
                 else begin
                     cnt_next[16*l +: 16] = cnt[16*l +: 16] + 16'd1;
                     carry = 1'b0;
+                    da = LDA[32*l +: 32];
+                    db = LDB[32*l +: 32];
+                    dob = LDO[32*l +: 32];
+                    dg = LDG[32*l +: 32];
                 end
             end
         end
@@ -208,10 +214,12 @@ module ht_stage #(
                 cnt <= 0;
                 issued <= 0;
                 row <= 0;
+                pa <= 0; pb <= 0; po <= 0; pg <= 0;
             end else if (fin) begin
                 running <= 1'b0;
             end else if (iss) begin
                 cnt <= cnt_next;
+                pa <= pa + da; pb <= pb + db; po <= po + dob; pg <= pg + dg;
                 issued <= issued + 1;
                 row <= (row == ACC_ROWS - 1) ? 16'd0 : row + 16'd1;
             end
