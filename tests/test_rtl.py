@@ -102,3 +102,80 @@ def test_yosys_counts_small_design(results, converted):
 def test_family_of_part():
     assert synth.family_of("xcvu9p-flga2104-2L-e") == "xcup"
     assert synth.family_of("xc7z020clg400-1") == "xc7"
+
+
+# --------------------------------------------------------------------------
+# fx_cast against bitexact.quantize on every quantisation x overflow mode
+# --------------------------------------------------------------------------
+
+_CAST_TB = r"""
+#include <cstdio>
+#include <cstdint>
+#include "verilated.h"
+#include "Vcast_all.h"
+int main(int argc, char **argv) {
+    Vcast_all top;
+    long long v;
+    unsigned sel;
+    while (std::scanf("%u %lld", &sel, &v) == 2) {
+        top.sel = sel;
+        top.in = (uint64_t)v & ((1ull << IW) - 1);
+        top.eval();
+        std::printf("%llu\n", (unsigned long long)top.out);
+    }
+    return 0;
+}
+"""
+
+
+CAST_IN = (20, 9)  # input: 20 bits, 9 fraction bits, signed
+CAST_OUTS = [(10, 4, 1), (8, 3, 0), (16, 12, 1)]  # (width, fraction bits, signed): narrower, unsigned, wider fraction
+
+
+def _cast_all():
+    from hls_project.rtl.generate import RND, SAT
+
+    iw, if_ = CAST_IN
+    cases = [(o, r, s) for o in CAST_OUTS for r in RND for s in SAT]
+    lines = [f"module cast_all(input wire [7:0] sel, input wire [{iw - 1}:0] in, output reg [15:0] out);"]
+    for k, ((ow, of, os_), r, s) in enumerate(cases):
+        lines.append(f"    wire [{ow - 1}:0] o{k};")
+        lines.append(f"    fx_cast #(.IW({iw}), .IF({if_}), .IS(1), .OW({ow}), .OF({of}), .OS({os_}), "
+                     f".RND({RND[r]}), .SAT({SAT[s]})) c{k} (.in(in), .out(o{k}));")
+    lines.append("    always @* begin\n        case (sel)")
+    lines += [f"            {k}: out = o{k};" for k in range(len(cases))]
+    lines += ["            default: out = 0;", "        endcase", "    end", "endmodule"]
+    return "\n".join(lines) + "\n", cases
+
+
+def test_fx_cast_every_mode_equals_bitexact(tmp_path):
+    """All 7 x 4 quantisation x overflow modes, into a narrower signed, an
+    unsigned and a finer type, on random and edge values."""
+    import subprocess
+
+    from hls_project import bitexact
+    from hls_project.rtl.generate import TEMPLATES
+    from keras_model.fixedtype import FixedType
+
+    iw, if_ = CAST_IN
+    src, cases = _cast_all()
+    (tmp_path / "cast_all.v").write_text(src)
+    (tmp_path / "tb.cpp").write_text(_CAST_TB)
+    tools.run("verilator", ["--cc", "--exe", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "cast_all",
+                            "-CFLAGS", f"-DIW={iw} -O0", "-o", "tb", "cast_all.v",
+                            os.path.join(TEMPLATES, "fx_cast.v"), "tb.cpp"], cwd=str(tmp_path))
+    tools.run_cmd(["make", "-j2", "-C", "obj_dir", "-f", "Vcast_all.mk", *tools.MAKE_FIXES, "OPT_FAST=-O0", "tb"],
+                  cwd=str(tmp_path))
+    rng = np.random.default_rng(5)
+    raw = np.concatenate([rng.integers(-(1 << (iw - 1)), 1 << (iw - 1), 300),
+                          np.arange(-40, 40), [-(1 << (iw - 1)), (1 << (iw - 1)) - 1]])
+    stdin = "".join(f"{k} {v}\n" for k in range(len(cases)) for v in raw)
+    got = np.array(subprocess.run([str(tmp_path / "obj_dir" / "tb")], input=stdin, capture_output=True, text=True,
+                                  check=True).stdout.split(), dtype=np.int64).reshape(len(cases), len(raw))
+    x = raw / 2.0 ** if_
+    for k, ((ow, of, os_), r, s) in enumerate(cases):
+        ref = bitexact.quantize(x, FixedType(ow, ow - of, bool(os_), r, s))
+        g = got[k]
+        if os_:
+            g = np.where(g >= (1 << (ow - 1)), g - (1 << ow), g)
+        assert np.array_equal(g / 2.0 ** of, ref), ((ow, of, os_), r, s)
