@@ -1,0 +1,448 @@
+"""The RTL of an FDHT-LSTM layer: the parameterised modules of
+``templates/rtl/`` (copied as they are) plus a generated top that instantiates
+them on the layer's schedule (``hls_project/accel``: stages, lanes, loop
+levels, strides, lane maps, word layouts) and ``$readmemh`` files of its
+constants (stage ROMs ``rom[row][lane]``, bias, unit order, gate tables),
+laid out by the same functions as the HLS config (``accel.writer``).
+
+Process for process the same as the HLS kernels (templates/nnet_ht_stream.h):
+regroup -> FIFO -> x0 (stream stage) -> ping-pong word buffers -> x1.. ->
+drain -> z_x FIFO (2H) -> the recurrence (reset, per step the h-chain stages
+one after another, the gates one hidden unit per cycle, the output word).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from keras_model.errors import ConfigError
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "templates", "rtl")
+MODULES = ("fx_cast.v", "fx_mul.v", "ht_fifo.v", "ht_wbuf.v", "ht_pp.v", "ht_tree.v", "ht_stage.v",
+           "ht_regroup.v", "ht_drain_gates.v", "ht_table_index.v", "fdht_cell.v")
+RND = {"AP_TRN": 0, "AP_RND": 1, "AP_RND_CONV": 2, "AP_TRN_ZERO": 3, "AP_RND_ZERO": 4, "AP_RND_MIN_INF": 5,
+       "AP_RND_INF": 6}
+SAT = {"AP_WRAP": 0, "AP_SAT": 1, "AP_SAT_SYM": 2, "AP_SAT_ZERO": 3}
+MUL_STAGES = 3  # as accel.model.MULT_DEPTH
+
+
+@dataclass
+class Fx:
+    """A fixed-point type as the RTL sees it: width, fraction bits, signed, modes."""
+
+    w: int
+    f: int
+    s: int
+    rnd: int = 0
+    sat: int = 0
+    text: str = ""
+
+    @classmethod
+    def of(cls, t) -> "Fx":
+        from ..bitexact import _type
+
+        ft = _type(t)
+        if ft.saturation_bits:
+            raise ConfigError(f"RTL: saturation bits of {t} are not supported")
+        f = ft.width - ft.integer
+        if f < 0:
+            raise ConfigError(f"RTL: type {t} has negative fraction bits")
+        return cls(ft.width, f, int(ft.signed), RND[ft.rounding or "AP_TRN"], SAT[ft.saturation or "AP_WRAP"],
+                   ft.cpp() if hasattr(ft, "cpp") else str(t))
+
+    def raw(self, values) -> np.ndarray:
+        """The bit patterns (as unsigned ints) of values on this type's grid."""
+        v = np.asarray(values, dtype=np.float64) * 2.0 ** self.f
+        r = np.round(v)
+        if not np.array_equal(r, v):
+            raise ValueError("RTL: a constant is not on its type's grid")
+        return np.mod(r.astype(np.int64), 1 << self.w)
+
+    def value(self, raw) -> np.ndarray:
+        r = np.asarray(raw, dtype=np.int64)
+        if self.s:
+            r = np.where(r >= (1 << (self.w - 1)), r - (1 << self.w), r)
+        return r / 2.0 ** self.f
+
+
+def _packed(values: List[int], bits: int = 16) -> str:
+    """A packed parameter: entry k at [bits*k +: bits]."""
+    n = max(len(values), 1)
+    v = 0
+    for k, x in enumerate(values):
+        if not 0 <= int(x) < (1 << bits):
+            raise ConfigError(f"RTL: {x} does not fit a {bits}-bit table field")
+        v |= int(x) << (bits * k)
+    return f"{bits * n}'h{v:x}"
+
+
+def _steps(strides: List[int], trips: List[int]) -> List[int]:
+    """Per loop level (outermost first): the address change when that level
+    counts and every inner level wraps to 0, as 32-bit two's complement."""
+    out = []
+    for l in range(len(strides)):
+        d = strides[l] - sum((trips[m] - 1) * strides[m] for m in range(l + 1, len(strides)))
+        out.append(d % (1 << 32))
+    return out
+
+
+def _hex_words(rows: np.ndarray, width: int) -> str:
+    """One hex word per row; lane l of a row at bits [l*width +: width]."""
+    rows = np.atleast_2d(np.asarray(rows, dtype=np.int64))
+    digits = max(1, math.ceil(rows.shape[1] * width / 4))
+    out = []
+    for row in rows:
+        v = 0
+        for l, x in enumerate(row):
+            v |= int(x) << (l * width)
+        out.append(f"{v:0{digits}x}")
+    return "\n".join(out) + "\n"
+
+
+@dataclass
+class StageRTL:
+    name: str
+    params: Dict[str, object]
+    a_t: Fx
+    out_t: Fx
+    free: int
+    a_lanes: int
+    out_banks: int
+    out_depth: int
+
+
+@dataclass
+class Design:
+    """Everything the generated top needs, from one converted layer."""
+
+    top: str
+    node_name: str
+    n_in: int
+    n_state: int
+    n_timesteps: int
+    stream_width: int
+    return_sequences: bool
+    in_t: Fx
+    res_t: Fx
+    x: List[StageRTL]
+    h: List[StageRTL]
+    cell: Dict[str, object]
+    drain: Dict[str, object]
+    regroup: Dict[str, object]
+    files: Dict[str, str] = field(default_factory=dict)  # hex file name -> text
+    schedule: object = None
+
+    @property
+    def in_words_per_clip(self) -> int:
+        return self.n_timesteps * self.n_in // self.stream_width
+
+    @property
+    def out_words_per_clip(self) -> int:
+        return self.n_timesteps if self.return_sequences else 1
+
+
+def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.ndarray, files: Dict[str, str],
+           mul_stages: int) -> StageRTL:
+    from ..accel import writer
+
+    if acc_t.sat != 0 or not acc_t.s:
+        raise ConfigError(f"RTL: stage {st.name}: the accumulator type must be a signed wrapping ap_fixed, "
+                          f"got {acc_t.text}")
+    s = st.strides()
+    lanes_b = max(1, int(math.prod(st.q[i] for i in writer.b_lane_digits(st))))
+    rows = int(math.prod(st.trips_of(i) for i in st.order if i in st.b_idx))
+    if rom_vals.shape != (rows, lanes_b):
+        raise ConfigError(f"RTL: stage {st.name}: ROM shape {rom_vals.shape} != ({rows}, {lanes_b})")
+    fname = f"rom_{tag}.hex"
+    files[fname] = _hex_words(b_t.raw(rom_vals), b_t.w)
+    p = {"STREAM": int(st.kind == "stream"), "NL": len(st.order), "TRIPS": st.trips,
+         "LVT": _packed(s["trips"]), "LVA": _packed(s["a"]), "LVB": _packed(s["b"]), "LVO": _packed(s["o"]),
+         "LVG": _packed(s["bank"]), "LVS": _packed(s["summed"]), "LVBO": _packed(s["b_only"]),
+         "LDA": _packed(_steps(s["a"], s["trips"]), 32), "LDB": _packed(_steps(s["b"], s["trips"]), 32),
+         "LDO": _packed(_steps(s["o"], s["trips"]), 32), "LDG": _packed(_steps(s["bank"], s["trips"]), 32),
+         "FREE": st.free_lanes, "SUML": st.sum_lanes, "A_LANES": st.word_lanes(st.a_idx), "ROM_ROWS": rows,
+         "ROM_LANES": lanes_b, "ACC_ROWS": st.acc_rows,
+         "A_LANE": _packed(st.a_lane_map()), "B_LANE": _packed(writer.b_lane_map(st)),
+         "AW": a_t.w, "AF": a_t.f, "AS": a_t.s, "BW": b_t.w, "BF": b_t.f, "BS": b_t.s,
+         "CW": acc_t.w, "CF": acc_t.f, "CRND": acc_t.rnd,
+         "OW": out_t.w, "OF": out_t.f, "OS": out_t.s, "ORND": out_t.rnd, "OSAT": out_t.sat,
+         "MUL_STAGES": mul_stages, "ROM_FILE": f'"{fname}"'}
+    return StageRTL(st.name, p, a_t, out_t, st.free_lanes, st.word_lanes(st.a_idx), st.out_banks, st.out_depth)
+
+
+def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
+    """The RTL design of one converted FDHT-LSTM layer (an hls4ml node)."""
+    from ..accel import tables as gate_tables
+    from ..accel import writer
+    from ..extension import accel_types
+
+    if node.class_name != "FDHTLSTM":
+        raise ConfigError(f"RTL: layer {node.name} ({node.class_name}): only the FDHT-LSTM is generated so far")
+    sched = node.schedule()
+    t = accel_types(node)
+    tabs = t["tables"]
+    files: Dict[str, str] = {}
+    lo: Dict[str, Dict[str, int]] = {"x": {}, "h": {}}
+    full = {"x": dict(sched.x_stages[0].sizes), "h": dict(sched.h_stages[0].sizes)}
+    for k in range(sched.shape.d):
+        for chain, box in (("x", sched.x_box), ("h", sched.h_box)):
+            full[chain][f"a{k + 1}"] = sched.shape.input_modes[k]
+            lo[chain][f"a{k + 1}"] = box.lo[k]
+    in_t = Fx.of(node.get_input_variable().type.precision)
+    state_t = Fx.of(node.get_attr("state_t").precision)
+    act_t = Fx.of(node.get_attr("act_t").precision)
+    table_t = Fx.of(node.get_attr("table_t").precision)
+    res_t = Fx.of(node.get_output_variable().type.precision)
+    if not state_t.s:
+        raise ConfigError("RTL: state_t must be signed")
+
+    def chain(stages, types, first_a: Fx, tag: str) -> List[StageRTL]:
+        out, a_t = [], first_a
+        for k, st in enumerate(stages):
+            if k and tuple(stages[k - 1].out_idx) != tuple(st.a_idx):
+                raise ConfigError(f"RTL: stage {st.name} reads {st.a_idx} but {stages[k - 1].name} writes "
+                                  f"{stages[k - 1].out_idx}")
+            vals, b_type = tabs[st.cs.b]
+            rom = writer.rom(st, vals, full[st.chain], lo[st.chain])
+            acc_t, out_t = Fx.of(types["accum"][k]), Fx.of(types["inter"][k])
+            out.append(_stage(st, f"{tag}{k}", a_t, Fx.of(b_type), acc_t, out_t, rom, files, mul_stages))
+            a_t = out_t
+        return out
+
+    xs = chain(sched.x_stages, t["x"], in_t, "x")
+    hs = chain(sched.h_stages, t["h"], state_t, "h")
+    z_t = Fx.of(t["z"])
+    if z_t.rnd or z_t.sat or not z_t.s:
+        raise ConfigError(f"RTL: z_t {t['z']} must be a plain signed ap_fixed")
+    h = sched.n_state
+    order = writer.unit_order(sched)
+    bias_t = Fx.of(t["bias_t"])
+    bias = np.asarray(t["bias"], dtype=np.float64).reshape(4, h)[:, order].T  # [k][g]
+    files["bias.hex"] = _hex_words(bias_t.raw(bias), bias_t.w)
+    files["unit.hex"] = _hex_words(np.asarray(order)[:, None], 16)
+    n = int(node.get_attr("table_size", 1024))
+    logn = int(round(math.log2(n)))
+    if 1 << logn != n:
+        raise ConfigError(f"RTL: table_size {n} is not a power of two")
+    from ..precision import precision_str
+
+    tt = precision_str(node.get_attr("table_t").precision)
+    sig = gate_tables.to_fixed(gate_tables.sigmoid_table(n, int(node.get_attr("recr_act_bits", 0)),
+                                                         bool(node.get_attr("recr_act_symmetric", False))), tt)
+    tnh = gate_tables.to_fixed(gate_tables.tanh_table(n, int(node.get_attr("act_bits", 0)),
+                                                      bool(node.get_attr("act_symmetric", False))), tt)
+    files["sigmoid.hex"] = _hex_words(table_t.raw(sig)[:, None], table_t.w)
+    files["tanh.hex"] = _hex_words(table_t.raw(tnh)[:, None], table_t.w)
+    zv, zh = xs[-1].out_t, hs[-1].out_t
+    last = sched.x_stages[-1]
+    drain = {"H": h, "L": last.free_lanes, "DEPTH": last.out_depth, "VW": zv.w, "VF": zv.f,
+             "ZW": z_t.w, "ZF": z_t.f, "BW": bias_t.w, "BF": bias_t.f, "BS": bias_t.s,
+             "FIFO_DEPTH": 2 * h, "BIAS_FILE": '"bias.hex"'}
+    if not zv.s or zv.rnd or zv.sat or not zh.s:
+        raise ConfigError("RTL: z and z_h must keep signed wrapping accumulator types")
+    cell = {"H": h, "T": sched.n_timesteps, "LOGN": logn, "RETSEQ": int(bool(sched.return_sequences)),
+            "HBOX": sched.h_box.entries, "HOFF": sched.h_offset, "RESET_TRIPS": max(h, sched.h_box.entries),
+            "ZW": z_t.w, "ZF": z_t.f, "ZHW": zh.w, "ZHF": zh.f, "TW": table_t.w, "TF": table_t.f, "TS": table_t.s,
+            "AW": act_t.w, "AF": act_t.f, "AS": act_t.s, "ARND": act_t.rnd, "ASAT": act_t.sat,
+            "SW": state_t.w, "SF": state_t.f, "SRND": state_t.rnd, "SSAT": state_t.sat,
+            "RW": res_t.w, "RF": res_t.f, "RS": res_t.s, "RRND": res_t.rnd, "RSAT": res_t.sat,
+            "SIG_FILE": '"sigmoid.hex"', "TANH_FILE": '"tanh.hex"', "UNIT_FILE": '"unit.hex"'}
+    regroup = {"W": sched.stream_width, "Q": sched.in_lanes, "VW": in_t.w, "BOX_WORDS": sched.box_words,
+               "IN_WORDS": sched.n_in // sched.in_lanes}
+    return Design(top, node.name, sched.n_in, h, sched.n_timesteps, sched.stream_width,
+                  bool(sched.return_sequences), in_t, res_t, xs, hs, cell, drain, regroup, files, sched)
+
+
+# --------------------------------------------------------------------------
+# The top
+# --------------------------------------------------------------------------
+
+
+def _inst(module: str, name: str, params: Dict[str, object], ports: Dict[str, str]) -> List[str]:
+    ps = ",\n".join(f"        .{k}({v})" for k, v in params.items())
+    pt = ",\n".join(f"        .{k}({v})" for k, v in ports.items())
+    return [f"    {module} #(\n{ps}\n    ) {name} (\n{pt}\n    );"]
+
+
+def top_verilog(d: Design) -> str:
+    sw, iw = d.stream_width, d.in_t.w
+    H, rw = d.n_state, d.res_t.w
+    L: List[str] = [
+        f"// {d.top}: the FDHT-LSTM layer {d.node_name} as RTL, generated by hls_project/rtl/generate.py",
+        "// from the layer's schedule (hls_project/accel); the modules are templates/rtl/*.v.",
+        f"// In: AXI4-Stream, {sw} x {d.in_t.text} per beat ({d.in_words_per_clip} beats per clip, TLAST on the last).",
+        f"// Out: AXI4-Stream, {H} x {d.res_t.text} per beat (h_T; TLAST on the clip's last word).",
+        f"module {d.top} (",
+        "    input  wire clk,",
+        "    input  wire rst,",
+        f"    input  wire [{sw * iw - 1}:0] s_axis_tdata,",
+        "    input  wire s_axis_tvalid,",
+        "    output wire s_axis_tready,",
+        "    input  wire s_axis_tlast,",
+        f"    output wire [{H * rw - 1}:0] m_axis_tdata,",
+        "    output wire m_axis_tvalid,",
+        "    input  wire m_axis_tready,",
+        "    output wire m_axis_tlast",
+        ");",
+    ]
+    q = d.regroup["Q"]
+    L += [f"    wire a0_valid, a0_ready, r_valid, r_ready;", f"    wire [{q * iw - 1}:0] a0_data, r_data;",
+          "    wire [15:0] a0_count;"]
+    L += _inst("ht_regroup", "regroup", d.regroup,
+               {"clk": "clk", "rst": "rst", "in_valid": "s_axis_tvalid", "in_ready": "s_axis_tready",
+                "in_data": "s_axis_tdata", "out_valid": "r_valid", "out_ready": "r_ready", "out_data": "r_data"})
+    L += _inst("ht_fifo", "fifo_a0", {"W": q * iw, "DEPTH": 2},
+               {"clk": "clk", "rst": "rst", "in_valid": "r_valid", "in_ready": "r_ready", "in_data": "r_data",
+                "out_valid": "a0_valid", "out_ready": "a0_ready", "out_data": "a0_data", "count": "a0_count"})
+
+    def stage_sigs(s: StageRTL) -> List[str]:
+        return [f"    wire {s.name}_busy, {s.name}_done, {s.name}_a_re, {s.name}_we;",
+                f"    wire [15:0] {s.name}_a_addr, {s.name}_bank, {s.name}_addr;",
+                f"    wire [{s.free * s.out_t.w - 1}:0] {s.name}_wdata;"]
+
+    def stage_ports(s: StageRTL, start: str, a_data: str, stream: bool) -> Dict[str, str]:
+        return {"clk": "clk", "rst": "rst", "start": start, "busy": f"{s.name}_busy", "done": f"{s.name}_done",
+                "a_re": f"{s.name}_a_re", "a_addr": f"{s.name}_a_addr", "a_data": a_data,
+                "s_valid": "a0_valid" if stream else "1'b0", "s_ready": "a0_ready" if stream else "",
+                "s_data": "a0_data" if stream else f"{{{s.a_lanes * s.a_t.w}{{1'b0}}}}",
+                "o_we": f"{s.name}_we", "o_bank": f"{s.name}_bank", "o_addr": f"{s.name}_addr",
+                "o_data": f"{s.name}_wdata"}
+
+    # ---- x-chain: stages joined by ping-pong word buffers ----
+    xs = d.x
+    for k, s in enumerate(xs):
+        L += stage_sigs(s)
+        L += [f"    wire pp_{s.name}_free, pp_{s.name}_full, pp_{s.name}_wslot, pp_{s.name}_rslot, "
+              f"pp_{s.name}_cdone;",
+              f"    wire [{s.out_banks * s.free * s.out_t.w - 1}:0] b_{s.name}_rdata;",
+              f"    wire b_{s.name}_re;", f"    wire [15:0] b_{s.name}_raddr;"]
+    L += ["    wire drain_busy, drain_done, zx_valid, zx_ready, zx_in_valid, drain_z_re;",
+          "    wire [15:0] drain_z_addr;",
+          f"    wire [{4 * d.drain['ZW'] - 1}:0] zx_data, zx_in_data;", "    wire [15:0] zx_count;"]
+    for k, s in enumerate(xs):
+        if k == 0:
+            start = f"pp_{s.name}_free"
+            a_data = f"{{{s.a_lanes * s.a_t.w}{{1'b0}}}}"
+        else:
+            p = xs[k - 1]
+            start = f"pp_{p.name}_full && pp_{s.name}_free"
+            a_data = f"b_{p.name}_rdata[{s.a_lanes * s.a_t.w - 1}:0]"
+        L += _inst("ht_stage", s.name, s.params, stage_ports(s, start, a_data, k == 0))
+        consumer = f"{xs[k + 1].name}" if k + 1 < len(xs) else "drain"
+        L += _inst("ht_pp", f"pp_{s.name}", {},
+                   {"clk": "clk", "rst": "rst", "p_done": f"{s.name}_done", "c_done": f"{consumer}_done",
+                    "p_free": f"pp_{s.name}_free", "c_full": f"pp_{s.name}_full", "wslot": f"pp_{s.name}_wslot",
+                    "rslot": f"pp_{s.name}_rslot"})
+        L += [f"    assign b_{s.name}_re = {consumer}_a_re;" if k + 1 < len(xs) else
+              f"    assign b_{s.name}_re = drain_z_re;",
+              f"    assign b_{s.name}_raddr = {consumer}_a_addr;" if k + 1 < len(xs) else
+              f"    assign b_{s.name}_raddr = drain_z_addr;"]
+        L += _inst("ht_wbuf", f"b_{s.name}", {"BANKS": s.out_banks, "DEPTH": s.out_depth, "LANES": s.free,
+                                              "W": s.out_t.w, "SLOTS": 2},
+                   {"clk": "clk", "we": f"{s.name}_we", "wslot": f"pp_{s.name}_wslot", "wbank": f"{s.name}_bank",
+                    "waddr": f"{s.name}_addr", "wdata": f"{s.name}_wdata", "re": f"b_{s.name}_re",
+                    "rslot": f"pp_{s.name}_rslot", "raddr": f"b_{s.name}_raddr", "rdata": f"b_{s.name}_rdata"})
+    last = xs[-1]
+    L += _inst("ht_drain_gates", "drain", d.drain,
+               {"clk": "clk", "rst": "rst", "start": f"pp_{last.name}_full", "busy": "drain_busy",
+                "done": "drain_done", "z_re": "drain_z_re", "z_addr": "drain_z_addr", "z_data": f"b_{last.name}_rdata",
+                "zx_valid": "zx_in_valid", "zx_data": "zx_in_data", "zx_count": "zx_count"})
+    L += _inst("ht_fifo", "fifo_zx", {"W": 4 * d.drain["ZW"], "DEPTH": d.drain["FIFO_DEPTH"]},
+               {"clk": "clk", "rst": "rst", "in_valid": "zx_in_valid", "in_ready": "", "in_data": "zx_in_data",
+                "out_valid": "zx_valid", "out_ready": "zx_ready", "out_data": "zx_data", "count": "zx_count"})
+
+    # ---- recurrence: h-box, the h-chain (one buffer each), z_h, the cell ----
+    c = d.cell
+    sw_ = c["SW"]
+    L += ["    wire hb_we, chain_start, zh_re;", "    wire [15:0] hb_addr, zh_addr;", f"    wire [{sw_ - 1}:0] hb_data;",
+          f"    wire [{sw_ - 1}:0] hbox_rdata;", f"    wire [{4 * c['ZHW'] - 1}:0] zh_rdata;"]
+    hs = d.h
+    for s in hs:
+        L += stage_sigs(s)
+        if s is not hs[-1]:
+            L += [f"    wire [{s.free * s.out_t.w - 1}:0] b_{s.name}_rdata;"]
+    L += _inst("ht_wbuf", "hbox", {"BANKS": 1, "DEPTH": c["HBOX"], "LANES": 1, "W": sw_, "SLOTS": 1},
+               {"clk": "clk", "we": "hb_we", "wslot": "1'b0", "wbank": "16'd0", "waddr": "hb_addr",
+                "wdata": "hb_data", "re": f"{hs[0].name}_a_re", "rslot": "1'b0", "raddr": f"{hs[0].name}_a_addr",
+                "rdata": "hbox_rdata"})
+    for k, s in enumerate(hs):
+        start = "chain_start" if k == 0 else f"{hs[k - 1].name}_done"
+        a_data = "hbox_rdata" if k == 0 else f"b_{hs[k - 1].name}_rdata"
+        L += _inst("ht_stage", s.name, s.params, stage_ports(s, start, a_data, False))
+        if s is hs[-1]:
+            L += _inst("ht_wbuf", "zh", {"BANKS": 4, "DEPTH": s.out_depth, "LANES": 1, "W": s.out_t.w, "SLOTS": 1},
+                       {"clk": "clk", "we": f"{s.name}_we", "wslot": "1'b0", "wbank": f"{s.name}_bank",
+                        "waddr": f"{s.name}_addr", "wdata": f"{s.name}_wdata", "re": "zh_re", "rslot": "1'b0",
+                        "raddr": "zh_addr", "rdata": "zh_rdata"})
+        else:
+            L += _inst("ht_wbuf", f"b_{s.name}", {"BANKS": 1, "DEPTH": s.out_depth, "LANES": s.free,
+                                                  "W": s.out_t.w, "SLOTS": 1},
+                       {"clk": "clk", "we": f"{s.name}_we", "wslot": "1'b0", "wbank": f"{s.name}_bank",
+                        "waddr": f"{s.name}_addr", "wdata": f"{s.name}_wdata", "re": f"{hs[k + 1].name}_a_re",
+                        "rslot": "1'b0", "raddr": f"{hs[k + 1].name}_a_addr", "rdata": f"b_{s.name}_rdata"})
+    L += _inst("fdht_cell", "u_cell", c,
+               {"clk": "clk", "rst": "rst", "zx_valid": "zx_valid", "zx_ready": "zx_ready", "zx_data": "zx_data",
+                "zh_re": "zh_re", "zh_addr": "zh_addr", "zh_data": "zh_rdata", "hb_we": "hb_we", "hb_addr": "hb_addr",
+                "hb_data": "hb_data", "chain_start": "chain_start", "chain_done": f"{hs[-1].name}_done",
+                "m_tvalid": "m_axis_tvalid", "m_tready": "m_axis_tready", "m_tdata": "m_axis_tdata",
+                "m_tlast": "m_axis_tlast"})
+    L.append("endmodule")
+    return "\n".join(L) + "\n"
+
+
+def ooc_verilog(d: Design) -> str:
+    """``<top>_ooc``: the top behind serial I/O (a shift register loads the
+    input word, the output word is XOR-reduced into one registered bit), so
+    that a place and route on a real package can time the core whose AXI
+    words are wider than the package has pins. Used only for ECP5 Fmax."""
+    ib, ob = d.stream_width * d.in_t.w, d.n_state * d.res_t.w
+    return f"""// {d.top}_ooc: {d.top} with serial I/O for place and route (Fmax); not for use
+module {d.top}_ooc (
+    input  wire clk,
+    input  wire rst,
+    input  wire din,
+    input  wire s_valid,
+    input  wire s_last,
+    output wire s_ready,
+    input  wire m_ready,
+    output reg  dout,
+    output wire m_valid,
+    output wire m_last
+);
+    reg [{ib - 1}:0] sh;
+    wire [{ob - 1}:0] md;
+    always @(posedge clk) begin
+        sh <= {{sh[{max(ib - 2, 0)}:0], din}};
+        dout <= ^md;
+    end
+    {d.top} core (.clk(clk), .rst(rst), .s_axis_tdata(sh), .s_axis_tvalid(s_valid), .s_axis_tready(s_ready),
+        .s_axis_tlast(s_last), .m_axis_tdata(md), .m_axis_tvalid(m_valid), .m_axis_tready(m_ready),
+        .m_axis_tlast(m_last));
+endmodule
+"""
+
+
+def write(d: Design, rtl_dir: str) -> List[str]:
+    """Write the design into ``rtl_dir``: the modules, the top, the hex files.
+    Returns the Verilog sources (top last)."""
+    os.makedirs(rtl_dir, exist_ok=True)
+    srcs = []
+    for m in MODULES:
+        shutil.copyfile(os.path.join(TEMPLATES, m), os.path.join(rtl_dir, m))
+        srcs.append(m)
+    for name, text in d.files.items():
+        with open(os.path.join(rtl_dir, name), "w") as f:
+            f.write(text)
+    with open(os.path.join(rtl_dir, f"{d.top}.v"), "w") as f:
+        f.write(top_verilog(d))
+    srcs.append(f"{d.top}.v")
+    with open(os.path.join(rtl_dir, f"{d.top}_ooc.v"), "w") as f:
+        f.write(ooc_verilog(d))
+    return srcs
