@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from hls_project.accel import figures  # noqa: E402
 from hls_project.accel import model as cost  # noqa: E402
 from hls_project.accel import schedule  # noqa: E402
 from keras_model import ht  # noqa: E402
@@ -299,7 +300,7 @@ def test_model_cycles_follow_the_counted_trips(builds):
     counted = _trips(builds)
     layer = builds["layer"]
     sched = layer.schedule()
-    fig = cost.ht_layer(layer)
+    fig = figures.ht_layer(layer)
     busy = fig["processes_cycles_per_clip"]
     rows = {r["stage"]: r for r in fig["stages"]}
     pfx = f"config{layer.index}"

@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hls_project.accel import lint  # noqa: E402
+from hls_project.accel import figures  # noqa: E402
 from hls_project.accel import model as cost  # noqa: E402
 
 RULES = ("static-banks", "ports", "partition-limit", "no-partition-on-stream-of-blocks", "constant-tables",
@@ -138,7 +139,7 @@ def test_lint_ii_equals_the_cost_model(projects, k):
     assert res["ii"] == expected
     # and the hardware report's stage rows carry the same II
     for l in layers:
-        rows = {r["stage"]: r["ii"] for r in cost.ht_layer(l)["stages"]}
+        rows = {r["stage"]: r["ii"] for r in figures.ht_layer(l)["stages"]}
         assert rows == {st.name: res["ii"][f"config{l.index}.{st.name}"] for st in l.schedule().stages}
 
 

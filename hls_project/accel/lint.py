@@ -301,6 +301,9 @@ def lint(project: str) -> Dict[str, object]:
     kernel_ii = check_ports(srcs, rs["ports"])
     ii = {name: max(v, kernel_ii.get("ht_stage_stream" if name.split(".")[1] == "x0" else "ht_stage", 1))
           for name, v in ii.items()}
+    if not rs["carried-distance"].ok:  # without its distance the tool assumes 1: a RAM accumulator at II 2
+        ii = {name: max(v, rules.ii_carried(rules.ACC_LATENCY_RAM, 1)) if cfgs[name]["acc_rows"] > 1 else v
+              for name, v in ii.items()}
     rows = [{"rule": r.name, "source": r.source, "ok": r.ok, "failures": r.failures} for r in rs.values()]
     return {"rules": rows, "failed": [r.name for r in rs.values() if not r.ok], "ii": ii, "stages": len(cfgs)}
 
