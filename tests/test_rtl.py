@@ -155,7 +155,7 @@ def test_fx_cast_every_mode_equals_bitexact(tmp_path):
 
     from hls_project import bitexact
     from hls_project.rtl.generate import TEMPLATES
-    from keras_model.fixedtype import FixedType
+    from keras_model.common.fixedtype import FixedType
 
     iw, if_ = CAST_IN
     src, cases = _cast_all()

@@ -27,7 +27,7 @@ REPORT = "rtl_report.json"
 def layer_node(hls_model):
     nodes = [n for n in hls_model.get_layers() if n.class_name == "FDHTLSTM"]
     if not nodes:
-        from keras_model.errors import ConfigError
+        from keras_model.common.errors import ConfigError
 
         raise ConfigError("RTL: the model has no FDHT-LSTM layer")
     return nodes[0]
@@ -108,7 +108,7 @@ def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: i
 
 
 def _project_model(project_dir: str, cfg: Optional[Dict[str, Any]] = None):
-    from keras_model.config import load_config
+    from keras_model.common.config import load_config
 
     from .. import vendor
 

@@ -17,8 +17,8 @@ def main(argv=None) -> int:
     p.add_argument("--ecp5", action="store_true", help="Yosys synth_ecp5 + nextpnr-ecp5 (LFE5U-85F) Fmax")
     p.add_argument("--ready", type=float, default=0.5, help="output TREADY probability in the bit-exact run")
     a = p.parse_args(argv)
-    from keras_model.config import load_config
-    from keras_model.errors import ConfigError
+    from keras_model.common.config import load_config
+    from keras_model.common.errors import ConfigError
 
     from . import build
     from .tools import RTLToolError

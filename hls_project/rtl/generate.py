@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from keras_model.errors import ConfigError
+from keras_model.common.errors import ConfigError
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                          "templates", "rtl")
@@ -271,6 +271,60 @@ def _inst(module: str, name: str, params: Dict[str, object], ports: Dict[str, st
     return [f"    {module} #(\n{ps}\n    ) {name} (\n{pt}\n    );"]
 
 
+def _stage_sigs(s: StageRTL) -> List[str]:
+    return [f"    wire {s.name}_busy, {s.name}_done, {s.name}_a_re, {s.name}_we;",
+            f"    wire [15:0] {s.name}_a_addr, {s.name}_bank, {s.name}_addr;",
+            f"    wire [{s.free * s.out_t.w - 1}:0] {s.name}_wdata;"]
+
+def _stage_ports(s: StageRTL, start: str, a_data: str, stream: bool) -> Dict[str, str]:
+    return {"clk": "clk", "rst": "rst", "start": start, "busy": f"{s.name}_busy", "done": f"{s.name}_done",
+            "a_re": f"{s.name}_a_re", "a_addr": f"{s.name}_a_addr", "a_data": a_data,
+            "s_valid": "a0_valid" if stream else "1'b0", "s_ready": "a0_ready" if stream else "",
+            "s_data": "a0_data" if stream else f"{{{s.a_lanes * s.a_t.w}{{1'b0}}}}",
+            "o_we": f"{s.name}_we", "o_bank": f"{s.name}_bank", "o_addr": f"{s.name}_addr",
+            "o_data": f"{s.name}_wdata"}
+
+
+def _recurrence_verilog(d: Design) -> List[str]:
+    """The top's recurrence: h-box, the h-chain (one buffer each), z_h, the cell."""
+    L: List[str] = []
+    c = d.cell
+    sw_ = c["SW"]
+    L += ["    wire hb_we, chain_start, zh_re;", "    wire [15:0] hb_addr, zh_addr;", f"    wire [{sw_ - 1}:0] hb_data;",
+          f"    wire [{sw_ - 1}:0] hbox_rdata;", f"    wire [{4 * c['ZHW'] - 1}:0] zh_rdata;"]
+    hs = d.h
+    for s in hs:
+        L += _stage_sigs(s)
+        if s is not hs[-1]:
+            L += [f"    wire [{s.free * s.out_t.w - 1}:0] b_{s.name}_rdata;"]
+    L += _inst("ht_wbuf", "hbox", {"BANKS": 1, "DEPTH": c["HBOX"], "LANES": 1, "W": sw_, "SLOTS": 1},
+               {"clk": "clk", "we": "hb_we", "wslot": "1'b0", "wbank": "16'd0", "waddr": "hb_addr",
+                "wdata": "hb_data", "re": f"{hs[0].name}_a_re", "rslot": "1'b0", "raddr": f"{hs[0].name}_a_addr",
+                "rdata": "hbox_rdata"})
+    for k, s in enumerate(hs):
+        start = "chain_start" if k == 0 else f"{hs[k - 1].name}_done"
+        a_data = "hbox_rdata" if k == 0 else f"b_{hs[k - 1].name}_rdata"
+        L += _inst("ht_stage", s.name, s.params, _stage_ports(s, start, a_data, False))
+        if s is hs[-1]:
+            L += _inst("ht_wbuf", "zh", {"BANKS": 4, "DEPTH": s.out_depth, "LANES": 1, "W": s.out_t.w, "SLOTS": 1},
+                       {"clk": "clk", "we": f"{s.name}_we", "wslot": "1'b0", "wbank": f"{s.name}_bank",
+                        "waddr": f"{s.name}_addr", "wdata": f"{s.name}_wdata", "re": "zh_re", "rslot": "1'b0",
+                        "raddr": "zh_addr", "rdata": "zh_rdata"})
+        else:
+            L += _inst("ht_wbuf", f"b_{s.name}", {"BANKS": 1, "DEPTH": s.out_depth, "LANES": s.free,
+                                                  "W": s.out_t.w, "SLOTS": 1},
+                       {"clk": "clk", "we": f"{s.name}_we", "wslot": "1'b0", "wbank": f"{s.name}_bank",
+                        "waddr": f"{s.name}_addr", "wdata": f"{s.name}_wdata", "re": f"{hs[k + 1].name}_a_re",
+                        "rslot": "1'b0", "raddr": f"{hs[k + 1].name}_a_addr", "rdata": f"b_{s.name}_rdata"})
+    L += _inst("fdht_cell", "u_cell", c,
+               {"clk": "clk", "rst": "rst", "zx_valid": "zx_valid", "zx_ready": "zx_ready", "zx_data": "zx_data",
+                "zh_re": "zh_re", "zh_addr": "zh_addr", "zh_data": "zh_rdata", "hb_we": "hb_we", "hb_addr": "hb_addr",
+                "hb_data": "hb_data", "chain_start": "chain_start", "chain_done": f"{hs[-1].name}_done",
+                "m_tvalid": "m_axis_tvalid", "m_tready": "m_axis_tready", "m_tdata": "m_axis_tdata",
+                "m_tlast": "m_axis_tlast"})
+    return L
+
+
 def top_verilog(d: Design) -> str:
     sw, iw = d.stream_width, d.in_t.w
     H, rw = d.n_state, d.res_t.w
@@ -302,23 +356,10 @@ def top_verilog(d: Design) -> str:
                {"clk": "clk", "rst": "rst", "in_valid": "r_valid", "in_ready": "r_ready", "in_data": "r_data",
                 "out_valid": "a0_valid", "out_ready": "a0_ready", "out_data": "a0_data", "count": "a0_count"})
 
-    def stage_sigs(s: StageRTL) -> List[str]:
-        return [f"    wire {s.name}_busy, {s.name}_done, {s.name}_a_re, {s.name}_we;",
-                f"    wire [15:0] {s.name}_a_addr, {s.name}_bank, {s.name}_addr;",
-                f"    wire [{s.free * s.out_t.w - 1}:0] {s.name}_wdata;"]
-
-    def stage_ports(s: StageRTL, start: str, a_data: str, stream: bool) -> Dict[str, str]:
-        return {"clk": "clk", "rst": "rst", "start": start, "busy": f"{s.name}_busy", "done": f"{s.name}_done",
-                "a_re": f"{s.name}_a_re", "a_addr": f"{s.name}_a_addr", "a_data": a_data,
-                "s_valid": "a0_valid" if stream else "1'b0", "s_ready": "a0_ready" if stream else "",
-                "s_data": "a0_data" if stream else f"{{{s.a_lanes * s.a_t.w}{{1'b0}}}}",
-                "o_we": f"{s.name}_we", "o_bank": f"{s.name}_bank", "o_addr": f"{s.name}_addr",
-                "o_data": f"{s.name}_wdata"}
-
     # ---- x-chain: stages joined by ping-pong word buffers ----
     xs = d.x
     for k, s in enumerate(xs):
-        L += stage_sigs(s)
+        L += _stage_sigs(s)
         L += [f"    wire pp_{s.name}_free, pp_{s.name}_full, pp_{s.name}_wslot, pp_{s.name}_rslot, "
               f"pp_{s.name}_cdone;",
               f"    wire [{s.out_banks * s.free * s.out_t.w - 1}:0] b_{s.name}_rdata;",
@@ -334,7 +375,7 @@ def top_verilog(d: Design) -> str:
             p = xs[k - 1]
             start = f"pp_{p.name}_full && pp_{s.name}_free"
             a_data = f"b_{p.name}_rdata[{s.a_lanes * s.a_t.w - 1}:0]"
-        L += _inst("ht_stage", s.name, s.params, stage_ports(s, start, a_data, k == 0))
+        L += _inst("ht_stage", s.name, s.params, _stage_ports(s, start, a_data, k == 0))
         consumer = f"{xs[k + 1].name}" if k + 1 < len(xs) else "drain"
         L += _inst("ht_pp", f"pp_{s.name}", {},
                    {"clk": "clk", "rst": "rst", "p_done": f"{s.name}_done", "c_done": f"{consumer}_done",
@@ -358,41 +399,7 @@ def top_verilog(d: Design) -> str:
                {"clk": "clk", "rst": "rst", "in_valid": "zx_in_valid", "in_ready": "", "in_data": "zx_in_data",
                 "out_valid": "zx_valid", "out_ready": "zx_ready", "out_data": "zx_data", "count": "zx_count"})
 
-    # ---- recurrence: h-box, the h-chain (one buffer each), z_h, the cell ----
-    c = d.cell
-    sw_ = c["SW"]
-    L += ["    wire hb_we, chain_start, zh_re;", "    wire [15:0] hb_addr, zh_addr;", f"    wire [{sw_ - 1}:0] hb_data;",
-          f"    wire [{sw_ - 1}:0] hbox_rdata;", f"    wire [{4 * c['ZHW'] - 1}:0] zh_rdata;"]
-    hs = d.h
-    for s in hs:
-        L += stage_sigs(s)
-        if s is not hs[-1]:
-            L += [f"    wire [{s.free * s.out_t.w - 1}:0] b_{s.name}_rdata;"]
-    L += _inst("ht_wbuf", "hbox", {"BANKS": 1, "DEPTH": c["HBOX"], "LANES": 1, "W": sw_, "SLOTS": 1},
-               {"clk": "clk", "we": "hb_we", "wslot": "1'b0", "wbank": "16'd0", "waddr": "hb_addr",
-                "wdata": "hb_data", "re": f"{hs[0].name}_a_re", "rslot": "1'b0", "raddr": f"{hs[0].name}_a_addr",
-                "rdata": "hbox_rdata"})
-    for k, s in enumerate(hs):
-        start = "chain_start" if k == 0 else f"{hs[k - 1].name}_done"
-        a_data = "hbox_rdata" if k == 0 else f"b_{hs[k - 1].name}_rdata"
-        L += _inst("ht_stage", s.name, s.params, stage_ports(s, start, a_data, False))
-        if s is hs[-1]:
-            L += _inst("ht_wbuf", "zh", {"BANKS": 4, "DEPTH": s.out_depth, "LANES": 1, "W": s.out_t.w, "SLOTS": 1},
-                       {"clk": "clk", "we": f"{s.name}_we", "wslot": "1'b0", "wbank": f"{s.name}_bank",
-                        "waddr": f"{s.name}_addr", "wdata": f"{s.name}_wdata", "re": "zh_re", "rslot": "1'b0",
-                        "raddr": "zh_addr", "rdata": "zh_rdata"})
-        else:
-            L += _inst("ht_wbuf", f"b_{s.name}", {"BANKS": 1, "DEPTH": s.out_depth, "LANES": s.free,
-                                                  "W": s.out_t.w, "SLOTS": 1},
-                       {"clk": "clk", "we": f"{s.name}_we", "wslot": "1'b0", "wbank": f"{s.name}_bank",
-                        "waddr": f"{s.name}_addr", "wdata": f"{s.name}_wdata", "re": f"{hs[k + 1].name}_a_re",
-                        "rslot": "1'b0", "raddr": f"{hs[k + 1].name}_a_addr", "rdata": f"b_{s.name}_rdata"})
-    L += _inst("fdht_cell", "u_cell", c,
-               {"clk": "clk", "rst": "rst", "zx_valid": "zx_valid", "zx_ready": "zx_ready", "zx_data": "zx_data",
-                "zh_re": "zh_re", "zh_addr": "zh_addr", "zh_data": "zh_rdata", "hb_we": "hb_we", "hb_addr": "hb_addr",
-                "hb_data": "hb_data", "chain_start": "chain_start", "chain_done": f"{hs[-1].name}_done",
-                "m_tvalid": "m_axis_tvalid", "m_tready": "m_axis_tready", "m_tdata": "m_axis_tdata",
-                "m_tlast": "m_axis_tlast"})
+    L += _recurrence_verilog(d)
     L.append("endmodule")
     return "\n".join(L) + "\n"
 
