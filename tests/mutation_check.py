@@ -89,8 +89,10 @@ MUTATIONS = [
              "int i = int(x * N / 8) +",
              [BITEXACT], (("FDHT_BITEXACT_CASES", FAST_CASES),)),
     Mutation("lane-map", "the A lane map of every stage reversed within the word",
-             "hls_project/accel/stages.py", "                out.append(sum(d.get(i, 0) * a_str[i] for i in a_lv))",
-             "                out.append(self.word_lanes(self.a_idx) - 1 - sum(d.get(i, 0) * a_str[i] for i in a_lv))",
+             "hls_project/accel/stages.py",
+             "        return self.lane_map([i for i in self.a_idx if self.q[i] > 1])",
+             "        return [self.word_lanes(self.a_idx) - 1 - v\n"
+             "                for v in self.lane_map([i for i in self.a_idx if self.q[i] > 1])]",
              [BITEXACT], (("FDHT_BITEXACT_CASES", FAST_CASES),)),
     Mutation("gate-table", "the tanh table built from expf instead of tanhf (a wrong constant ROM)",
              "hls_project/accel/writer.py",

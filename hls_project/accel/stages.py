@@ -194,16 +194,20 @@ class Stage:
         n = int(math.prod(self.q[i] for i in lv))
         return [{i: int(g.ravel()[k]) for i, g in zip(lv, grids)} for k in range(n)]
 
-    def a_lane_map(self) -> List[int]:
-        """For product (f, s) (f: output lane, s: sum lane): its lane in the A word."""
-        a_lv = [i for i in self.a_idx if self.q[i] > 1]
-        a_str = dict(zip(a_lv, _c_strides([self.q[i] for i in a_lv])))
+    def lane_map(self, word: Sequence[str]) -> List[int]:
+        """For product (f, s) (f: output lane, s: sum lane): its lane in a word
+        whose lane digits are ``word`` (C order)."""
+        strides = dict(zip(word, _c_strides([self.q[i] for i in word])))
         out = []
         for f in self.lane_digits(self.out_idx):
             for s in self.lane_digits(self.summed):
                 d = {**f, **s}
-                out.append(sum(d.get(i, 0) * a_str[i] for i in a_lv))
+                out.append(sum(d.get(i, 0) * strides[i] for i in word))
         return out
+
+    def a_lane_map(self) -> List[int]:
+        """Each product's lane in the A word."""
+        return self.lane_map([i for i in self.a_idx if self.q[i] > 1])
 
 
 def is_gate(i: str) -> bool:

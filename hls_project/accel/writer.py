@@ -73,15 +73,8 @@ def _uarr(values: Sequence[int]) -> str:
 
 
 def b_lane_map(st: Stage) -> List[int]:
-    """For product (f, s): its lane in the ROM word (B does not depend on the A-only lanes)."""
-    lv = b_lane_digits(st)
-    strides = dict(zip(lv, _c_strides([st.q[i] for i in lv])))
-    out = []
-    for f in st.lane_digits(st.out_idx):
-        for s in st.lane_digits(st.summed):
-            d = {**f, **s}
-            out.append(sum(d.get(i, 0) * strides[i] for i in lv))
-    return out
+    """Each product's lane in the ROM word (B does not depend on the A-only lanes)."""
+    return st.lane_map(b_lane_digits(st))
 
 
 def rom(st: Stage, table: np.ndarray, full: Dict[str, int], lo: Dict[str, int]) -> np.ndarray:
