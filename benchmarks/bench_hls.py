@@ -8,7 +8,7 @@ same ``Dense(10)`` + ``Activation('softmax')`` head, untrained (seeded),
 converted with hls4ml 1.3.0:
 
 * **fdht**: our ``FDHTLSTM`` (modes 4x4x4x17 -> 4x4x4x4, rank 5) through the
-  project's extension (``hls_project.flow.convert``, the types ``build.py``
+  project's extension (``hls_project.flow.pipeline.convert``, the types ``build.py``
   would use) at ``io_stream`` (the streaming accelerator, default lanes);
 * **lstm**: ``keras.layers.LSTM(64)`` through hls4ml's own LSTM
   (``nnet_recurrent.h``) with one uniform ``ap_fixed<16,6>`` for every
@@ -97,7 +97,7 @@ def convert_fdht(model, out_dir, x, probs, x_train):
     """Our layer, exactly as build.py converts it (default config)."""
     import numpy as np
 
-    from hls_project import flow
+    from hls_project.flow import pipeline as flow
     from keras_model.common.config import CONFIG_DIR, load_config
 
     cfg = load_config(os.path.join(CONFIG_DIR, "default.yml"), {"hls": {"output_dir": out_dir, "io_type": "io_stream"}})
@@ -115,8 +115,7 @@ def convert_stock(model, out_dir, x, probs):
     """hls4ml's own LSTM with every type of every layer = STOCK_TYPE."""
     import hls4ml
 
-    from hls_project import plugin
-
+    from hls_project.ext import plugin
     plugin.install()  # hls4ml's Keras-2 parser for this tf_keras model
 
     hc = hls4ml.utils.config_from_keras_model(model, granularity="name", default_precision=STOCK_TYPE,
@@ -147,8 +146,7 @@ def timed_build(project_dir: str, fast: bool = True):
     """The testbench build build.py runs (csim.build_command), alone; returns
     (wall seconds, peak RSS bytes of g++ and its children). ``fast=False``:
     without -DHT_FAST_CSIM (hls.csim_arithmetic: ap_types)."""
-    from hls_project import csim
-
+    from hls_project.flow import csim
     cmd = csim.build_command(project_dir, PROJECT, fast=fast)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=project_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -168,8 +166,7 @@ def timed_csim(project_dir: str, n: int, n_out: int, repeats: int = 3):
     it, and the machine's noise only adds."""
     import numpy as np
 
-    from hls_project import csim
-
+    from hls_project.flow import csim
     times = []
     for _ in range(repeats):
         proc = subprocess.Popen([os.path.join(project_dir, "csim")], cwd=project_dir,
@@ -214,7 +211,7 @@ def marginal_instructions(project_dir: str, n_small: int = 2, n_large: int = 6):
 
 def weight_storage(hm):
     """Sum over weight variables of entries x bit width, and the entry count."""
-    from hls_project.flow import weight_bits
+    from hls_project.flow.pipeline import weight_bits
 
     wb = weight_bits(hm)
     entries = sum(v["entries"] for rows in wb["per_layer"].values() for v in rows.values())
@@ -275,8 +272,7 @@ def sizeof_fixed(project_dir: str, type_text: str) -> int:
     """sizeof(<type_text>) in g++ with the project's ap_types (a 3-line probe)."""
     import tempfile as _tf
 
-    from hls_project import csim
-
+    from hls_project.flow import csim
     with _tf.TemporaryDirectory() as d:
         src = os.path.join(d, "probe.cpp")
         with open(src, "w") as f:
@@ -371,13 +367,12 @@ def main(argv=None) -> int:
                                   "ap_types_identical": f.read() == ap_log})
             bits, entries, per_layer = weight_storage(hm)
             if kind == "fdht":
-                from hls_project.accel import figures, model as cycle_model
-
+                from hls_project.report import figures
+                from hls_project.accel import model as cycle_model
                 head = figures.model_figures(hm, 5.0)["headline"]
                 model_cycles, model_dsp = head["latency_cycles_per_clip"], head["dsp"]
             else:
-                from hls_project import reports
-
+                from hls_project.report import assemble as reports
                 est = cycle_model.dense_lstm_estimate(N_IN, H, T, 1, 16)
                 model_cycles, model_dsp = est["cycles_per_clip"], est["dsp"]
             rnn = m.layers[1]

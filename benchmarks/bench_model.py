@@ -24,8 +24,9 @@ sys.path.insert(0, ROOT)
 
 
 def figures(config_path: str, sample_shape, n_classes: int, lanes: int, backend=None):
-    from hls_project import flow
-    from hls_project.accel import figures, model as cycle_model
+    from hls_project.flow import pipeline as flow
+    from hls_project.report import figures
+    from hls_project.accel import model as cycle_model
     from keras_model.common.config import load_config, merge
     from keras_model.models import build_model
 
@@ -43,8 +44,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lanes", default="64,256", help="comma-separated lane budgets (the recommended one is added)")
     ap.add_argument("--backend", default=None, choices=["Vivado", "Vitis"], help="override the configs' hls.backend")
     args = ap.parse_args(argv)
-    from hls_project.accel import figures, model as cycle_model
-
+    from hls_project.report import figures
+    from hls_project.accel import model as cycle_model
     asked = [int(v) for v in args.lanes.split(",")]
     cases = [("UCF11 shape (configs/ucf11.yml)", os.path.join(ROOT, "configs", "ucf11.yml"), (6, 120, 160, 3), 11),
              ("default model (configs/default.yml)", os.path.join(ROOT, "configs", "default.yml"), (8, 32, 32, 1), 4)]

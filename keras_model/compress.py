@@ -1,6 +1,6 @@
-"""Compress a trained LSTM into an FDHT-LSTM: ``python -m keras_model.compress``.
+"""Compress a trained LSTM into an FDHT-LSTM: ``fdht compress``.
 
-    python -m keras_model.compress --model trained.h5 [--data X.npz] \\
+    fdht compress --model trained.h5 [--data X.npz] \\
         (--ranks R | --ranks full | --param-budget N [--mac-budget M]) \\
         [--epochs E] [--qat] --output-dir DIR
 
@@ -30,19 +30,15 @@ exits 2 without writing anything.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import sys
 import time
 from typing import Any, Dict, Optional
 
 import numpy as np
 
 from .common.atomic import new_dir
-from .cli import ArgumentParser, add_common, int_at_least, run_command
-from .common.config import build_dir, data_file_override, load_config
 from .common.errors import ConfigError, DataError, FlowError
 from .common.logs import info, keras_verbosity, progress_to_stderr
 
@@ -345,69 +341,3 @@ def _write(out_dir: str, model, report: Dict[str, Any]) -> None:
         with open(os.path.join(tmp, "compress_report.json"), "w") as f:
             json.dump(report, f, indent=2)
             f.write("\n")
-
-
-# --------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------
-
-
-def build_parser(prog: str = "python -m keras_model.compress") -> argparse.ArgumentParser:
-    p = ArgumentParser(prog=prog,
-                       description="Compress a trained LSTM model into an FDHT-LSTM by HT-SVD, then fine-tune it.")
-    p.add_argument("--model", required=True, help="trained Keras model (.h5/.keras) with one LSTM/QLSTM/fdht/ht/tt layer")
-    p.add_argument("--data", default=None, help="the .npz data set it was trained on (default: the config's data)")
-    p.add_argument("--config", default=None, help="YAML config: data, train (fine-tuning), quantization (--qat)")
-    p.add_argument("--ranks", default=None, help="one HT rank for every node (capped per node), or 'full' (exact)")
-    p.add_argument("--param-budget", type=int_at_least(1), default=None,
-                   help="choose modes and ranks with at most this many recurrent parameters (cores + bias)")
-    p.add_argument("--mac-budget", type=int_at_least(1), default=None,
-                   help="choose modes and ranks with at most this many MACs per time step")
-    p.add_argument("--input-modes", default=None, help="input modes of [x;h] (padded), e.g. 6x6x6x5 (default derived)")
-    p.add_argument("--output-modes", default=None, help="output modes of 4H, e.g. 4x4x4x2 (default derived)")
-    p.add_argument("--epochs", type=int_at_least(0), default=5, help="fine-tuning epochs (default 5; 0 = none)")
-    p.add_argument("--learning-rate", type=float, default=None, help="fine-tuning Adam lr (default train.learning_rate)")
-    p.add_argument("--qat", action="store_true", help="fine-tune through the config's QKeras quantizers")
-    p.add_argument("--output-dir", default=None, help="output folder (default build/compress/<model file stem>)")
-    return add_common(p)
-
-
-def run(args) -> int:
-    ranks = parse_ranks(args.ranks)
-    input_modes = parse_modes(args.input_modes, "--input-modes")
-    output_modes = parse_modes(args.output_modes, "--output-modes")
-    if args.learning_rate is not None and not args.learning_rate > 0:
-        raise ConfigError(f"--learning-rate must be > 0, got {args.learning_rate}")
-    overrides: Dict[str, Any] = {}
-    if args.data:
-        overrides["data"] = data_file_override(args.data)
-    cfg = load_config(args.config, overrides)
-    stem = os.path.splitext(os.path.basename(os.path.dirname(os.path.abspath(args.model))
-                                             if os.path.basename(args.model) == "model.h5"
-                                             else args.model))[0]
-    out_dir = args.output_dir or os.path.join(build_dir(), "compress", stem)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ConfigError(f"--output-dir {out_dir} exists and is not a folder")
-    report = compress(args.model, cfg, out_dir, ranks=ranks, param_budget=args.param_budget,
-                      mac_budget=args.mac_budget, input_modes=input_modes, output_modes=output_modes,
-                      epochs=args.epochs, learning_rate=args.learning_rate, qat=args.qat)
-    f = report["fdht"]
-    print()
-    print(f"source      {report['source']['kind']}, {report['source']['rnn_params']:,} recurrent parameters, "
-          f"test accuracy {report['source']['test_accuracy']:.4f}")
-    print(f"FDHT-LSTM   {'x'.join(map(str, f['input_modes']))} -> {'x'.join(map(str, f['output_modes']))}, "
-          f"{f['rnn_params']:,} recurrent parameters ({f['compression_vs_source']:,.1f}x fewer), "
-          f"{f['macs_per_step']:,} MACs per step")
-    print(f"W_mega      relative reconstruction error {report['reconstruction_error']:.4g}")
-    print(f"accuracy    {report['accuracy_after_decomposition']:.4f} straight after, "
-          f"{report['accuracy_after_fine_tune']:.4f} after {report['fine_tune']['epochs']} fine-tune epoch(s)")
-    print(f"wrote {os.path.join(out_dir, 'model.h5')} and compress_report.json")
-    return 0
-
-
-def main(argv=None, prog: str = "python -m keras_model.compress") -> int:
-    return run_command(build_parser, run, argv, prog)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

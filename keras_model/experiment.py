@@ -1,6 +1,6 @@
-"""Compare the LSTM kinds on one data set: ``python -m keras_model.experiment``.
+"""Compare the LSTM kinds on one data set: ``fdht experiment``.
 
-    python -m keras_model.experiment --config configs/sample_videos.yml \\
+    fdht experiment --config configs/sample_videos.yml \\
         [--data build/x.npz] [--kinds fdht,ht,tt,dense] [--epochs N] \\
         [--seeds 3] [--lr-grid 0.001,0.003,0.01] \\
         [--output-dir build/experiments/<config name>] [--no-models]
@@ -51,20 +51,16 @@ before anything is trained.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import gc
 import json
 import math
 import os
 import shutil
-import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from .common.atomic import new_dir
-from .cli import ArgumentParser, add_common, add_output_dir, int_at_least, run_command
-from .common.config import KINDS, build_dir, data_file_override, load_config
+from .common.config import KINDS
 from .common.errors import ConfigError, FlowError
 from .common.logs import info
 
@@ -483,64 +479,3 @@ def write_outputs(results: Dict[str, Any], work_dir: str) -> None:
     with open(os.path.join(work_dir, "results.md"), "w") as f:
         f.write(format_markdown(results))
     plot_results(results, os.path.join(work_dir, PLOT_NAME))
-
-
-# --------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------
-
-
-def build_parser(prog: str = "python -m keras_model.experiment") -> argparse.ArgumentParser:
-    p = ArgumentParser(prog=prog,
-                description="Train fdht/ht/tt/dense LSTMs on one data set and tabulate size, cost and accuracy.")
-    p.add_argument("--config", default=None, help="YAML config (default: the built-in defaults)")
-    p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
-    p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated kinds (default {','.join(KINDS)})")
-    p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
-    p.add_argument("--seeds", type=int_at_least(1), default=DEFAULT_SEEDS,
-                   help=f"seeds per kind at its chosen learning rate (default {DEFAULT_SEEDS}: 0, 1, 2)")
-    p.add_argument("--lr-grid", default=",".join(map(str, DEFAULT_LR_GRID)),
-                   help="learning rates tried per kind, chosen on the validation split "
-                        f"(default {','.join(map(str, DEFAULT_LR_GRID))}; one value = no search)")
-    add_output_dir(p, "output folder (default build/experiments/<config name>)")
-    p.add_argument("--no-models", action="store_true", help="do not keep the trained models in <output-dir>/models")
-    return add_common(p)
-
-
-def run(args) -> int:
-    kinds = parse_kinds(args.kinds)
-    lr_grid = parse_lr_grid(args.lr_grid)
-    overrides: Dict[str, Any] = {}
-    if args.data:
-        overrides["data"] = data_file_override(args.data)
-    if args.epochs is not None:
-        overrides["train"] = {"epochs": args.epochs}
-    cfg = load_config(args.config, overrides)
-    out_dir = args.output_dir or os.path.join(build_dir(), "experiments", cfg["_name"])
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ConfigError(f"--output-dir {out_dir} exists and is not a folder")
-    from .data import load_dataset
-
-    dataset = load_dataset(cfg["data"])  # once, before anything is trained
-    with new_dir(out_dir) as tmp:
-        base = int(cfg["train"]["seed"])
-        results = run_experiment(cfg, kinds, tmp, dataset=dataset, strategy=select_strategy(),
-                                 keep_models=not args.no_models, final_dir=out_dir, lr_grid=lr_grid,
-                                 seeds=[base + k for k in range(args.seeds)])
-        write_outputs(results, tmp)
-    print()
-    print(format_table(results["rows"]))
-    print(f"\nwrote {os.path.join(out_dir, 'results.md')}, results.json and {PLOT_NAME}")
-    failed = [r["kind"] for r in results["rows"] if r.get("error")]
-    if failed:
-        print(f"error: training failed for {', '.join(failed)} (see the table)", file=sys.stderr)
-        return 1
-    return 0
-
-
-def main(argv=None, prog: str = "python -m keras_model.experiment") -> int:
-    return run_command(build_parser, run, argv, prog)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -180,7 +180,7 @@ def load_keras_model(path) -> keras.Model:
     import os
 
     if not os.path.exists(path):
-        raise DataError(f"model file {path} does not exist; train one with python -m keras_model.train or pass --model")
+        raise DataError(f"model file {path} does not exist; train one with fdht train or pass --model")
     try:
         from qkeras.utils import _add_supported_quantized_objects
         objs = dict(CUSTOM_OBJECTS)

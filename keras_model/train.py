@@ -1,4 +1,4 @@
-"""Train a model from a config: ``python -m keras_model.train --config configs/default.yml``.
+"""Train a model from a config: ``fdht train --config configs/default.yml``.
 
 Seeds everything, trains with early stopping on a validation split taken
 from the training set, evaluates on the test set and saves under
@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from .common.atomic import new_dir
-from .common.config import build_dir, config_hash, data_file_override, load_config
+from .common.config import build_dir, config_hash
 from .common.errors import FlowError
 from .common.logs import info, keras_verbosity, progress_to_stderr
 
@@ -196,47 +195,3 @@ def cached_or_train(cfg: Dict[str, Any], dataset=None, log=info):
             return load_keras_model(path), metrics, path, True
     model, metrics, path = train(cfg, dataset=dataset, log=log)
     return model, metrics, path, False
-
-
-def build_parser(prog: str = "python -m keras_model.train"):
-    from .cli import ArgumentParser, add_common, add_output_dir
-
-    p = ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
-    p.add_argument("--config", default=None, help="YAML config (default: built-in defaults = configs/default.yml)")
-    p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
-    p.add_argument("--kind", default=None, choices=["fdht", "ht", "tt", "dense"], help="override model.kind")
-    p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
-    p.add_argument("--param-budget", type=int, default=None,
-                   help="fdht: choose modes and ranks with at most this many recurrent parameters (model.param_budget)")
-    p.add_argument("--mac-budget", type=int, default=None,
-                   help="fdht: ... and at most this many MACs per time step (model.mac_budget)")
-    add_output_dir(p, "output folder (default build/models/<name>-<kind>-<hash>)")
-    return add_common(p)
-
-
-def run(args) -> int:
-    overrides: Dict[str, Any] = {}
-    if args.data:
-        overrides["data"] = data_file_override(args.data)
-    if args.kind:
-        overrides.setdefault("model", {})["kind"] = args.kind
-    if args.epochs is not None:
-        overrides.setdefault("train", {})["epochs"] = args.epochs
-    for key in ("param_budget", "mac_budget"):
-        if getattr(args, key) is not None:
-            overrides.setdefault("model", {})[key] = getattr(args, key)
-    cfg = load_config(args.config, overrides)
-    _, metrics, path = train(cfg, out_dir=args.output_dir)
-    print(json.dumps({k: metrics[k] for k in ("kind", "model_params", "rnn_params", "macs_per_step",
-                                               "test_accuracy", "epochs_run", "train_seconds")}))
-    return 0
-
-
-def main(argv=None, prog: str = "python -m keras_model.train") -> int:
-    from .cli import run_command
-
-    return run_command(build_parser, run, argv, prog)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hls_project.accel import figures  # noqa: E402
+from hls_project.report import figures  # noqa: E402
 from hls_project.accel import model as cost  # noqa: E402
 from hls_project.accel import schedule  # noqa: E402
 from keras_model import ht  # noqa: E402
@@ -178,7 +178,7 @@ def _model():
 
 
 def _project(tmp: Path, model, x, io_type: str, name: str):
-    from hls_project import flow
+    from hls_project.flow import pipeline as flow
     from keras_model.common.config import DEFAULTS, merge
 
     cfg = merge(DEFAULTS, {"hls": {"io_type": io_type, "stream_width": 8, "lanes": 12}})
@@ -193,8 +193,7 @@ def _project(tmp: Path, model, x, io_type: str, name: str):
 
 
 def _build(prj: Path, flags):
-    from hls_project import csim
-
+    from hls_project.flow import csim
     cmd = csim.build_command(str(prj), "myproject") + list(flags)
     return subprocess.Popen(cmd, cwd=prj, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -244,8 +243,7 @@ def _trips(builds):
 
 
 def test_stream_equals_parallel_and_keras(builds):
-    from hls_project import csim
-
+    from hls_project.flow import csim
     r_s = _run(builds["stream"], {"HT_TRIP_FILE": str(builds["stream"] / "trips.txt")})
     assert r_s.returncode == 0, r_s.stderr[-2000:]
     r_p = _run(builds["parallel"])
@@ -378,7 +376,9 @@ def test_htdense_stream_equals_parallel_and_keras(tmp_path):
         pytest.skip("needs g++ on PATH")
     from keras_model.common.keras2 import keras
 
-    from hls_project import csim, flow
+    from hls_project.flow import csim
+
+    from hls_project.flow import pipeline as flow
     from keras_model.common.config import DEFAULTS, merge
     from keras_model.layers import HTDense
 

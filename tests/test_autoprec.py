@@ -1,4 +1,4 @@
-"""hls.precision: auto (hls_project/autoprec.py) on a small FDHT-LSTM: the
+"""hls.precision: auto (hls_project/numerics/autoprec.py) on a small FDHT-LSTM: the
 chosen types reach the calibration target, never saturate on the
 calibration data (range check 0), stay <= 18 bits, are narrower than the
 16-bit default, and the search is steered (it widens what the attribution
@@ -12,13 +12,15 @@ from test_bitexact import _model
 
 
 def test_auto_types_reach_the_target_without_saturating(tmp_path):
-    from hls_project import autoprec, bitexact, flow
-    from hls_project.convert import convert
-    from hls_project.profiling import range_check
+    from hls_project.numerics import autoprec
+    from hls_project.numerics import bitexact
+    from hls_project.flow import pipeline as flow
+    from hls_project.flow.convert import convert
+    from hls_project.numerics.profiling import range_check
     from keras_model.common import fixedtype
     from keras_model.common.config import DEFAULTS, merge
 
-    from hls_project.fidelity import keras_logits
+    from hls_project.numerics.fidelity import keras_logits
 
     model, x = _model("lstm_d3_stream")
     rng = np.random.default_rng(9)

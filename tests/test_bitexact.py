@@ -1,5 +1,5 @@
 """csim equals an independent bit-exact numpy model of the fixed-point
-arithmetic (hls_project/bitexact.py) exactly, on 13 random small shapes:
+arithmetic (hls_project/numerics/bitexact.py) exactly, on 13 random small shapes:
 FDHT-LSTM and HTDense, d = 2..4, io_parallel and io_stream, several default
 precisions, sequences and frames, return_sequences, QKeras quantized
 activations. "Exactly" means: every
@@ -100,7 +100,7 @@ def _model(name):
 def hls_model(name, out: Path, **hls):
     """(hls model, Keras model, inputs, Keras outputs) of case ``name``
     converted into ``out`` (not written); ``hls``: overrides of the hls section."""
-    from hls_project import flow
+    from hls_project.flow import pipeline as flow
     from keras_model.common.config import DEFAULTS, merge
 
     _, _, _, _, _, _, io, prec, width, _ = CASES[name]
@@ -122,8 +122,7 @@ def _convert(name, tmp: Path):
 
 
 def _build(prj: Path, fast: bool = True):
-    from hls_project import csim
-
+    from hls_project.flow import csim
     cmd = csim.build_command(str(prj), "myproject", opt="-O0", fast=fast)
     return subprocess.Popen(cmd, cwd=prj, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -159,8 +158,7 @@ def _grid(values, prec):
 
 
 def _compare(prj: Path, hm, **kw):
-    from hls_project import bitexact
-
+    from hls_project.numerics import bitexact
     rows = (prj / "tb_data" / "tb_input_features.dat").read_text().splitlines()
     x = bitexact.testbench_input(rows)
     ref = bitexact.predict(hm, x, **kw)

@@ -4,6 +4,7 @@ check, the sweep folder, the frame-size convention."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -13,17 +14,21 @@ import numpy as np
 import pytest
 
 from hls_project import cli as fdht_cli
-from keras_model import cli, ht
+from hls_project.cli import common as cli
+from keras_model import ht
 from keras_model.common.errors import ConfigError, DataError, ShapeError, ToolError
+from hls_project.cli import main as fdht_main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_fdht_help_lists_every_subcommand(capsys):
-    assert fdht_cli.main(["--help"]) == 0
+    with pytest.raises(SystemExit) as info:
+        fdht_cli.main(["--help"])
+    assert info.value.code == 0
     out = capsys.readouterr().out
-    for name in ("train", "build", "sweep", "report", "prepare", "sample-videos", "experiment", "compress"):
-        assert f"\n  {name} " in out
+    for name in ("train", "build", "sweep", "report", "lint", "prepare", "sample-videos", "experiment", "compress"):
+        assert re.search(rf"^\s+{name}\s+\S", out, re.M), name
 
 
 @pytest.mark.parametrize("name", sorted(fdht_cli.COMMANDS))
@@ -41,7 +46,7 @@ def test_every_subcommand_has_help_and_shared_flags(name, capsys):
 
 def test_unknown_command_and_option_exit_2(capsys):
     assert fdht_cli.main(["bild"]) == 2
-    assert "unknown command 'bild'" in capsys.readouterr().err
+    assert "invalid choice: 'bild'" in capsys.readouterr().err
     assert fdht_cli.main(["--nope", "build"]) == 2
     assert fdht_cli.main([]) == 2
 
@@ -86,7 +91,7 @@ def test_closed_stdout_ends_quietly(args):
 def test_closed_stdout_while_a_command_prints_its_result():
     """A result printed after the reader left (``fdht ... | head`` on a long
     report): no traceback, status 141, whatever the buffering."""
-    probe = ("from keras_model import cli\n"
+    probe = ("from hls_project.cli import common as cli\n"
              "def run(args):\n"
              "    for i in range(100000):\n"
              "        print('line', i)\n"
@@ -102,7 +107,7 @@ def test_fdht_help_piped_to_head_prints_one_line():
     proc = subprocess.run(["bash", "-c", shell], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-    assert proc.stdout.startswith("``fdht``") and proc.stdout.count("\n") == 1
+    assert proc.stdout.startswith("usage: fdht") and proc.stdout.count("\n") == 1
 
 
 def test_workdir_moves_generated_files(tmp_path, monkeypatch):
@@ -161,7 +166,7 @@ def test_wheel_ships_templates_configs_and_the_fdht_script(tmp_path):
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         entries = z.read(entry).decode()
         assert "fdht = hls_project.cli:main" in entries
-        assert "[hls4ml.backends]\nfdht = hls_project.plugin:register" in entries
+        assert "[hls4ml.backends]\nfdht = hls_project.ext.plugin:register" in entries
         z.extractall(tmp_path / "site")
     packages = sorted(str(p.parent.relative_to(ROOT)) for top in ("keras_model", "hls_project")
                       for p in (ROOT / top).rglob("__init__.py"))
@@ -172,7 +177,7 @@ def test_wheel_ships_templates_configs_and_the_fdht_script(tmp_path):
     for cfg in ("default.yml", "ucf11.yml", "default_q8.yml"):
         assert f"keras_model/configs/{cfg}" in names
     probe = ("import sys; sys.path.insert(0, sys.argv[1]);"
-             "from hls_project.extension import TEMPLATE_DIR; from keras_model.common.config import CONFIG_DIR, build_dir;"
+             "from hls_project.ext.registry import TEMPLATE_DIR; from keras_model.common.config import CONFIG_DIR, build_dir;"
              "print(TEMPLATE_DIR); print(CONFIG_DIR); print(build_dir())")
     other = tmp_path / "elsewhere"
     other.mkdir()
@@ -241,10 +246,8 @@ def _video_tree(root, layout):
 
 
 def test_prepare_checks_the_layout_before_decoding(tmp_path, capsys):
-    from keras_model.data import prepare
-
     _video_tree(tmp_path / "v", {"a": {"g1": 2, "g2": 2}, "b": {"": 1}})
-    code = prepare.main(["--video-dir", str(tmp_path / "v"), "--output", str(tmp_path / "o.npz"), "--no-progress"])
+    code = fdht_main(["prepare", "--video-dir", str(tmp_path / "v"), "--output", str(tmp_path / "o.npz"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "class 'b' has only one clip" in err
     assert "skipped" not in err  # nothing was decoded
@@ -276,16 +279,23 @@ def test_frame_size_convention_is_width_x_height():
         frame_size_hw([120, 160])
 
 
-def test_build_py_and_python_m_forms_are_the_same_commands():
-    from hls_project import build_cmd
-    from keras_model import compress, experiment, train
-    from keras_model.data import prepare, sample_videos
+def test_build_py_is_fdht_build_and_argparse_lives_in_the_cli_package():
+    """One parser per subcommand (``configure`` + ``set_defaults(func=run)``),
+    all under hls_project/cli; ``python build.py`` runs ``fdht build``."""
+    import importlib
 
     src = (ROOT / "build.py").read_text()
-    assert "from hls_project.build_cmd import main" in src
-    for module in (build_cmd, train, prepare, sample_videos, experiment, compress):
-        assert callable(module.build_parser) and callable(module.run)
-        assert module.__name__ in {m for m, _, _ in fdht_cli.COMMANDS.values()}
+    assert "from hls_project.cli.build import main" in src
+    for name, (module_name, _) in fdht_cli.COMMANDS.items():
+        module = importlib.import_module(module_name)
+        args = module.build_parser().parse_args(["x"] if name in ("lint", "report", "rtl") else
+                                               ["--video-dir", "v", "--output", "o.npz"] if name == "prepare" else
+                                               ["--output-dir", "o"] if name == "sample-videos" else
+                                               ["--model", "m.h5"] if name == "compress" else [])
+        assert args.func is module.run, name
+    users = [str(p.relative_to(ROOT)) for d in ("keras_model", "hls_project") for p in (ROOT / d).rglob("*.py")
+             if re.search(r"^\s*(import argparse|from argparse )", p.read_text(), re.M)]
+    assert users and all(u.startswith("hls_project/cli/") for u in users), users
 
 
 # -- models saved by the previous stack (TF 2.14 / Keras 2.14) --------------------------
@@ -343,7 +353,7 @@ def test_sweep_writes_where_the_user_said(tmp_path, capfd):
 def test_printout_of_every_output_kind(output, capsys):
     """print_report for each hls.output, also when the attribution names no
     error source (e.g. a logit error of 0): one line per figure, no gaps."""
-    from hls_project.build_cmd import print_report
+    from hls_project.cli.console import print_build_report as print_report
 
     logits = {"samples": 4, "bitexact_equals_csim": True, "max_abs_diff": 0.0, "mean_abs_diff": 0.0,
               "attribution": {"suspect": None, "logit_error": 0.0, "groups": []}}

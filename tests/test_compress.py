@@ -17,6 +17,7 @@ from keras_model.common.errors import FlowError, ShapeError
 from keras_model.layers import FDHTLSTM
 
 from helpers import numpy_lstm
+from hls_project.cli import main as fdht_main  # noqa: E402
 
 
 def numpy_fdht_lstm(x, w_mega, bias, units):
@@ -235,7 +236,7 @@ def trained(tmp_path_factory):
 def test_cli_full_rank_keeps_predictions_and_writes_report(trained, capsys):
     tmp, path, data, xte, yte, acc = trained
     out = tmp / "full"
-    code = compress.main(["--model", path, "--data", data, "--ranks", "full", "--epochs", "0",
+    code = fdht_main(["compress", "--model", path, "--data", data, "--ranks", "full", "--epochs", "0",
                           "--output-dir", str(out)])
     assert code == 0, capsys.readouterr().err
     assert sorted(os.listdir(out)) == ["compress_report.json", "model.h5"]
@@ -255,7 +256,7 @@ def test_cli_budget_compresses_and_fine_tuning_learns(trained, capsys):
     out = tmp / "budget"
     dense_rnn = (6 + 8) * 32 + 32
     budget_n = dense_rnn // 4
-    code = compress.main(["--model", path, "--data", data, "--param-budget", str(budget_n), "--epochs", "4",
+    code = fdht_main(["compress", "--model", path, "--data", data, "--param-budget", str(budget_n), "--epochs", "4",
                           "--learning-rate", "0.01", "--output-dir", str(out)])
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "compress_report.json").read_text())
@@ -286,7 +287,7 @@ def test_cli_model_without_recurrent_layer(trained, tmp_path, capsys):
     p = tmp_path / "flat.h5"
     m.save(p)
     out = tmp_path / "out"
-    assert compress.main(["--model", str(p), "--data", data, "--ranks", "2", "--output-dir", str(out)]) == 2
+    assert fdht_main(["compress", "--model", str(p), "--data", data, "--ranks", "2", "--output-dir", str(out)]) == 2
     assert "no recurrent layer" in _err_line(capsys)
     assert not out.exists()
 
@@ -294,7 +295,7 @@ def test_cli_model_without_recurrent_layer(trained, tmp_path, capsys):
 def test_cli_budget_below_smallest(trained, tmp_path, capsys):
     _, path, data, *_ = trained
     out = tmp_path / "out"
-    assert compress.main(["--model", path, "--data", data, "--param-budget", "40", "--output-dir", str(out)]) == 2
+    assert fdht_main(["compress", "--model", path, "--data", data, "--param-budget", "40", "--output-dir", str(out)]) == 2
     assert "raise the budget" in _err_line(capsys)
     assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".out")]
 
@@ -306,7 +307,7 @@ def test_cli_data_that_does_not_fit(trained, tmp_path, capsys):
     save_npz(other, Dataset(rng.random((10, 5, 7)).astype("float32"), rng.integers(0, 2, 10),
                             rng.random((4, 5, 7)).astype("float32"), rng.integers(0, 2, 4), ["x", "y"]))
     out = tmp_path / "out"
-    assert compress.main(["--model", path, "--data", str(other), "--ranks", "2", "--output-dir", str(out)]) == 2
+    assert fdht_main(["compress", "--model", path, "--data", str(other), "--ranks", "2", "--output-dir", str(out)]) == 2
     assert "samples of shape (5, 7)" in _err_line(capsys)
     assert not out.exists()
 
@@ -320,7 +321,7 @@ def test_cli_data_that_does_not_fit(trained, tmp_path, capsys):
 ])
 def test_cli_bad_arguments(trained, tmp_path, capsys, args, needle):
     _, path, data, *_ = trained
-    assert compress.main(["--model", path, "--data", data, "--output-dir", str(tmp_path / "o")] + args) == 2
+    assert fdht_main(["compress", "--model", path, "--data", data, "--output-dir", str(tmp_path / "o")] + args) == 2
     assert needle in _err_line(capsys)
     assert not (tmp_path / "o").exists()
 
@@ -330,22 +331,20 @@ def test_runs_as_a_module(trained, tmp_path):
     import sys
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    r = subprocess.run([sys.executable, "-m", "keras_model.compress", "--help"], cwd=root, capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "hls_project.cli", "compress", "--help"], cwd=root, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and "--param-budget" in r.stdout and "--output-dir" in r.stdout
 
 
 def test_train_cli_takes_a_param_budget(tmp_path, capsys):
-    from keras_model import train
-
     cfg = tmp_path / "small.yml"
     cfg.write_text("data:\n  n_train: 120\n  n_test: 40\ntrain:\n  epochs: 1\n  verbose: 0\n")
     out = tmp_path / "m"
-    assert train.main(["--config", str(cfg), "--param-budget", "700", "--output-dir", str(out)]) == 0
+    assert fdht_main(["train", "--config", str(cfg), "--param-budget", "700", "--output-dir", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["kind"] == "fdht" and 500 < metrics["rnn_params"] <= 700
     capsys.readouterr()
-    assert train.main(["--config", str(cfg), "--param-budget", "10", "--output-dir", str(tmp_path / "n")]) == 2
+    assert fdht_main(["train", "--config", str(cfg), "--param-budget", "10", "--output-dir", str(tmp_path / "n")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "raise the budget" in err and "\n" not in err
     assert not (tmp_path / "n").exists()
@@ -354,7 +353,7 @@ def test_train_cli_takes_a_param_budget(tmp_path, capsys):
 def test_cli_qat_fine_tunes_through_quantizers(trained, capsys):
     tmp, path, data, xte, yte, acc = trained
     out = tmp / "qat"
-    code = compress.main(["--model", path, "--data", data, "--ranks", "4", "--epochs", "3", "--qat",
+    code = fdht_main(["compress", "--model", path, "--data", data, "--ranks", "4", "--epochs", "3", "--qat",
                           "--learning-rate", "0.01", "--output-dir", str(out)])
     assert code == 0, capsys.readouterr().err
     new = models.load_keras_model(str(out / "model.h5"))

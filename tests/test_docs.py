@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "build" / "site"
 PAGES = ("getting-started", "cli", "configuration", "data", "precision", "compress", "experiments", "python-api",
-         "ip-core", "results", "flow", "model", "hardware", "testing", "reproducibility", "limitations")
+         "ip-core", "results", "flow", "model", "hardware", "rtl", "testing", "reproducibility", "limitations", "api")
 
 
 def test_site_builds_strictly():
@@ -23,6 +23,18 @@ def test_site_builds_strictly():
         assert (SITE / page / "index.html").is_file(), page
     # the plots the pages show come from benchmarks/results/ as they are
     assert (SITE / "benchmarks" / "results" / "sweep_default.png").is_file()
+    # the API reference is generated from the docstrings: the entry points and their own words are in it
+    api = (SITE / "api" / "index.html").read_text()
+    from hls_project import ext
+    from keras_model.common import fixedtype
+
+    for name, obj in (("hls_project.ext.register", ext.register), ("keras_model.common.fixedtype.width", fixedtype.width)):
+        assert f'id="{name}"' in api, name
+        first = " ".join(obj.__doc__.split()[:5])
+        assert first in " ".join(re.sub(r"<[^>]+>", "", api).split()), (name, first)
+    for name in ("keras_model.layers.FDHTLSTM", "hls_project.flow.pipeline.run_flow", "hls_project.accel.model.simulate",
+                 "hls_project.numerics.bitexact.trace", "hls_project.rtl.build"):
+        assert f'id="{name}"' in api, name
     # the configuration reference is generated from the schema: every key is in it
     from keras_model.common.config import SCHEMA
 

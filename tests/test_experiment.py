@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from keras_model import experiment
-from keras_model.data import prepare, sample_videos
+from keras_model.data import sample_videos
 from keras_model.common.config import load_config
 from keras_model.data import load_npz
 from keras_model.common.errors import ConfigError
+from hls_project.cli import main as fdht_main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -53,7 +54,7 @@ def test_experiment_end_to_end(tiny, tmp_path, monkeypatch, capsys):
     out = tmp_path / "exp" / "tiny"
     counting = CountingStrategy(experiment.select_strategy())
     monkeypatch.setattr(experiment, "select_strategy", lambda: counting)
-    rc = experiment.main(["--config", str(config), "--data", str(data), "--kinds", "fdht,tt,dense",
+    rc = fdht_main(["experiment", "--config", str(config), "--data", str(data), "--kinds", "fdht,tt,dense",
                           "--epochs", "2", "--seeds", "2", "--lr-grid", "0.01,0.03", "--output-dir", str(out)])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
@@ -105,7 +106,7 @@ def test_experiment_end_to_end(tiny, tmp_path, monkeypatch, capsys):
     assert sorted(os.listdir(out.parent)) == ["tiny"]  # nothing left behind
 
     # A second run replaces the folder atomically; --no-models keeps only the results.
-    rc = experiment.main(["--config", str(config), "--data", str(data), "--kinds", "fdht",
+    rc = fdht_main(["experiment", "--config", str(config), "--data", str(data), "--kinds", "fdht",
                           "--epochs", "1", "--seeds", "1", "--lr-grid", "0.01", "--output-dir", str(out), "--no-models"])
     assert rc == 0
     assert sorted(os.listdir(out)) == sorted(["results.json", "results.md", experiment.PLOT_NAME])
@@ -203,7 +204,7 @@ def test_sample_videos_folder_feeds_prepare(tmp_path, capsys):
 
     out = tmp_path / "videos"
     argv = ["--output-dir", str(out), "--groups", "2", "--windows", "1", "--clip-frames", "8", "--size", "80x60"]
-    assert sample_videos.main(argv) == 0
+    assert fdht_main(["sample-videos", *argv]) == 0
     captured = capsys.readouterr()
     printed = captured.out + captured.err  # the summary on stdout, progress lines on stderr
     assert "carphone_distorted.mp4" in printed and "not used" in printed
@@ -216,12 +217,12 @@ def test_sample_videos_folder_feeds_prepare(tmp_path, capsys):
         assert f"  {c}" in printed and "8 clips" in printed
     first = sorted(out.rglob("*.avi"))
     digest = {p.relative_to(out): p.read_bytes() for p in first}
-    assert sample_videos.main(argv) == 0  # deterministic, and replaces the folder
+    assert fdht_main(["sample-videos", *argv]) == 0  # deterministic, and replaces the folder
     assert {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.avi"))} == digest
     assert sorted(os.listdir(tmp_path)) == ["videos"]
 
     npz = tmp_path / "videos.npz"
-    assert prepare.main(["--video-dir", str(out), "--output", str(npz), "--frames", "4", "--size", "80x60",
+    assert fdht_main(["prepare", "--video-dir", str(out), "--output", str(npz), "--frames", "4", "--size", "80x60",
                          "--no-progress"]) == 0
     ds = load_npz(npz)
     n = len(classes)
@@ -238,7 +239,7 @@ def test_sample_videos_folder_feeds_prepare(tmp_path, capsys):
 
 
 def test_sample_videos_bad_arguments(tmp_path, capsys):
-    assert sample_videos.main(["--output-dir", str(tmp_path / "v"), "--groups", "1"]) == 2
+    assert fdht_main(["sample-videos", "--output-dir", str(tmp_path / "v"), "--groups", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "--groups" in err[0]
     assert not (tmp_path / "v").exists()

@@ -264,8 +264,7 @@ def test_a_layer_with_a_type_too_wide_keeps_the_ap_types(tmp_path):
     import numpy as np
 
     import test_bitexact as tb
-    from hls_project import csim
-
+    from hls_project.flow import csim
     out = tmp_path / "wide"
     hm, _, _, _ = tb.hls_model("lstm_d2_parallel", out, precision="ap_fixed<30,12>")
     hm.write()

@@ -1,6 +1,6 @@
 """End to end: Keras model -> hls4ml (our HT extension) -> written project ->
 real g++ testbench build -> C simulation -> comparison, through
-``python build.py --csim`` and ``hls_project.flow.run_flow``.
+``python build.py --csim`` and ``hls_project.flow.pipeline.run_flow``.
 
 Small shapes keep it fast: every model here has 4 time steps and H = 8, and
 is saved to a tmp ``.h5`` and passed with ``--model`` (no training). Built
@@ -124,7 +124,7 @@ def _build_py(*args, env=None, timeout=BUILD_TIMEOUT):
 
 def _run_flow(case, out_dir, **hls):
     """run_flow in this process (no second TF start-up), as build.py would call it."""
-    from hls_project.flow import run_flow
+    from hls_project.flow.pipeline import run_flow
     from keras_model.common.config import CONFIG_DIR, load_config
 
     overrides = {"data": {"source": case["data"], "frames": None, "size": None},
@@ -430,7 +430,7 @@ def test_htdense_model(work, htdense_case):
 
 
 def _run_flow_no_csim(case, out_dir):
-    from hls_project.flow import run_flow
+    from hls_project.flow.pipeline import run_flow
     from keras_model.common.config import CONFIG_DIR, load_config
 
     cfg = load_config(os.path.join(CONFIG_DIR, "default.yml"),
@@ -588,8 +588,7 @@ def test_csim_arithmetic_ap_types_gives_the_same_bits(work, fdht_case, fdht_rf1)
 def test_flip_list_equals_an_independent_comparison():
     """flow.compare's flips: exactly the samples whose argmax differs, each
     with the Keras top-1 margin, computed here separately."""
-    from hls_project import flow
-
+    from hls_project.flow import pipeline as flow
     rng = np.random.default_rng(11)
     keras_p = rng.dirichlet(np.ones(5), 200)
     csim_p = np.clip(keras_p + rng.normal(0, 0.03, keras_p.shape), 0, None)

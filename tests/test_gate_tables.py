@@ -28,7 +28,6 @@ import numpy as np
 import pytest
 
 from hls_project.accel import tables
-
 ROOT = Path(__file__).resolve().parents[1]
 GXX = shutil.which("g++")
 

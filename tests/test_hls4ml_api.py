@@ -18,6 +18,7 @@ import pytest
 from keras_model.common.fixedtype import canonical, parse
 from keras_model.common.keras2 import keras
 from keras_model.layers import FDHTLSTM, HTDense
+from hls_project.cli import main as fdht_main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 T, F, H, CLASSES = 4, 20, 8, 3
@@ -77,9 +78,8 @@ CASES = [  # (kind, style, quantized, granularity, backend, io_type): every valu
 def test_public_api_convert_compile_predict(tmp_path, kind, style, quantized, granularity, backend, io_type):
     import hls4ml
 
-    from hls_project import extension
-
-    extension.register()
+    from hls_project import ext
+    ext.register()
     model = make_model(kind, style, quantized)
     cfg = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=backend)
     hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=str(tmp_path / "prj"),
@@ -134,8 +134,7 @@ def test_softmax_model_converts_with_no_hand_edits(tmp_path, kind, style, quanti
     config collapsed the softmax to 1/classes: 0.3 here)."""
     import hls4ml
 
-    from hls_project import plugin
-
+    from hls_project.ext import plugin
     plugin.install()  # what hls4ml's plugin entry point does (`pip install .`)
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -166,8 +165,8 @@ def test_plugin_config_has_the_flow_softmax_settings(tmp_path, granularity):
 
     import hls4ml
 
-    from hls_project import plugin
-    from hls_project.precision import softmax_inv_input_type
+    from hls_project.ext import plugin
+    from hls_project.numerics.precision import softmax_inv_input_type
 
     plugin.install()  # what hls4ml's plugin entry point does (`pip install .`)
     inv = softmax_inv_input_type(CLASSES)
@@ -230,9 +229,8 @@ def test_precision_in_hls4ml_notation_reaches_the_cpp(tmp_path):
     override in that notation (with modes) ends up as ap_fixed in C++."""
     import hls4ml
 
-    from hls_project import extension
-
-    extension.register()
+    from hls_project import ext
+    ext.register()
     model = make_model("lstm", "functional", False)
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name")
     cfg["LayerName"]["fdht"]["Precision"]["state"] = "fixed<20,6,RND_CONV,SAT>"
@@ -256,7 +254,7 @@ def test_plugin_converts_without_register(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         import hls4ml
-        assert "keras_model" not in sys.modules and "hls_project.extension" not in sys.modules
+        assert "keras_model" not in sys.modules and "hls_project.ext.registry" not in sys.modules
         import numpy as np
         from keras_model.common.keras2 import keras
         from keras_model.layers import FDHTLSTM
@@ -272,7 +270,7 @@ def test_plugin_converts_without_register(tmp_path):
         diff = np.abs(np.asarray(hm.predict(x.reshape(3, -1))).reshape(3, 5) - model.predict(x, verbose=0)).max()
         print("MAXDIFF", diff)
     """)
-    env = dict(os.environ, HLS4ML_BACKEND_PLUGINS="hls_project.plugin", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, HLS4ML_BACKEND_PLUGINS="hls_project.ext.plugin", PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -289,7 +287,7 @@ def test_docs_python_example_runs_as_written(tmp_path):
     readme = (ROOT / "docs" / "python-api.md").read_text()
     code = re.search(r"<!-- python-api-start -->\n```python\n(.*?)```\n<!-- python-api-end -->", readme, re.S).group(1)
     (tmp_path / "build").mkdir()
-    env = dict(os.environ, HLS4ML_BACKEND_PLUGINS="hls_project.plugin", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, HLS4ML_BACKEND_PLUGINS="hls_project.ext.plugin", PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -320,10 +318,8 @@ def board_case(tmp_path_factory):
     head.set_weights([w * 6, b])  # an untrained model's classes are near-ties; spread the logits apart
     model.save(work / "m.h5")
     # the same design without a board wrapper, for comparison
-    from hls_project import build_cmd
-
-    assert build_cmd.main(["--model", str(work / "m.h5"), "--data", str(work / "d.npz"),
-                           "--output-dir", str(work / "plain"), "--csim"]) in (0, 1)
+    assert fdht_main(["build", "--model", str(work / "m.h5"), "--data", str(work / "d.npz"),
+                      "--output-dir", str(work / "plain"), "--csim"]) in (0, 1)
     return work
 
 
@@ -344,14 +340,12 @@ def test_board_wrapper_through_the_flow(board_case, board, part, io_type, tmp_pa
     written, hls4ml's testbench drives the design through it in our g++ csim,
     and the result agrees with Keras; without Vivado the bitstream command is
     printed (exit 3)."""
-    from hls_project import build_cmd
-
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no vivado_hls / vivado here anyway
     out = tmp_path / "prj"
     cfg = tmp_path / "board.yml"
     cfg.write_text(f"hls:\n  backend: VivadoAccelerator\n  board: {board}\n  io_type: {io_type}\n"
                    "  min_agreement: 0.0\n")
-    code = build_cmd.main(["--config", str(cfg), "--model", str(board_case / "m.h5"), "--data",
+    code = fdht_main(["build", "--config", str(cfg), "--model", str(board_case / "m.h5"), "--data",
                            str(board_case / "d.npz"), "--output-dir", str(out), "--csim", "--export"])
     assert code == 3  # the vendor step: vivado_hls is missing
     cap = capsys.readouterr()

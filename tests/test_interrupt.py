@@ -64,8 +64,7 @@ def test_ctrl_c_during_the_build_keeps_the_previous_project(case):
 
 
 def test_results_file_with_wrong_line_count_is_an_error(tmp_path):
-    from hls_project import csim
-
+    from hls_project.flow import csim
     (tmp_path / "tb_data").mkdir()
     (tmp_path / "tb_data" / "csim_results.log").write_text("0.1 0.9\n0.2 0.8\n")
     assert csim.read_results(str(tmp_path), 2, 2).shape == (2, 2)

@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from hls_project.accel import lint  # noqa: E402
-from hls_project.accel import figures  # noqa: E402
+from hls_project.report import figures  # noqa: E402
 from hls_project.accel import model as cost  # noqa: E402
 
 RULES = ("static-banks", "ports", "partition-limit", "no-partition-on-stream-of-blocks", "constant-tables",
@@ -92,9 +92,8 @@ def write_project(out: Path, kind: str, t: int, f: int, kw: dict, io_type: str, 
     """A project written through hls4ml's public API with our extension; returns the HT layers."""
     import hls4ml
 
-    from hls_project import extension
-
-    extension.register()
+    from hls_project import ext
+    ext.register()
     model = _keras_model(kind, t, f, kw, seed)
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name")
     hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=str(out), io_type=io_type)
@@ -350,7 +349,6 @@ def test_fdht_lint_command(base, tmp_path):
     import json
 
     from hls_project import cli
-
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         assert cli.main(["lint", "--json", str(broken)]) == 1

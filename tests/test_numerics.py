@@ -1,6 +1,6 @@
 """Numerics pinned by bounds derived from the types (LSB counts), not measured.
 
-The bit-exact model (hls_project/bitexact.py) equals csim exactly
+The bit-exact model (hls_project/numerics/bitexact.py) equals csim exactly
 (tests/test_bitexact.py), so its values are the hardware's; here they are
 checked against float64 with error bounds worked out from the types alone:
 
@@ -35,8 +35,7 @@ def _convert(name, tmp_path, **hls):
 
 
 def _lsb(t) -> float:
-    from hls_project import bitexact
-
+    from hls_project.numerics import bitexact
     t = bitexact._type(t)
     return 2.0 ** -(t.width - t.integer)
 
@@ -64,8 +63,8 @@ def _chain_bounds(shape, tables, accum, inter, v):
 
 @pytest.mark.parametrize("name", LSTM_CASES)
 def test_every_chain_stage_within_its_lsb_bound(name, tmp_path):
-    from hls_project import bitexact
-    from hls_project.extension import accel_types
+    from hls_project.numerics import bitexact
+    from hls_project.ext.node import accel_types
 
     hm, _, x = _convert(name, tmp_path)
     node = next(n for n in hm.get_layers() if n.class_name == "FDHTLSTM")
@@ -95,8 +94,7 @@ def test_every_chain_stage_within_its_lsb_bound(name, tmp_path):
 
 def _softmax_interval(node, logits):
     """Per probability: [lo, hi] from the types of hls4ml's stable softmax."""
-    from hls_project import bitexact
-
+    from hls_project.numerics import bitexact
     in_t = bitexact._type(node.get_input_variable().type.precision)
     n_exp = int(node.get_attr("exp_table_size", node.get_attr("table_size", 1024)))
     n_inv = int(node.get_attr("inv_table_size", node.get_attr("table_size", 1024)))
@@ -118,8 +116,7 @@ def _softmax_interval(node, logits):
 
 @pytest.mark.parametrize("name", ["lstm_d2_parallel", "htdense_d4_parallel"])
 def test_softmax_within_its_table_bounds_and_its_settings_good_enough(name, tmp_path):
-    from hls_project import bitexact
-
+    from hls_project.numerics import bitexact
     hm, _, _ = _convert(name, tmp_path)
     node = next(n for n in hm.get_layers() if n.class_name == "Softmax")
     in_t = node.get_input_variable().type.precision
@@ -140,8 +137,7 @@ def test_logits_beyond_their_type_saturate(name, tmp_path):
     """The classifier's result type (the logits) saturates: a logit beyond it,
     from an input unlike the calibration data, stays the largest instead of
     wrapping to the other sign."""
-    from hls_project import bitexact
-
+    from hls_project.numerics import bitexact
     hm, _, _ = _convert(name, tmp_path)
     node = next(n for n in hm.get_layers() if n.name == "classifier")
     t = bitexact._type(node.get_output_variable().type.precision)
@@ -157,8 +153,7 @@ def test_quantized_activations_are_on_the_quantizers_grid(tmp_path):
     exactly: test_bitexact's lstm_d3_qkeras_act)."""
     from qkeras import quantized_sigmoid, quantized_tanh
 
-    from hls_project import bitexact
-
+    from hls_project.numerics import bitexact
     hm, _, x = _convert("lstm_d3_qkeras_act", tmp_path)
     node = next(n for n in hm.get_layers() if n.class_name == "FDHTLSTM")
     assert (node.get_attr("act_bits"), node.get_attr("recr_act_bits")) == (6, 6)
@@ -184,8 +179,8 @@ def test_cell_within_its_table_bounds(tmp_path):
     gate type's LSB of the float function (sigmoid: slope 1/4, step 16/N;
     tanh: slope 1, step 8/N), and c', h' within the bounds those give, from
     the float gates."""
-    from hls_project import bitexact
-    from hls_project.extension import accel_types
+    from hls_project.numerics import bitexact
+    from hls_project.ext.node import accel_types
 
     hm, _, _ = _convert("lstm_d3_stream", tmp_path)
     node = next(n for n in hm.get_layers() if n.class_name == "FDHTLSTM")
@@ -228,8 +223,7 @@ def test_error_attribution_names_the_narrowed_type(case, narrowed, hls, suspect,
     """With one type deliberately narrowed, the attribution (bitexact.attribute:
     the logit error left when one group of types is made exact) names it, and
     making it exact removes most of the error."""
-    from hls_project import bitexact
-
+    from hls_project.numerics import bitexact
     hm, model, x = _convert(case, tmp_path, **hls)
     xin = bitexact.quantize(x.reshape(len(x), -1), hm.get_input_variables()[0].type.precision)
     att = bitexact.attribute(hm, xin)

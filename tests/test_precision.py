@@ -7,7 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from hls_project.precision import int_bits_for, parse_fixed, stage_bounds
+from hls_project.numerics.precision import stage_bounds
+
+from keras_model.common.fixedtype import int_bits_for, parse_fixed
 from keras_model import ht
 
 

@@ -165,7 +165,7 @@ def test_keras_htdense_float64_equals_numpy_plan(drawn):
 
 
 # --------------------------------------------------------------------------
-# Fixed point: the accelerator's arithmetic (hls_project/bitexact.py, which
+# Fixed point: the accelerator's arithmetic (hls_project/numerics/bitexact.py, which
 # csim equals exactly: tests/test_bitexact.py) within its LSB bound
 # --------------------------------------------------------------------------
 
@@ -176,7 +176,7 @@ def test_fixed_point_chain_within_derived_bound(drawn):
     within the bound derived from those types (tests/test_numerics.py's
     ``_chain_bounds``) of the float64 chain on the same quantized inputs, and
     the output is within the bound of the float64 plan."""
-    from hls_project import bitexact
+    from hls_project.numerics import bitexact
     from test_numerics import _chain_bounds
 
     inter_t, accum_t = FX.replace(">", ",AP_RND_CONV,AP_SAT>"), ACC

@@ -42,7 +42,7 @@ def _data(tmp_path, scale=1.0):
 
 
 def _run(tmp_path, model, data, hls=None, profile=False):
-    from hls_project.flow import run_flow
+    from hls_project.flow.pipeline import run_flow
 
     out = tmp_path / "prj"
     cfg = load_config(os.path.join(CONFIG_DIR, "default.yml"),
@@ -101,8 +101,10 @@ def test_the_hardware_constants_are_the_quantizer_outputs(tmp_path, model_file):
     the quantizer's grid: quantized_bits(8, 0) -> multiples of 2^-7 in [-1, 1)."""
     from qkeras import quantized_bits
 
-    from hls_project import bitexact, flow
-    from hls_project.extension import accel_types
+    from hls_project.numerics import bitexact
+
+    from hls_project.flow import pipeline as flow
+    from hls_project.ext.node import accel_types
     from keras_model.common.config import DEFAULTS, merge
     from keras_model.models import load_keras_model
 

@@ -1,4 +1,4 @@
-"""hls_project.reports: the hardware report of a written project.
+"""hls_project.report.assemble: the hardware report of a written project.
 
 Exact figures are checked against independent sources: weight bits against
 the written firmware (``defines.h`` types x the sizes declared in
@@ -30,8 +30,11 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from hls_project import csim, reports  # noqa: E402
+from hls_project.flow import csim
+
+from hls_project.report import assemble as reports  # noqa: E402
 from test_vendor import AVAILABLE, CANNED, PROJECT, canned_files  # noqa: E402
+from hls_project.cli import main as fdht_main  # noqa: E402
 
 GXX = shutil.which("g++")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -41,7 +44,7 @@ TIMESTEPS = 4
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A tiny FDHT-LSTM written by the real flow (no csim), reuse factor 2."""
-    from hls_project.flow import run_flow
+    from hls_project.flow.pipeline import run_flow
     from keras_model.common.config import load_config
     from keras_model.data import Dataset, save_npz
     from keras_model.models import build_model
@@ -143,7 +146,6 @@ def test_model_follows_the_schedule(project):
     bottleneck run T times and every process run back to back (no overlap),
     and each per-frame figure is made of the stages' trips x II + depth."""
     from hls_project.accel import model as cost
-
     hw = project["hw"]
     (layer,) = hw["layers"]
     e = layer["estimate"]
@@ -215,7 +217,6 @@ def test_device_ceilings():
     for part, figures in AVAILABLE.items():  # what HLS prints as available for the part
         assert {k: d[part][k] for k in figures} == figures
     from hls_project.accel import model as cost
-
     big = cost.dense_lstm_estimate(57600, 256, 6, 1, 16)
     assert big["multipliers"]["total"] == 57600 * 1024 + 256 * 1024
     assert reports._fit(big["dsp"], big["weight_bits"], {**d["xcu250-figd2104-2L-e"]})["dsp_fits"] is False
@@ -261,7 +262,7 @@ def test_copied_in_synthesis_reports_are_parsed(project, tmp_path, capsys):
         "3. ARITHMETIC\n-------------\n\n+----------------+------+-------+-----------+-------+\n"
         "| DSPs           |   35 |     0 |      6840 |  0.51 |\n"
         "+----------------+------+-------+-----------+-------+\n")
-    assert reports.main([str(work)]) == 0
+    assert fdht_main(["report", str(work)]) == 0
     printed = capsys.readouterr().out
     assert "csynth             latency 16141-31121 cycles" in printed
     hw = json.loads((work / reports.JSON_NAME).read_text())

@@ -16,7 +16,7 @@ output dir under a file, a missing --model):
 * saved models: truncated, not HDF5, wrong input shape, NaN weights, a folder;
 * video folders (``fdht prepare``): empty, corrupt or too
   short clips, a class without readable clips, one class, bad ``--size``;
-* training (``python -m keras_model.train``): modes too small, bad epochs;
+* training (``fdht train``): modes too small, bad epochs;
 * output folders: under /proc, on read-only sysfs, an existing file, an
   existing folder that is not a project, and names with spaces / quotes /
   ``;`` / ``$(...)`` (no shell is involved: such a name must simply work,
@@ -251,10 +251,10 @@ class Ctx:
         return _npz(self.d / name, **arrays)
 
     def train(self, *extra) -> List:
-        return [sys.executable, "-m", "keras_model.train", "--output-dir", self.d / "trained", *extra]
+        return [sys.executable, "-m", "hls_project.cli", "train", "--output-dir", self.d / "trained", *extra]
 
     def prepare(self, videos: Path, *extra, out: Optional[Path] = None) -> List:
-        return [sys.executable, "-m", "keras_model.data.prepare", "--video-dir", videos,
+        return [sys.executable, "-m", "hls_project.cli", "prepare", "--video-dir", videos,
                 "--output", out or self.d / "out.npz", "--no-progress", *extra]
 
     def videos(self, layout: Dict[str, List[str]]) -> Path:
@@ -517,7 +517,7 @@ CASES: List[Case] = [
     Case("video-out-not-npz", "prepare", 2, ("must be an .npz",),
          _b(lambda c: c.prepare(c.videos({"a": ["good1", "good2"], "b": ["good1", "good2"]}),
                                 out=c.d / "out.txt"))),
-    # ---- training (python -m keras_model.train) --------------------------
+    # ---- training (fdht train) --------------------------
     Case("train-modes-too-small", "train", 2, ("input_modes [2, 2] multiply to 4", "20 inputs"),
          _b(lambda c: c.train("--data", c.a.data, "--config", c.config(
              "model:\n  units: 8\n  input_modes: [2, 2]\n  output_modes: [4, 8]\ntrain:\n  epochs: 1\n")))),

@@ -3,7 +3,7 @@ layer's generated Verilog on small random shapes (the cases of
 tests/test_bitexact.py), streamed back to back with random output
 back-pressure.
 
-* every sample equals the bit-exact model (hls_project/bitexact.py) exactly;
+* every sample equals the bit-exact model (hls_project/numerics/bitexact.py) exactly;
 * the measured clip interval and latency are within 5 % of the cost model
   (accel.model.simulate), the RTL implementing the same schedule;
 * the check is sharp: a stage ROM read one row off, or an adder tree that
@@ -153,7 +153,7 @@ def test_fx_cast_every_mode_equals_bitexact(tmp_path):
     unsigned and a finer type, on random and edge values."""
     import subprocess
 
-    from hls_project import bitexact
+    from hls_project.numerics import bitexact
     from hls_project.rtl.generate import TEMPLATES
     from keras_model.common.fixedtype import FixedType
 

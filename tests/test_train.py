@@ -124,7 +124,7 @@ def test_cached_or_train_reuses_and_retrains(tmp_path, monkeypatch, dataset):
 
 def _cli(args, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
-    return subprocess.run([sys.executable, "-m", "keras_model.train", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "hls_project.cli", "train", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

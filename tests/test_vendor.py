@@ -1,4 +1,4 @@
-"""hls_project.vendor and build.py's --synth/--cosim/--export/--vsynth.
+"""hls_project.flow.vendor and build.py's --synth/--cosim/--export/--vsynth.
 
 The real flow runs up to the vendor tool; the tool is a FAKE ``vivado_hls`` /
 ``vitis-run`` placed first on PATH: a small script that records its argv, cwd
@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import build  # noqa: E402
-from hls_project import csim, vendor  # noqa: E402
+from hls_project.flow import csim, vendor  # noqa: E402
+from hls_project.cli import main as fdht_main  # noqa: E402
 
 GXX = shutil.which("g++")
 TOOLS = ("vivado_hls", "vitis-run")
@@ -315,7 +315,7 @@ def tiny(tmp_path_factory, tiny_fdht, sequence_npz):
 def run_build(tiny, out: Path, *flags) -> int:
     argv = ["--config", tiny["config"], "--model", tiny["h5"], "--data", tiny["data"],
             "--output-dir", str(out), *flags]
-    return build.main(argv)
+    return fdht_main(["build", *argv])
 
 
 def project_files_ok(out: Path):

@@ -1,4 +1,4 @@
-"""keras_model.data.video and keras_model.data.prepare on real encoded clips (OpenCV writes, OpenCV reads)."""
+"""keras_model.data.video and hls_project.cli.prepare on real encoded clips (OpenCV writes, OpenCV reads)."""
 
 import importlib.util
 import io
@@ -284,7 +284,7 @@ def test_bad_folders(tmp_path):
 
 def run_prepare(*args):
     return subprocess.run(
-        [sys.executable, "-m", "keras_model.data.prepare", *map(str, args)],
+        [sys.executable, "-m", "hls_project.cli", "prepare", *map(str, args)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -24,18 +24,13 @@ It reads what the tool would read: the generated config structs in
 
 from __future__ import annotations
 
-import argparse
 import glob
-import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import rules
-
-
+from hls_project.accel import rules
 @dataclass
 class Rule:
     name: str
@@ -312,43 +307,3 @@ def summary(result: Dict[str, object]) -> str:
     n = len(result["rules"])
     return f"HLS rules: {n - len(result['failed'])}/{n} hold" + (
         "" if not result["failed"] else " (failed: " + ", ".join(result["failed"]) + ")")
-
-
-def build_parser(prog: str = "fdht lint") -> argparse.ArgumentParser:
-    from keras_model.cli import ArgumentParser, add_common
-
-    p = ArgumentParser(prog=prog, description="Check a written HLS project against the HLS scheduling "
-                       "rules (static banks, ports, partition limits, constant tables, carried paths, "
-                       "top ports). Exit 1 when a rule fails.")
-    p.add_argument("project", help="a project directory written by build.py (e.g. build/hls/default)")
-    p.add_argument("--json", action="store_true", help="print the full result as JSON")
-    return add_common(p)
-
-
-def run(a: argparse.Namespace) -> int:
-    from keras_model.common.errors import ConfigError
-
-    if not os.path.isfile(os.path.join(a.project, "firmware", "parameters.h")):
-        raise ConfigError(f"{a.project} is not a written HLS project (no firmware/parameters.h); "
-                          "write one with python build.py")
-    res = lint(a.project)
-    if a.json:
-        print(json.dumps(res, indent=2))
-    else:
-        for r in res["rules"]:
-            print(f"  {'ok  ' if r['ok'] else 'FAIL'} {r['rule']:<34} {r['source']}")
-            for f in r["failures"]:
-                print(f"       {f}")
-        print(summary(res))
-    return 0 if not res["failed"] else 1
-
-
-def main(argv: Optional[List[str]] = None, prog: str = "fdht lint") -> int:
-    """``fdht lint DIR``: 0 when every rule holds, 1 when one fails, 2 for a bad argument."""
-    from keras_model.cli import run_command
-
-    return run_command(build_parser, run, argv, prog)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

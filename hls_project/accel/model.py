@@ -21,9 +21,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..precision import parse_fixed, precision_str
-from . import rules
-from .stages import Schedule, Stage, b_lane_digits
+from keras_model.common import fixedtype
+from keras_model.common.fixedtype import precision_str
+from hls_project.accel import rules
+from hls_project.accel.stages import Schedule, Stage, b_lane_digits
 
 ASSUMPTIONS = [
     "MODEL: every pipelined loop at the II the HLS rules allow (hls_project/accel/rules.py; the lint checks the "
@@ -328,23 +329,12 @@ def trip_counts(sched: Schedule) -> Dict[str, int]:
     return out
 
 
-def _width(prec) -> int:
-    text = precision_str(prec) if not isinstance(prec, str) else prec
-    try:
-        return parse_fixed(text)[0]
-    except ValueError:
-        import re
-
-        m = re.search(r"(\d+)", text)
-        return int(m.group(1)) if m else 16
-
-
 def dense_layer(node) -> Dict[str, Any]:
     n_in, n_out = int(node.get_attr("n_in")), int(node.get_attr("n_out"))
     rf = int(node.get_attr("reuse_factor", 1) or 1)
     mults = math.ceil(n_in * n_out / rf)
-    wi = _width(node.get_weights("weight").type.precision)
-    xi = _width(node.get_input_variable().type.precision)
+    wi = fixedtype.width(node.get_weights("weight").type.precision)
+    xi = fixedtype.width(node.get_input_variable().type.precision)
     return {"layer": node.name, "class": node.class_name, "macs": n_in * n_out, "reuse_factor": rf,
             "multipliers": mults, "dsp": mults * dsp_per_multiplier(wi, xi),
             "cycles": rf + math.ceil(math.log2(max(n_in, 2))) + 2,
@@ -353,7 +343,7 @@ def dense_layer(node) -> Dict[str, Any]:
 
 def port_bits(var) -> int:
     """Bits of a top-level port: one stream word (io_stream) or the whole array (io_parallel)."""
-    w = _width(var.type.precision)
+    w = fixedtype.width(var.type.precision)
     shape = list(var.shape)
     if type(var).__name__ == "StreamVariable" or getattr(var, "pragma", None) and "stream" in str(var.pragma):
         return w * int(shape[-1])
@@ -403,8 +393,8 @@ def other_layer(node, rf_default: int) -> Optional[Dict[str, Any]]:
         n_in, n_out = int(node.get_attr("n_in")), int(node.get_attr("n_out"))
         rf = int(node.get_attr("reuse_factor", rf_default) or 1)
         w = node.get_weights("weight")
-        wi = _width(w.type.precision)
-        xi = _width(node.get_input_variable().type.precision)
+        wi = fixedtype.width(w.type.precision)
+        xi = fixedtype.width(node.get_input_variable().type.precision)
         mults = _ceil_div(n_in * n_out, rf)
         cycles = rf + math.ceil(math.log2(max(n_in, 2))) + 1
         return {"layer": node.name, "class": cls, "macs": n_in * n_out, "multipliers": mults,
@@ -416,16 +406,16 @@ def other_layer(node, rf_default: int) -> Optional[Dict[str, Any]]:
             t = node.get_attr(key)
             if t is not None:
                 tables.append({"function": f"softmax {fn}", "tables": 1, "entries": size,
-                               "type": precision_str(t.precision), "bits": size * _width(t.precision)})
+                               "type": precision_str(t.precision), "bits": size * fixedtype.width(t.precision)})
         n = int(node.get_attr("n_in", 0))
-        ws = [_width(node.get_attr(k).precision) for k in ("exp_table_t", "inv_table_t") if node.get_attr(k)]
+        ws = [fixedtype.width(node.get_attr(k).precision) for k in ("exp_table_t", "inv_table_t") if node.get_attr(k)]
         return {"layer": node.name, "class": cls, "macs": 0, "multipliers": n,
                 "dsp": n * (dsp_per_multiplier(*ws) if len(ws) == 2 else 1), "cycles": 4, "activation_tables": tables,
                 "note": "exp table look-ups, a sum, one inverse look-up and n_in products (~4 cycles assumed)"}
     if cls == "LSTM":  # hls4ml's own (dense) LSTM in the model
         n_in, h, t = int(node.get_attr("n_in")), int(node.get_attr("n_out")), int(node.get_attr("n_timesteps"))
         rf = int(node.get_attr("reuse_factor", rf_default) or 1)
-        w = _width(node.get_weights("weight").type.precision)
+        w = fixedtype.width(node.get_weights("weight").type.precision)
         d = dense_lstm_estimate(n_in, h, t, rf, w)
         return {"layer": node.name, "class": cls, "macs": d["macs_per_clip"], "multipliers": d["multipliers"]["total"],
                 "dsp": d["dsp"], "cycles": d["cycles_per_clip"], "cycles_per_step": d["cycles_per_step"],

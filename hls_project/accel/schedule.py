@@ -5,16 +5,15 @@ How the word layout makes every bank static: ``stages.py``."""
 
 from __future__ import annotations
 
-import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from keras_model import ht
 from keras_model.common.errors import ConfigError
 
-from . import model
-from .stages import Schedule, Stage, _divisors, _rename, gate_split, is_gate  # noqa: F401  (the schedule's types)
+from hls_project.accel import model
+from hls_project.accel.stages import Schedule, Stage, _divisors, _rename, gate_split, is_gate  # noqa: F401  (the schedule's types)
 
 
 # --------------------------------------------------------------------------

@@ -16,10 +16,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .stages import Schedule, Stage, _c_strides, b_lane_digits, is_gate
-from . import tables as gate_tables
-
-
+from hls_project.accel.stages import Schedule, Stage, _c_strides, b_lane_digits, is_gate
+from hls_project.accel import tables as gate_tables
 @dataclass
 class ChainTypes:
     """C++ types of one chain: per stage its accumulator and output type."""
@@ -56,7 +54,7 @@ def _i2d(arr: np.ndarray) -> str:
 
 def _bits(values: np.ndarray, type_str: str) -> np.ndarray:
     """The ap_fixed bit patterns of values on the type's grid (as signed ints)."""
-    from ..precision import parse_fixed
+    from keras_model.common.fixedtype import parse_fixed
 
     w, i, _ = parse_fixed(type_str)
     raw = np.round(np.asarray(values, dtype=np.float64) * 2.0 ** (w - i)).astype(np.int64)
@@ -345,7 +343,7 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
 
 def quantize(values: np.ndarray, type_str: str) -> np.ndarray:
     """Round to nearest on an ``ap_fixed<W, I>`` grid, saturating."""
-    from ..precision import parse_fixed
+    from keras_model.common.fixedtype import parse_fixed
 
     w, i, signed = parse_fixed(type_str)
     f = w - i

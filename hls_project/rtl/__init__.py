@@ -6,7 +6,7 @@ placed and routed by nextpnr-ecp5 (``synth``); all open tools from PyPI
 
     from hls_project import rtl
     rtl.build("build/hls/default")            # -> build/hls/default/rtl/rtl_report.json
-    python -m hls_project.rtl build/hls/default [--samples N] [--yosys] [--ecp5]
+    fdht rtl build/hls/default [--samples N] [--yosys] [--ecp5]
 
 MEASURED here (cycles by simulation, resources by synthesis) next to the
 MODEL of ``accel.model``.
@@ -36,8 +36,7 @@ def layer_node(hls_model):
 def layer_io(hls_model, x: np.ndarray):
     """(the FDHT-LSTM layer's input, its output) for model inputs ``x`` (as
     the testbench feeds them), from the bit-exact model."""
-    from .. import bitexact
-
+    from hls_project.numerics import bitexact
     node = layer_node(hls_model)
     rec = bitexact.trace(hls_model, np.asarray(x, dtype=np.float64).reshape(len(x), -1))
     names = [n.name for n in hls_model.get_layers()]
@@ -57,8 +56,8 @@ def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: i
     (a second run without back-pressure on the first ``timing_clips``
     clips, repeated if there are fewer). ``mutate(rtl_dir)``: edits the
     written sources before the build (tests of the check itself)."""
-    from ..accel import model
-    from . import generate, sim
+    from hls_project.accel import model
+    from hls_project.rtl import generate, sim
 
     node = layer_node(hls_model)
     d = design or generate.design(node)
@@ -84,7 +83,7 @@ def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: i
     ms = model.simulate(d.schedule)
     out = {
         "top": d.top, "layer": d.node_name, "bit_exact": bool(np.all(same)), "samples": int(len(x)),
-        "samples_equal": int(np.sum(same)), "reference": "hls_project/bitexact.py (the layer's output h_T)",
+        "samples_equal": int(np.sum(same)), "reference": "hls_project/numerics/bitexact.py (the layer's output h_T)",
         "back_pressure": {"output_tready_probability": ready, "seed": seed},
         "interval_cycles": cyc.get("interval_cycles"), "latency_cycles": cyc["latency_cycles"],
         "timing": {**cyc, "clips": n_t, "note": "no back-pressure; interval: mean distance between successive "
@@ -110,8 +109,7 @@ def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: i
 def _project_model(project_dir: str, cfg: Optional[Dict[str, Any]] = None):
     from keras_model.common.config import load_config
 
-    from .. import vendor
-
+    from hls_project.flow import vendor
     with open(os.path.join(project_dir, "csim_report.json")) as f:
         report = json.load(f)
     if cfg is None:
@@ -120,8 +118,7 @@ def _project_model(project_dir: str, cfg: Optional[Dict[str, Any]] = None):
 
 
 def project_inputs(project_dir: str, samples: Optional[int] = None) -> np.ndarray:
-    from .. import bitexact
-
+    from hls_project.numerics import bitexact
     with open(os.path.join(project_dir, "tb_data", "tb_input_features.dat")) as f:
         rows = [ln for ln in f.read().splitlines() if ln.strip()]
     if samples:
@@ -137,7 +134,7 @@ def build(project_dir: str, hls_model=None, cfg: Optional[Dict[str, Any]] = None
     ``samples``), optionally synthesised (``yosys``: synth_xilinx for the
     configured part; ``ecp5``: synth_ecp5 + nextpnr-ecp5 on an LFE5U-85F).
     Writes and returns ``rtl/rtl_report.json``."""
-    from . import synth, tools
+    from hls_project.rtl import synth, tools
 
     project_dir = os.path.abspath(project_dir)
     if hls_model is None:

@@ -46,7 +46,7 @@ class Fx:
 
     @classmethod
     def of(cls, t) -> "Fx":
-        from ..bitexact import _type
+        from hls_project.numerics.bitexact import _type
 
         ft = _type(t)
         if ft.saturation_bits:
@@ -150,8 +150,7 @@ class Design:
 
 def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.ndarray, files: Dict[str, str],
            mul_stages: int) -> StageRTL:
-    from ..accel import writer
-
+    from hls_project.accel import writer
     if acc_t.sat != 0 or not acc_t.s:
         raise ConfigError(f"RTL: stage {st.name}: the accumulator type must be a signed wrapping ap_fixed, "
                           f"got {acc_t.text}")
@@ -179,9 +178,9 @@ def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.nd
 
 def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
     """The RTL design of one converted FDHT-LSTM layer (an hls4ml node)."""
-    from ..accel import tables as gate_tables
-    from ..accel import writer
-    from ..extension import accel_types
+    from hls_project.accel import tables as gate_tables
+    from hls_project.accel import writer
+    from hls_project.ext.node import accel_types
 
     if node.class_name != "FDHTLSTM":
         raise ConfigError(f"RTL: layer {node.name} ({node.class_name}): only the FDHT-LSTM is generated so far")
@@ -231,7 +230,7 @@ def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
     logn = int(round(math.log2(n)))
     if 1 << logn != n:
         raise ConfigError(f"RTL: table_size {n} is not a power of two")
-    from ..precision import precision_str
+    from keras_model.common.fixedtype import precision_str
 
     tt = precision_str(node.get_attr("table_t").precision)
     sig = gate_tables.to_fixed(gate_tables.sigmoid_table(n, int(node.get_attr("recr_act_bits", 0)),

@@ -11,8 +11,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from . import tools
-from .generate import TEMPLATES, Design
+from hls_project.rtl import tools
+from hls_project.rtl.generate import TEMPLATES, Design
 
 TB = "tb_axis.cpp"
 OBJ = "obj_dir"

@@ -11,7 +11,7 @@ import re
 import time
 from typing import Dict, List, Optional
 
-from . import tools
+from hls_project.rtl import tools
 
 #: Xilinx cell name patterns -> report keys
 XILINX_KEYS = {

@@ -417,7 +417,7 @@ def _check_hls_values(h: Dict[str, Any]) -> List[str]:
     for key in ("precision", "state_precision", "accum_precision"):
         value = h.get(key)
         if key == "precision" and isinstance(value, str) and value.strip().lower() == "auto":
-            continue  # hls.precision: auto, the search (hls_project/autoprec.py)
+            continue  # hls.precision: auto, the search (hls_project/numerics/autoprec.py)
         if isinstance(value, str):
             try:
                 fixedtype.parse(value)

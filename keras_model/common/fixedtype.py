@@ -13,9 +13,10 @@ generated code uses (``ap_fixed<16,6,AP_RND_CONV,AP_SAT>``).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 _NOTATION = re.compile(r"^\s*(?:ap_)?(u?)(fixed|int)\s*<\s*(\d+)\s*(?:,\s*(-?\d+)\s*)?((?:,\s*\w+\s*){0,3})>\s*$")
 ROUNDING = ("AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF", "AP_RND_INF", "AP_RND_CONV", "AP_TRN", "AP_TRN_ZERO")
@@ -86,3 +87,53 @@ def parse(text) -> FixedType:
 def canonical(text) -> str:
     """The C++ spelling (``ap_fixed<...>``) of a type in any notation."""
     return parse(text).cpp()
+
+
+def parse_fixed(text) -> Tuple[int, int, bool]:
+    """(width, integer bits, signed) of a fixed-point type in any notation
+    hls4ml accepts (``ap_fixed<16,6>``, ``fixed<16,6,RND_CONV,SAT>``,
+    ``ufixed<8,0>``, ``ap_int<8>``; see :func:`parse`), or of an
+    hls4ml precision object."""
+    if not isinstance(text, str) and getattr(text, "width", None) is not None:
+        return int(text.width), int(text.integer), bool(getattr(text, "signed", True))
+    t = parse(text)
+    return t.width, t.integer, t.signed
+
+
+def precision_str(prec) -> str:
+    """'ap_fixed<16,6>'-style text of an hls4ml precision type (its ``str``
+    when it has no width/integer, e.g. an integer or exponent type)."""
+    w, i = getattr(prec, "width", None), getattr(prec, "integer", None)
+    signed = getattr(prec, "signed", True)
+    if w is None or i is None:
+        return str(prec)
+    return f"ap_{'' if signed else 'u'}fixed<{w},{i}>"
+
+
+def int_bits_for(bound: float) -> int:
+    """Integer bits I (sign included) of a signed ``ap_fixed<W, I>`` holding
+    [-bound, bound]: the smallest I with 2^(I-1) > bound (the type's range
+    is [-2^(I-1), 2^(I-1) - lsb]; a bound within one lsb of 2^(I-1) still
+    gets the next I)."""
+    if bound <= 0:
+        return 1
+    return max(1, int(math.floor(math.log2(bound * (1 + 1e-6)))) + 2)
+
+
+def fixed_type(int_bits: int, frac_bits: int, rounding: bool = True) -> str:
+    width = int_bits + frac_bits
+    if rounding:
+        return f"ap_fixed<{width},{int_bits},AP_RND_CONV,AP_SAT>"
+    return f"ap_fixed<{width},{int_bits}>"
+
+
+def width(prec) -> int:
+    """Bit width of a type in any notation (``ap_fixed<16,6>``, ``fixed<..>``,
+    ``ap_int<8>``) or of an hls4ml precision object: the one width reader."""
+    w = getattr(prec, "width", None)
+    if w is not None and not isinstance(prec, str):
+        return int(w)
+    try:
+        return parse(str(prec)).width
+    except ValueError:
+        raise ValueError(f"cannot read the bit width of type {str(prec)!r}") from None

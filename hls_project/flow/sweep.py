@@ -47,7 +47,7 @@ def _one(args):
     from keras_model.common.logs import setup
 
     setup(verbosity)
-    from hls_project.flow import run_flow
+    from hls_project.flow.pipeline import run_flow
 
     report = run_flow(cfg, model_path=model_path, samples=samples, with_predict=False, log=lambda *a: None)
     return report

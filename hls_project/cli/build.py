@@ -28,15 +28,17 @@ usage/input error, 3 when an external tool is missing or fails.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
-from keras_model.cli import ArgumentParser, add_common, add_output_dir, run_command
+from hls_project.cli import console
+from hls_project.cli.common import ArgumentParser, add_common, add_output_dir, run_command
 from keras_model.common.errors import FlowError
 
+PROG = "fdht build"
 
-def _add_model_flags(p: argparse.ArgumentParser) -> None:
+
+def add_model_flags(p: argparse.ArgumentParser) -> None:
     """Flags that choose the model, the data and the project (build and sweep share them)."""
     p.add_argument("--config", default=None,
                    help="YAML config (sections data, model, train, quantization, hls); default: configs/default.yml")
@@ -63,26 +65,19 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                         "model), the logits (no softmax in hardware), or the class (hls4ml's argmax, one-hot)")
 
 
-def build_parser(prog: str = "python build.py") -> argparse.ArgumentParser:
-    p = ArgumentParser(
-        prog=prog,
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
+PARSER = dict(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+
+
+def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The command's arguments on ``p`` (``fdht build`` or its own parser)."""
     p.add_argument("--csim", action="store_true",
                    help="build the testbench with g++, C-simulate the test set and compare with Keras")
-    _add_model_flags(p)
+    add_model_flags(p)
     q = p.add_argument_group("precision")
     q.add_argument("--profile", action="store_true",
                    help="compare every weight, input and layer output with the range of its fixed-point type; "
                         "counts out-of-range values and saves profile_weights.png / profile_activations.png "
                         "in <project>/profile/")
-    q.add_argument("--sweep-precision", default=None, nargs="?", const="", metavar="W,W,...",
-                   help="the same as the sweep command: for each default width W (e.g. 6,8,10,12,16) convert, "
-                        "csim and compare, two at a time; writes sweep.md/.json/.png and one project per width into "
-                        "--output-dir (default build/hls/<config name>-sweep). Without a value: the list in "
-                        "hls.sweep_precision")
     v = p.add_argument_group("vendor tools (Vivado: vivado_hls, Vitis: vitis-run on PATH; run after the project "
                              "is written, in its folder, with hls.part and hls.clock_period)")
     v.add_argument("--synth", action="store_true",
@@ -95,16 +90,13 @@ def build_parser(prog: str = "python build.py") -> argparse.ArgumentParser:
                         "but not C-simulated")
     v.add_argument("--vsynth", action="store_true",
                    help="Vivado logic synthesis of the generated RTL (vivado_synth.tcl); implies --synth")
-    return add_common(p)
+    add_common(p)
+    p.set_defaults(func=run)
+    return p
 
 
-def build_sweep_parser(prog: str = "fdht sweep") -> argparse.ArgumentParser:
-    p = ArgumentParser(prog=prog, description="Precision sweep: for each default fixed-point width, convert, "
-                       "C-simulate and compare with Keras (two at a time); a table, a plot and one project per width.")
-    p.add_argument("--widths", default="", metavar="W,W,...",
-                   help="default widths, e.g. 6,8,10,12,16 (default: hls.sweep_precision of the config)")
-    _add_model_flags(p)
-    return add_common(p)
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def overrides_from_args(args) -> dict:
@@ -133,73 +125,7 @@ def overrides_from_args(args) -> dict:
     return o
 
 
-def print_report(r: dict) -> None:
-    from hls_project import fidelity, flow
-
-    c = r.get("csim") or {}
-    p = r["parameters"]
-    lines = [
-        "",
-        f"=== FDHT-LSTM build report: {r['config']} ===",
-        f"project             {r['output_dir']}",
-        f"parameters          {p['model']:,}" + (f" (recurrent {p['recurrent']:,}; a dense LSTM needs "
-                                                f"{p['dense_lstm_recurrent']:,})" if p["dense_lstm_recurrent"] else ""),
-        f"MACs per time step  {r['macs_per_step']:,}" + (f" (dense LSTM {r['dense_lstm_macs_per_step']:,})"
-                                                        if r["dense_lstm_macs_per_step"] else ""),
-        f"weight storage      {r['weight_bits']:,} bits ({r['weight_bits'] / 8192:.1f} KiB)",
-    ]
-    if r.get("precision_auto"):
-        from hls_project import autoprec
-
-        lines.append(autoprec.summary(r["precision_auto"]))
-    if c:
-        logit_line = fidelity.line(c.get("logits") or {}, c.get("output"))
-        lines += [
-            f"csim samples        {c['samples']}",
-            f"top-1 agreement     {c['top1_agreement'] * 100:.2f} % csim vs Keras (threshold {r['min_agreement'] * 100:g} %)"
-            + (f"; {flow.flips_line(c['flips'])}" if c.get("flips") is not None else ""),
-            *([f"|diff| of {'logits' if c.get('output') == 'logits' else 'probs '}    max {c['max_abs_diff']:.4g}, "
-               f"mean {c['mean_abs_diff']:.4g}"] if c.get("max_abs_diff") is not None else
-              [f"output              the class (one-hot); no |diff| figures"]),
-            *([logit_line] if logit_line else []),
-            f"csim vs predict     {'identical' if c['csim_equals_predict'] else 'DIFFERENT'} "
-            f"(max |diff| {c['csim_vs_predict_max_abs_diff']:.3g})",
-            f"accuracy            Keras {c['keras_accuracy'] * 100:.2f} %, csim {c['csim_accuracy'] * 100:.2f} %",
-        ]
-    lines.append("stage times         " + ", ".join(f"{k} {v:.1f}s" for k, v in r["stage_seconds"].items()))
-    lines.append(f"report              {os.path.join(r['output_dir'], 'csim_report.json')}")
-    hw_path = r.get("hardware_report")
-    if hw_path and os.path.isfile(hw_path):
-        from hls_project import reports
-
-        with open(hw_path) as f:
-            hw = json.load(f)
-        lines += reports.summary_lines(hw)
-        head = (hw.get("accelerator") or {}).get("headline") or {}
-        if r.get("precision_auto") and head:
-            lines.append(f"  with the auto types: weights {r['weight_bits']:,} bits, buffers {head.get('buffer_bits', 0):,} "
-                         f"bits, constant tables {head.get('constant_bits', 0):,} bits (MODEL)")
-        lines.append(f"hardware report     {os.path.splitext(hw_path)[0]}.md")
-    print("\n".join(lines))
-
-
-def print_vendor(result: dict) -> None:
-    lines = [f"vendor              {result['tool']} ({result['backend']}, {result['part']}, "
-             f"{result['clock_period_ns']} ns) done in {result.get('seconds', 0):.0f} s"]
-    s = result.get("synthesis")
-    if s and not s.get("error"):
-        r = s["resources"]
-        lines.append(f"csynth              latency {s['latency_cycles']['min']}-{s['latency_cycles']['max']} cycles "
-                     f"({s['latency_ns']['min']}-{s['latency_ns']['max']} ns), II {s['interval_cycles']['min']}-"
-                     f"{s['interval_cycles']['max']}; DSP {r['DSP']}, LUT {r['LUT']}, FF {r['FF']}, "
-                     f"BRAM_18K {r['BRAM_18K']}, URAM {r['URAM']}")
-    ip = result.get("ip")
-    if ip:
-        lines.append(f"exported IP         {ip['ip_dir']}" + (f" ({ip['zip'][0]})" if ip.get("zip") else ""))
-    print("\n".join(lines))
-
-
-def _load(args) -> dict:
+def load(args) -> dict:
     from keras_model.common.config import default_config_path, load_config
 
     cfg = load_config(args.config or default_config_path(), overrides_from_args(args))
@@ -210,22 +136,19 @@ def _load(args) -> dict:
 
 def run(args) -> int:
     """The build command: write the project, csim it, run the vendor steps."""
-    cfg = _load(args)
+    cfg = load(args)
     vendor_steps = args.synth or args.cosim or args.export or args.vsynth
-    if args.sweep_precision is not None:
-        return run_sweep(args, cfg, args.sweep_precision)
     if not (args.csim or vendor_steps or args.profile):
         raise FlowError("nothing to do: add --csim to write, build and C-simulate the project, and/or "
                         "--synth/--cosim/--export/--vsynth for the vendor tools")
     if vendor_steps:
-        from hls_project import vendor
-
+        from hls_project.flow import vendor
         vendor.tool_for(cfg["hls"]["backend"])  # a bad backend fails before any heavy step
-    from hls_project.flow import run_flow
+    from hls_project.flow.pipeline import run_flow
 
     report = run_flow(cfg, model_path=args.model, samples=cfg["hls"].get("samples"), csim_enabled=args.csim,
                       profile=args.profile)
-    print_report(report)
+    console.print_build_report(report)
     if report.get("passed") is False:
         print(f"FAILED: top-1 agreement below hls.min_agreement = {report['min_agreement']}"
               + ("; vendor steps skipped" if vendor_steps else ""), file=sys.stderr)
@@ -235,32 +158,10 @@ def run(args) -> int:
     return 0
 
 
-def run_sweep(args, cfg: dict, widths_text: str) -> int:
-    """One independent flow per width on the same trained model, into
-    --output-dir (default build/hls/<config name>-sweep)."""
-    from hls_project.flow import check_output_dir, output_dir_for
-    from hls_project.sweep import parse_widths, run_sweep as sweep
-    from keras_model.train import cached_or_train
-
-    widths = parse_widths(widths_text or cfg["hls"].get("sweep_precision") or "")
-    out_dir = args.output_dir or output_dir_for(cfg) + "-sweep"
-    check_output_dir(out_dir)
-    model_path = args.model
-    if model_path is None:
-        _, _, model_path, _ = cached_or_train(cfg)
-    sweep(cfg, widths, model_path, cfg["hls"].get("samples"), out_dir)
-    print(f"sweep table         {os.path.join(out_dir, 'sweep.md')} (plot sweep.png)")
-    return 0
-
-
-def run_sweep_command(args) -> int:
-    return run_sweep(args, _load(args), args.widths)
-
-
 def run_vendor(args, cfg: dict, report: dict) -> int:
     """The vendor steps in the finished project folder; their result goes into its hardware report."""
-    from hls_project import reports, vendor
-
+    from hls_project.report import assemble as reports
+    from hls_project.flow import vendor
     out_dir = report["output_dir"]
     try:
         result = vendor.synthesize(cfg, out_dir, synth=args.synth, cosim=args.cosim, export=args.export,
@@ -274,14 +175,10 @@ def run_vendor(args, cfg: dict, report: dict) -> int:
               file=sys.stderr)
         return 130
     reports.record_vendor(out_dir, result)
-    print_vendor(result)
+    console.print_vendor(result)
     return 0
 
 
-def main(argv=None, prog: str = "python build.py") -> int:
+def main(argv=None, prog: str = PROG) -> int:
     return run_command(build_parser, run, argv, prog,
                        interrupted="interrupted; the previous project (if any) is untouched")
-
-
-def sweep_main(argv=None, prog: str = "fdht sweep") -> int:
-    return run_command(build_sweep_parser, run_sweep_command, argv, prog)

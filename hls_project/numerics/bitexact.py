@@ -256,7 +256,7 @@ def _ht_tables(node, types) -> Dict[str, np.ndarray]:
 
 
 def _ht_common(node):
-    from .extension import accel_types  # the layer's derived types (inputs here)
+    from hls_project.ext.node import accel_types  # the layer's derived types (inputs here)
 
     types = accel_types(node)
     shape = node.ht_shape()

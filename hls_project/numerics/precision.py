@@ -18,51 +18,12 @@ cannot wrap either. Fractional bits are the user's choice (``frac_bits``).
 
 from __future__ import annotations
 
-import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from keras_model import ht
-from keras_model.common import fixedtype
-
-def parse_fixed(text) -> Tuple[int, int, bool]:
-    """(width, integer bits, signed) of a fixed-point type in any notation
-    hls4ml accepts (``ap_fixed<16,6>``, ``fixed<16,6,RND_CONV,SAT>``,
-    ``ufixed<8,0>``, ``ap_int<8>``; see :mod:`keras_model.common.fixedtype`), or of an
-    hls4ml precision object."""
-    if not isinstance(text, str) and getattr(text, "width", None) is not None:
-        return int(text.width), int(text.integer), bool(getattr(text, "signed", True))
-    t = fixedtype.parse(text)
-    return t.width, t.integer, t.signed
-
-
-def precision_str(prec) -> str:
-    """'ap_fixed<16,6>'-style text of an hls4ml precision type (its ``str``
-    when it has no width/integer, e.g. an integer or exponent type)."""
-    w, i = getattr(prec, "width", None), getattr(prec, "integer", None)
-    signed = getattr(prec, "signed", True)
-    if w is None or i is None:
-        return str(prec)
-    return f"ap_{'' if signed else 'u'}fixed<{w},{i}>"
-
-
-def int_bits_for(bound: float) -> int:
-    """Integer bits I (sign included) of a signed ``ap_fixed<W, I>`` holding
-    [-bound, bound]: the smallest I with 2^(I-1) > bound (the type's range
-    is [-2^(I-1), 2^(I-1) - lsb]; a bound within one lsb of 2^(I-1) still
-    gets the next I)."""
-    if bound <= 0:
-        return 1
-    return max(1, int(math.floor(math.log2(bound * (1 + 1e-6)))) + 2)
-
-
-def fixed_type(int_bits: int, frac_bits: int, rounding: bool = True) -> str:
-    width = int_bits + frac_bits
-    if rounding:
-        return f"ap_fixed<{width},{int_bits},AP_RND_CONV,AP_SAT>"
-    return f"ap_fixed<{width},{int_bits}>"
-
+from keras_model.common.fixedtype import fixed_type, int_bits_for, parse_fixed
 
 def logits_type(precision: str, bound: float = 0.0) -> str:
     """The result type of a Dense layer before a softmax (the logits): the

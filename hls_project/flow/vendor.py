@@ -189,7 +189,7 @@ def hls_model_for(cfg: Dict[str, Any], project_dir: str, report: Dict[str, Any])
     output folder the project (nothing is written: the project already is)."""
     from keras_model.models import load_keras_model
 
-    from .convert import convert
+    from hls_project.flow.convert import convert
 
     model_path = report.get("model_path")
     if not model_path or not os.path.isfile(model_path):

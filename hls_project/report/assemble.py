@@ -16,7 +16,7 @@ Two kinds of figures, kept apart everywhere:
 When vendor synthesis has run (``vendor.synthesize``), or its reports are
 copied into the project, their figures are added under ``synthesis``::
 
-    python -m hls_project.reports <project dir>    # re-read synthesis reports, re-write the report
+    fdht report <project dir>    # re-read synthesis reports, re-write the report
 """
 
 from __future__ import annotations
@@ -24,47 +24,31 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .precision import parse_fixed, precision_str
-from .report_kinds import kind_comparison, plot_kinds
-from .accel import figures
-from .accel import model as cycle_model
-from .report_markdown import render_markdown, summary_lines
+from keras_model.common import fixedtype
+from keras_model.common.fixedtype import precision_str
+from hls_project.report.kinds import kind_comparison, plot_kinds
+from hls_project.report import figures
+from hls_project.accel import model as cycle_model
+from hls_project.report.markdown import render_markdown
 
 JSON_NAME = "hardware_report.json"
 MD_NAME = "hardware_report.md"
-from .report_markdown import PLOT_NAME  # noqa: E402,F401
+from hls_project.report.markdown import PLOT_NAME  # noqa: E402,F401
 
-from .accel.devices import DEVICES  # noqa: E402  (the device table)
+from hls_project.accel.devices import DEVICES  # noqa: E402  (the device table)
+from hls_project.accel.model import BRAM_18K_BITS  # noqa: E402
 
-BRAM_18K_BITS = 18 * 1024
 URAM_BITS = 288 * 1024
 
-_INT = re.compile(r"^\s*ap_(u?)int\s*<\s*(\d+)")
 
 
 # --------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------
-
-
-def type_width(text: str) -> int:
-    """Bit width of an ``ap_fixed<..>``/``ap_int<..>`` type string (or an hls4ml precision)."""
-    w = getattr(text, "width", None)
-    if w is not None:
-        return int(w)
-    s = str(text)
-    m = _INT.match(s)
-    if m:
-        return int(m.group(2))
-    try:
-        return parse_fixed(s)[0]
-    except ValueError:
-        raise ValueError(f"cannot read the bit width of type {s!r}") from None
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -92,7 +76,7 @@ def _jsonable(o):
 def _var_row(var) -> Dict[str, Any]:
     data = np.asarray(var.data)
     prec = var.type.precision
-    width = type_width(prec)
+    width = fixedtype.width(prec)
     return {"variable": var.name, "shape": list(data.shape), "entries": int(data.size), "type": var.type.name,
             "precision": precision_str(prec), "bits_each": width, "bits": int(data.size) * width}
 
@@ -126,7 +110,7 @@ def ht_layer_report(node) -> Dict[str, Any]:
         g = m["gate_lanes"]
         for fn, count in ((node.get_attr("cell_recurrent_activation"), 3 * g), (node.get_attr("cell_activation"), 2 * g)):
             tables.append({"function": fn, "tables": count, "entries": size, "type": precision_str(table_t),
-                           "bits": count * size * type_width(table_t)})
+                           "bits": count * size * fixedtype.width(table_t)})
     largest = max(m["buffers"], key=lambda r: r["bits"] // r["copies"])
     return {
         "layer": node.name, "class": node.class_name,
@@ -219,7 +203,7 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
     h = cfg["hls"]
     clock = float(h["clock_period"])
     rf = int(h["reuse_factor"])
-    width = type_width(h["precision"])
+    width = fixedtype.width(h["precision"])
     layers, others, weight_rows = _layer_rows(hls_model, rf)
     total_bits = sum(r["bits"] for r in weight_rows)
     costs = rnn_costs(model)
@@ -331,8 +315,7 @@ def write_hardware_report(hls_model, model, cfg: Dict[str, Any], project_dir: st
                           report: Optional[Dict[str, Any]] = None, kinds: bool = True) -> Dict[str, Any]:
     """Compute the report and write hardware_report.json / .md (and the kinds
     plot) into ``project_dir``; synthesis reports already there are included."""
-    from . import vendor
-
+    from hls_project.flow import vendor
     hw = hardware_report(hls_model, model, cfg, report, kinds=kinds)
     hw["synthesis"] = vendor.parse_synthesis(project_dir)
     if kinds and hw.get("kinds"):
@@ -356,8 +339,7 @@ def load(project_dir: str) -> Dict[str, Any]:
 def record_vendor(project_dir: str, vendor_result: Dict[str, Any]) -> Dict[str, Any]:
     """Add a vendor run (or the command to run later) and the synthesis figures
     found in the project to its hardware report; re-write JSON and Markdown."""
-    from . import vendor
-
+    from hls_project.flow import vendor
     hw = load(project_dir)
     v = dict(vendor_result)
     synthesis = v.pop("synthesis", None)
@@ -369,41 +351,8 @@ def record_vendor(project_dir: str, vendor_result: Dict[str, Any]) -> Dict[str, 
 
 def refresh(project_dir: str) -> Dict[str, Any]:
     """Re-read the synthesis reports in ``project_dir`` (e.g. copied in) into its hardware report."""
-    from . import vendor
-
+    from hls_project.flow import vendor
     hw = load(project_dir)
     hw["synthesis"] = vendor.parse_synthesis(project_dir)
     _write(project_dir, hw)
     return hw
-
-
-def build_parser(prog: str = "python -m hls_project.reports"):
-    from keras_model.cli import ArgumentParser, add_common
-
-    p = ArgumentParser(prog=prog, description="Re-read the synthesis reports of a written project into its "
-                                              "hardware_report.json/.md (e.g. after copying them in).")
-    p.add_argument("project_dir")
-    return add_common(p)
-
-
-def run(a) -> int:
-    from keras_model.common.errors import ConfigError
-
-    if not os.path.isfile(os.path.join(a.project_dir, JSON_NAME)):
-        raise ConfigError(f"{a.project_dir} has no {JSON_NAME}; write the project with fdht build first")
-    hw = refresh(a.project_dir)
-    print("\n".join(summary_lines(hw)))
-    print(f"report              {os.path.join(a.project_dir, MD_NAME)}")
-    return 0
-
-
-def main(argv=None, prog: str = "python -m hls_project.reports") -> int:
-    from keras_model.cli import run_command
-
-    return run_command(build_parser, run, argv, prog)
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

@@ -3,7 +3,7 @@
 * :class:`ArgumentParser`: bad arguments are one-line errors (``error: ...``, exit 2).
 * :func:`add_common`: the flags every command has (``-v``/``-q``).
 * :func:`run_command`: the ONE place that turns errors into exit codes, used by
-  every entry point (``fdht <command>``, ``python build.py``, ``python -m ...``):
+  every entry point (``fdht <command>``, ``python build.py``):
   a :class:`~keras_model.common.errors.FlowError` prints ``error: <message>`` and
   exits with its ``exit_code`` (2 for bad input, 3 for a missing or failing
   tool), Ctrl-C exits 130, and a reader that closes stdout early
@@ -19,9 +19,9 @@ import os
 import sys
 from typing import Callable, Optional, Sequence
 
-from .common import logs
-from .common.config import parse_frame_size
-from .common.errors import ConfigError, FlowError
+from keras_model.common import logs
+from keras_model.common.config import parse_frame_size
+from keras_model.common.errors import ConfigError, FlowError
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -92,7 +92,10 @@ def run_command(build_parser: Callable[..., argparse.ArgumentParser], run: Calla
         try:
             parser = build_parser(prog) if prog else build_parser()
             args = parser.parse_args(argv)
-            logs.setup(min(1, getattr(args, "verbose", 0)) - min(1, getattr(args, "quiet", 0)))
+            # -v / -q count before the command (fdht -v build) as after it
+            verbose = getattr(args, "verbose", 0) + getattr(args, "top_verbose", 0)
+            quiet = getattr(args, "quiet", 0) + getattr(args, "top_quiet", 0)
+            logs.setup(min(1, verbose) - min(1, quiet))
             return int(run(args))
         except FlowError as e:
             print(f"error: {e}", file=sys.stderr)

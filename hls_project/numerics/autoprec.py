@@ -45,8 +45,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from . import bitexact
-from .precision import int_bits_for
+from hls_project.numerics import bitexact
+from keras_model.common.fixedtype import int_bits_for
 
 MAX_BITS = 18
 # start widths (fraction bits; constants: total width)
@@ -127,8 +127,8 @@ def _evaluate(cfg, model, x_cal, keras_cal, input_range, dense_ranges, knobs, tm
     the agreement, the range check, and the estimated flip rate on unseen
     data: the share of the training set's Keras logit margins below the
     largest margin error seen on the calibration set."""
-    from .convert import convert
-    from .profiling import range_check
+    from hls_project.flow.convert import convert
+    from hls_project.numerics.profiling import range_check
 
     c = apply(cfg, knobs, model, input_range, dense_ranges)
     hm = convert(model, c, tmp, None, None, input_range, dense_ranges)
@@ -171,8 +171,8 @@ def choose(cfg: Dict[str, Any], model, x_cal: np.ndarray, input_range: float, ta
     """Search the knobs; returns {'knobs', 'types', 'cfg', 'calibration_agreement',
     'evaluations', 'history', 'seconds', 'reached'}. ``x_margins``: more
     training samples for Keras's logit margins (the flip-rate estimate)."""
-    from .fidelity import keras_logits
-    from .profiling import dense_output_ranges
+    from hls_project.numerics.fidelity import keras_logits
+    from hls_project.numerics.profiling import dense_output_ranges
 
     t0 = time.time()
     keras_cal = model.predict(x_cal, verbose=0, batch_size=256)

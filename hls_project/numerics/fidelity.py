@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from . import bitexact
+from hls_project.numerics import bitexact
 
 #: products (multiply-adds) the bit-exact model may spend on a run: it checks
 #: and gives logits for as many samples as fit (a few seconds here)

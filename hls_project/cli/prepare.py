@@ -20,14 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import ArgumentParser, add_common, frame_size, int_at_least, run_command
-from ..common.errors import ConfigError
-from .npz import save_npz
-from .video import VideoSummary, videos_to_dataset
-
+from keras_model.common.errors import ConfigError
+from keras_model.data.npz import save_npz
+from keras_model.data.video import videos_to_dataset
+from hls_project.cli import console
+from hls_project.cli.common import ArgumentParser, add_common, frame_size, int_at_least, run_command
 
 _positive_int = int_at_least(1)
 _nonnegative_int = int_at_least(0)
+
+PROG = "fdht prepare"
 
 
 def _fraction(text: str) -> float:
@@ -40,11 +42,11 @@ def _fraction(text: str) -> float:
     return value
 
 
-def build_parser(prog: str = "python -m keras_model.data.prepare") -> argparse.ArgumentParser:
-    parser = ArgumentParser(
-        prog=prog,
-        description="Decode a folder of videos (<root>/<class>/[<group>/]<clip>) into a train/test .npz.",
-    )
+PARSER = dict(description="Decode a folder of videos (<root>/<class>/[<group>/]<clip>) into a train/test .npz.")
+
+
+def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The command's arguments on ``parser`` (``fdht prepare`` or its own parser)."""
     parser.add_argument("--video-dir", required=True, type=Path, help="root folder with one sub-folder per class")
     parser.add_argument("--output", "--out", dest="out", required=True, type=Path,
                         help="the .npz data set to write, e.g. build/ucf11.npz (later given as --data)")
@@ -58,21 +60,13 @@ def build_parser(prog: str = "python -m keras_model.data.prepare") -> argparse.A
     parser.add_argument("--split", choices=("group", "clip"), default="group",
                         help="keep group folders whole in the train/test split (default), or split clip by clip")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    return add_common(parser)
+    add_common(parser)
+    parser.set_defaults(func=run)
+    return parser
 
 
-def format_summary(summary: VideoSummary, out: Path, size_bytes: int, x_shape: tuple) -> str:
-    width = max(len(name) for name in summary.class_names)
-    lines = [f"{len(summary.class_names)} classes from {summary.root} (split by {summary.split}):"]
-    for name in summary.class_names:
-        lines.append(
-            f"  {name:<{width}}  {summary.clips_per_class[name]:5d} clips  "
-            f"(train {summary.train_per_class[name]}, test {summary.test_per_class[name]})"
-        )
-    lines.append(f"train {summary.n_train} clips, test {summary.n_test} clips, skipped {summary.n_skipped}")
-    lines.append(f"clip shape {tuple(x_shape[1:])} uint8")
-    lines.append(f"wrote {out} ({size_bytes / 1e6:.1f} MB)")
-    return "\n".join(lines)
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,13 +92,9 @@ def run(args: argparse.Namespace) -> int:
     # The clip of every sample, so the split can be reproduced and audited.
     extra = {"train_clips": np.asarray(summary.train_clips, dtype=str), "test_clips": np.asarray(summary.test_clips, dtype=str)}
     save_npz(out, dataset, compress=args.compress, extra=extra)
-    print(format_summary(summary, out, out.stat().st_size, dataset.x_train.shape))
+    print(console.prepare_summary(summary, out, out.stat().st_size, dataset.x_train.shape))
     return 0
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m keras_model.data.prepare") -> int:
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     return run_command(build_parser, run, argv, prog)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

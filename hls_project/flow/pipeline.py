@@ -25,9 +25,17 @@ from keras_model.common.errors import ConfigError, DataError, FlowError, ToolErr
 from keras_model.common.logs import chatter, info
 from keras_model.data import frames_to_float, load_dataset
 
-from . import autoprec, csim, fidelity, profiling, reports
-from .convert import convert, hls_config  # noqa: F401  (the flow's conversion; re-exported)
-from .profiling import dense_output_ranges  # noqa: F401  (re-exported: flow.dense_output_ranges)
+from hls_project.numerics import autoprec
+
+from hls_project.flow import csim
+
+from hls_project.numerics import fidelity
+
+from hls_project.numerics import profiling
+
+from hls_project.report import assemble as reports
+from hls_project.flow.convert import convert  # noqa: F401  (the flow's conversion; re-exported)
+from hls_project.numerics.profiling import dense_output_ranges  # noqa: F401  (re-exported: flow.dense_output_ranges)
 
 SUPPORTED_KERAS = {"InputLayer", "Reshape", "Flatten", "Dense", "Activation", "FDHTLSTM", "HTDense", "LSTM",
                    "QDense", "QActivation", "Dropout"}
@@ -214,8 +222,7 @@ def _max_abs(x) -> float:
 def check_io_parallel(h: Dict[str, Any], sample_shape) -> None:
     """io_parallel makes the whole clip one top-level port (and one reshaped
     array): refused where that passes the tools' limits."""
-    from .accel import rules
-
+    from hls_project.accel import rules
     if h.get("io_type") != "io_parallel":
         return
     n = int(np.prod(sample_shape))
@@ -248,8 +255,7 @@ def chain_calls(project: str, name: str) -> None:
 def run_lint(project: str, h: Dict[str, Any], log) -> Dict[str, Any]:
     """The HLS-rules lint on the written project (accel/lint.py): one summary
     line; a failed rule stops the build unless hls.lint is 'warn'."""
-    from .accel import lint
-
+    from hls_project.accel import lint
     res = lint.lint(project)
     log(lint.summary(res))
     for r in res["rules"]:

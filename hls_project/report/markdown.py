@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from .precision import parse_fixed
+from keras_model.common.fixedtype import width
 
 PLOT_NAME = "hardware_kinds.png"
-
-
-def type_width(text) -> int:
-    """Bit width of an ``ap_fixed<..>`` type string."""
-    return parse_fixed(str(text))[0]
 
 
 def _n(v, nd=0) -> str:
@@ -181,7 +176,7 @@ def _md_fit(hw: Dict[str, Any], L: List[str]) -> None:
             else:
                 L.append(f"| {r.get('kind', '?')} | n/a | n/a | n/a ({r.get('error', '')}) |")
         L.append("")
-        L.append(f"Weight bits = parameters x {type_width(hw['precision'])} bits (`{hw['precision']}`).")
+        L.append(f"Weight bits = parameters x {width(hw['precision'])} bits (`{hw['precision']}`).")
         L.append("")
 
 
@@ -232,7 +227,7 @@ def _md_vendor(hw: Dict[str, Any], L: List[str]) -> None:
     else:
         L.append("Not run: no synthesis reports in the project. Run `python build.py ... --synth` (or --export) "
                  "with the vendor tools on PATH, or copy the reports in and run "
-                 "`python -m hls_project.reports <project dir>`.")
+                 "`fdht report <project dir>`.")
     L.append("")
     L.append("## Assumptions of the estimate")
     L.append("")

@@ -14,7 +14,7 @@ import numpy as np
 from keras_model.common.errors import ConfigError
 from keras_model.common.logs import chatter
 
-from .precision import logits_type, softmax_inv_input_type
+from hls_project.numerics.precision import logits_type, softmax_inv_input_type
 
 
 def hls_config(model, cfg: Dict[str, Any], input_range: float,
@@ -24,7 +24,7 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
 
     from keras_model.models import is_softmax_activation
 
-    from .extension import register
+    from hls_project.ext import register
 
     register()
     h = cfg["hls"]
@@ -94,7 +94,7 @@ def hls_config(model, cfg: Dict[str, Any], input_range: float,
 def convert(model, cfg, out_dir, x_tb=None, y_tb=None, input_range=1.0, dense_ranges=None):
     import hls4ml
 
-    from .extension import register
+    from hls_project.ext import register
 
     register()
     h = cfg["hls"]

@@ -4,26 +4,25 @@ The numbers come from ``model.py``; this module only reads the converted graph."
 
 from __future__ import annotations
 
-import math
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import numpy as np
 
-from ..extension import accel_types
-from ..precision import parse_fixed
-from .model import LABEL, SOFTMAX_CYCLES, _width, dense_layer, port_bits, schedule_figures
-from .stages import Schedule
+from hls_project.ext.node import accel_types
+from keras_model.common.fixedtype import parse_fixed, width
+from hls_project.accel.model import LABEL, SOFTMAX_CYCLES, dense_layer, schedule_figures
+from hls_project.accel.stages import Schedule
 
 
 def _layer_widths(node, sched: Schedule) -> Dict[str, Any]:
     t = accel_types(node)
     tabs = t["tables"]
     a, b = {}, {}
-    in_w = _width(node.get_input_variable().type.precision)
+    in_w = width(node.get_input_variable().type.precision)
     for chain, stages in (("x", sched.x_stages), ("h", sched.h_stages)):
         for k, st in enumerate(stages):
             prev = in_w if (k == 0 and chain == "x") else (
-                _width(node.get_attr("state_t").precision) if k == 0 else parse_fixed(t[chain]["inter"][k - 1])[0])
+                width(node.get_attr("state_t").precision) if k == 0 else parse_fixed(t[chain]["inter"][k - 1])[0])
             a[st.name] = prev
             b[st.name] = parse_fixed(tabs[st.cs.b][1])[0]
     out = {"a": a, "b": b, "in": in_w}
@@ -31,9 +30,9 @@ def _layer_widths(node, sched: Schedule) -> Dict[str, Any]:
         for k, st in enumerate(stages):
             out[f"out {st.name}"] = parse_fixed(t[chain]["inter"][k])[0]
     if sched.kind == "lstm":
-        out["act"] = _width(node.get_attr("act_t").precision)
-        out["state"] = _width(node.get_attr("state_t").precision)
-        out["table"] = _width(node.get_attr("table_t").precision)
+        out["act"] = width(node.get_attr("act_t").precision)
+        out["state"] = width(node.get_attr("state_t").precision)
+        out["table"] = width(node.get_attr("table_t").precision)
     out["z"] = parse_fixed(t["z"])[0]
     return out
 
@@ -72,8 +71,8 @@ def model_figures(hls_model, clock_ns: float) -> Dict[str, Any]:
     in_var = hls_model.get_input_variables()[0]
     out_var = hls_model.get_output_variables()[0]
     io_stream = hls_model.config.get_config_value("IOType") == "io_stream"
-    in_bits = _width(in_var.type.precision) * (int(in_var.shape[-1]) if io_stream else int(np.prod(in_var.shape)))
-    out_bits = _width(out_var.type.precision) * (int(out_var.shape[-1]) if io_stream else int(np.prod(out_var.shape)))
+    in_bits = width(in_var.type.precision) * (int(in_var.shape[-1]) if io_stream else int(np.prod(in_var.shape)))
+    out_bits = width(out_var.type.precision) * (int(out_var.shape[-1]) if io_stream else int(np.prod(out_var.shape)))
     latency = sum(r["cycles_per_clip"] for r in ht_rows) + sum(o["cycles"] for o in others)
     interval = max([r["interval_cycles_per_clip"] for r in ht_rows] + [o["cycles"] for o in others] + [1])
     clock_hz = 1e9 / float(clock_ns)

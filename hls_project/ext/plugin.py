@@ -1,7 +1,7 @@
 """hls4ml plugin: our layers known to hls4ml's own public API, with no
 ``register()`` call in the user's code.
 
-``pip install .`` declares the entry point ``fdht = hls_project.plugin:register``
+``pip install .`` declares the entry point ``fdht = hls_project.ext.plugin:register``
 in hls4ml's plugin group ``hls4ml.backends``; hls4ml 1.3.0 calls it while it
 imports itself (``hls4ml.backends``), and also for modules named in
 ``HLS4ML_BACKEND_PLUGINS``. At that moment hls4ml is half imported (its
@@ -13,7 +13,7 @@ functions:
 
 * ``hls4ml.utils.config_from_keras_model`` and
   ``hls4ml.converters.convert_from_keras_model``: for a model that uses our
-  layers they first register them (``extension.register()``, idempotent),
+  layers they first register them (``registry.register_layers()``, idempotent),
   and for a Keras 2 (``tf_keras``) model they take hls4ml's Keras-2 path
   even when the installed ``keras`` package is Keras 3 (hls4ml 1.3.0 picks
   its parser from that package's version, not from the model; with
@@ -163,17 +163,17 @@ def _softmax_layers(model):
 
 def apply_flow_settings(model, config: dict) -> dict:
     """Give an hls4ml config of a model with our layers the softmax settings
-    the flow's own builds use (``hls_project.convert``), at the granularity
+    the flow's own builds use (``hls_project.flow.convert``), at the granularity
     the config has, and return it (changed in place):
 
     * a Dense result type hls4ml left ``auto`` (and that of the linear
       activation hls4ml appends to a Dense, ``<name>_linear``) becomes the
       default precision's width with rounding and saturation
-      (:func:`~hls_project.precision.logits_type`; without calibration data
+      (:func:`~hls_project.numerics.precision.logits_type`; without calibration data
       the default's integer bits), so the softmax's exp table is indexed
       over the logits' range;
     * every softmax gets the 1/sum(exp) table input type for its number of
-      classes (:func:`~hls_project.precision.softmax_inv_input_type`) as the
+      classes (:func:`~hls_project.numerics.precision.softmax_inv_input_type`) as the
       layer-level ``inv_inp_t`` key, the one hls4ml 1.3.0 reads (it ignores
       the ``Precision: inv_inp`` entry its own config function writes; that
       entry is set to the same type so the config reads true); with
@@ -181,7 +181,7 @@ def apply_flow_settings(model, config: dict) -> dict:
       ``LayerType: Softmax`` entry added for it.
 
     Values a user sets afterwards win as usual; nothing else is touched."""
-    from .precision import logits_type, softmax_inv_input_type
+    from hls_project.numerics.precision import logits_type, softmax_inv_input_type
 
     softmaxes = _softmax_layers(model)
     model_cfg = config.setdefault("Model", {})
@@ -227,7 +227,7 @@ def _wrap(func, settings=None):
     def wrapper(model, *args, **kwargs):
         ours = _uses_our_layers(model)
         if ours:
-            from .extension import register as register_layers
+            from hls_project.ext.registry import register_layers
 
             register_layers()
             _check_convertible(model, kwargs.get("hls_config"))

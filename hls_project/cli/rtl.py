@@ -1,0 +1,49 @@
+"""``fdht rtl DIR``: the RTL twin of a written project (``hls_project.rtl``):
+Verilog on the accelerator's schedule, simulated cycle-accurately in
+Verilator against the bit-exact model, optionally synthesised by Yosys and
+placed and routed for ECP5; writes ``DIR/rtl/rtl_report.json``."""
+
+from __future__ import annotations
+
+import argparse
+
+from hls_project.cli.common import ArgumentParser, add_common, run_command
+
+PROG = "fdht rtl"
+PARSER = dict(description="RTL twin of a written project: Verilator bit-exact + cycles, optional Yosys / ECP5; "
+                          "writes rtl/rtl_report.json")
+
+
+def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The command's arguments on ``p`` (``fdht rtl`` or its own parser)."""
+    p.add_argument("project_dir", help="a project written by fdht build (e.g. build/hls/default)")
+    p.add_argument("--samples", type=int, default=None, help="simulate the first N test samples (default: all)")
+    p.add_argument("--config", default=None, help="the project's config (default: the one its report names)")
+    p.add_argument("--yosys", action="store_true", help="Yosys synth_xilinx resource counts")
+    p.add_argument("--ecp5", action="store_true", help="Yosys synth_ecp5 + nextpnr-ecp5 (LFE5U-85F) Fmax")
+    p.add_argument("--ready", type=float, default=0.5, help="output TREADY probability in the bit-exact run")
+    add_common(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    return configure(ArgumentParser(prog=prog, **PARSER))
+
+
+def run(a: argparse.Namespace) -> int:
+    from keras_model.common.config import load_config
+    from keras_model.common.errors import ToolError
+    from hls_project.rtl import build
+    from hls_project.rtl.tools import RTLToolError
+
+    try:
+        rep = build(a.project_dir, cfg=load_config(a.config) if a.config else None, samples=a.samples,
+                    yosys=a.yosys, ecp5=a.ecp5, ready=a.ready)
+    except RTLToolError as e:  # a missing or failing open tool: exit 3 like the vendor tools
+        raise ToolError(str(e)) from None
+    return 0 if rep["bit_exact"] else 1
+
+
+def main(argv=None, prog: str = PROG) -> int:
+    return run_command(build_parser, run, argv, prog)
