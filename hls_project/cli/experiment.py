@@ -10,8 +10,9 @@ from typing import Any, Dict
 from keras_model.common.atomic import new_dir
 from keras_model.common.config import KINDS, build_dir, data_file_override, load_config
 from keras_model.common.errors import ConfigError
+from keras_model import experiment
 from keras_model.experiment import (DEFAULT_LR_GRID, DEFAULT_SEEDS, PLOT_NAME, format_table, parse_kinds,
-                                    parse_lr_grid, run_experiment, select_strategy, write_outputs)
+                                    parse_lr_grid, run_experiment, write_outputs)
 from hls_project.cli.common import ArgumentParser, add_common, add_output_dir, int_at_least, run_command
 
 PROG = "fdht experiment"
@@ -59,7 +60,7 @@ def run(args) -> int:
     dataset = load_dataset(cfg["data"])  # once, before anything is trained
     with new_dir(out_dir) as tmp:
         base = int(cfg["train"]["seed"])
-        results = run_experiment(cfg, kinds, tmp, dataset=dataset, strategy=select_strategy(),
+        results = run_experiment(cfg, kinds, tmp, dataset=dataset, strategy=experiment.select_strategy(),
                                  keep_models=not args.no_models, final_dir=out_dir, lr_grid=lr_grid,
                                  seeds=[base + k for k in range(args.seeds)])
         write_outputs(results, tmp)

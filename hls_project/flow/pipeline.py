@@ -321,6 +321,9 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
                 report["hardware_report"] = os.path.join(out_dir, reports.JSON_NAME)
         else:
             log("hardware report: written for recurrent models only (this one has no LSTM layer); skipped")
+        if cfg["hls"].get("rtl"):
+            with timer.stage("RTL twin (Verilator" + "".join(f", {s}" for s in cfg["hls"].get("rtl_synth") or []) + ")"):
+                report["rtl"] = run_rtl(hm, cfg, tmp, x_tb, log)
         with open(os.path.join(tmp, "csim_report.json"), "w") as f:
             json.dump(report, f, indent=2, default=str)
         for leftover in ("tb_input.npy", "tb_output.npy"):
@@ -332,6 +335,26 @@ def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Opt
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report
+
+
+def run_rtl(hm, cfg: Dict[str, Any], project_dir: str, x: np.ndarray, log=info) -> Dict[str, Any]:
+    """The RTL twin of the written project (``hls_project.rtl``) on the
+    simulated inputs; its MEASURED figures go into the hardware report.
+    Returns the summary the csim report keeps."""
+    from hls_project import rtl
+    from hls_project.report import assemble as reports
+
+    from hls_project.rtl.tools import RTLToolError
+
+    synth = set(cfg["hls"].get("rtl_synth") or [])
+    try:
+        rep = rtl.build(project_dir, hls_model=hm, cfg=cfg, x=x, samples=len(x), yosys="yosys" in synth,
+                        ecp5="ecp5" in synth, log=log)
+    except RTLToolError as e:  # a missing or failing open tool: exit 3, the previous project untouched
+        raise ToolError(f"RTL twin: {e}") from None
+    if os.path.isfile(os.path.join(project_dir, reports.JSON_NAME)):
+        reports.record_rtl(project_dir, rep)
+    return {k: rep.get(k) for k in ("top", "bit_exact", "samples", "interval_cycles", "latency_cycles")}
 
 
 def _model(cfg, dataset, model_path, report, log):

@@ -242,6 +242,9 @@ def hardware_report(hls_model, model, cfg: Dict[str, Any], report: Optional[Dict
             **{k: head[k] for k in ("clips_per_s", "dsp", "lane_utilisation", "top_port_bits",
                                     "io_bound_clips_per_s", "clips_per_s_no_overlap", "interval_cycles_per_clip",
                                     "latency_cycles_per_clip")},
+            # the same figures under the names the RTL twin's measured tier uses
+            "interval_cycles": head["interval_cycles_per_clip"],
+            "latency_cycles": head["latency_cycles_per_clip"],
             "model_label": cycle_model.LABEL,
         },
         "layers": layers,
@@ -345,6 +348,18 @@ def record_vendor(project_dir: str, vendor_result: Dict[str, Any]) -> Dict[str, 
     synthesis = v.pop("synthesis", None)
     hw["vendor"] = v
     hw["synthesis"] = synthesis if synthesis is not None else vendor.parse_synthesis(project_dir)
+    _write(project_dir, hw)
+    return hw
+
+
+def record_rtl(project_dir: str, rtl_report: Dict[str, Any]) -> Dict[str, Any]:
+    """Add the RTL twin's MEASURED figures (``rtl/rtl_report.json``: cycles
+    from Verilator, counts from Yosys, Fmax from nextpnr) to the project's
+    hardware report, next to the MODEL; re-write JSON and Markdown."""
+    hw = load(project_dir)
+    keep = ("top", "bit_exact", "samples", "interval_cycles", "latency_cycles", "yosys", "ecp5", "model", "tools")
+    hw["rtl"] = {k: rtl_report.get(k) for k in keep if rtl_report.get(k) is not None}
+    hw["rtl"]["label"] = "MEASURED (RTL twin: Verilator cycles, Yosys counts, nextpnr Fmax; not Vivado's)"
     _write(project_dir, hw)
     return hw
 

@@ -246,11 +246,36 @@ def render_markdown(hw: Dict[str, Any]) -> str:
 
 
 
+def rtl_lines(r, m: Dict[str, Any]) -> List[str]:
+    """The measured tier (the RTL twin), first when present: cycles against
+    the MODEL's, bit-exactness, Yosys counts, ECP5 Fmax."""
+    if not r:
+        return []
+
+    def vs(measured, modelled):
+        if measured is None or not modelled:
+            return f"{_n(measured)}"
+        return f"{_n(measured)} (MODEL {_n(modelled)}, {100.0 * (measured - modelled) / modelled:+.1f} %)"
+
+    lines = [f"hardware (MEASURED, RTL twin {r.get('top', '')}) interval {vs(r.get('interval_cycles'), m.get('interval_cycles'))}"
+             f" cycles/clip, latency {vs(r.get('latency_cycles'), m.get('latency_cycles'))} cycles; "
+             f"bit-exact {'yes' if r.get('bit_exact') else 'NO'} on {_n(r.get('samples'))} samples (Verilator)"]
+    y = r.get("yosys")
+    if y:
+        lines.append("  open synthesis     " + ", ".join(f"{k.upper()} {_n(y[k])}" for k in
+                                                          ("lut", "ff", "carry", "dsp", "bram18", "uram") if k in y)
+                     + " (Yosys synth_xilinx; Vivado's counts differ)")
+    c = r.get("ecp5")
+    if c and c.get("fmax_mhz") is not None:
+        lines.append(f"  open P&R           Fmax {c['fmax_mhz']:.1f} MHz on {c.get('device', 'ECP5')} (nextpnr-ecp5)")
+    return lines
+
+
 def summary_lines(hw: Dict[str, Any]) -> List[str]:
     """A few lines for the console."""
     m, e, d = hw["model"], hw["estimate"], hw["dense_lstm"]
     fit = e["fit"]
-    lines = [
+    lines = rtl_lines(hw.get("rtl"), m) + [
         f"hardware (MODEL)   {m['clips_per_s']:,.0f} clips/s at {hw['clock_mhz']:g} MHz, ~{e['dsp']:,} DSP"
         + (f" ({_pct(fit['dsp_pct'])} % of {hw['part']}'s {fit['dsp_available']:,}; "
            f"fits: {'yes' if fit['dsp_fits'] else 'NO, use fewer hls.lanes'})"

@@ -137,7 +137,9 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "csim_arithmetic": "fast",  # fast: the HT stages' ap_fixed arithmetic emulated exactly on integers (same bits); ap_types: ap_types' C++ model
         "lint": "error",  # the HLS-rules lint after writing: 'error' stops the build on a failed rule, 'warn' reports it
         "pipeline_style": "dataflow",  # hls4ml Model.PipelineStyle: 'pipeline' would unroll the time loop
-        "sweep_precision": None,  # e.g. [6, 8, 10, 12, 16] for build.py --sweep-precision
+        "sweep_precision": None,  # e.g. [6, 8, 10, 12, 16] for fdht sweep without --widths
+        "rtl": False,  # the RTL twin after csim: Verilog on the same schedule, Verilator bit-exact + cycles
+        "rtl_synth": [],  # with rtl: open synthesis too, any of yosys (UltraScale+ counts), ecp5 (nextpnr Fmax)
     },
 }
 
@@ -166,6 +168,7 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
         "table_size": _INT, "reuse_factor": _INT, "lanes": _INT, "stream_width": _INT, "stage_lanes": dict,
         "classifier_reuse": (int, str), "layers": dict, "output": _STR, "min_agreement": _NUM,
         "samples": _INT, "csim_timeout": _NUM, "csim_arithmetic": _STR, "pipeline_style": _STR, "lint": _STR, "sweep_precision": _LIST,
+        "rtl": _BOOL, "rtl_synth": _LIST,
     },
 }
 
@@ -240,7 +243,11 @@ DESCRIPTIONS: Dict[str, str] = {
                 "`warn` writes the project anyway (`fdht lint DIR` checks any project)",
     "hls.pipeline_style": "hls4ml `Model.PipelineStyle`: `dataflow` (default), `pipeline` (would unroll "
                           "the time loop) or `auto`",
-    "hls.sweep_precision": "widths for `build --sweep-precision`, e.g. `[6, 8, 10, 12, 16]`",
+    "hls.sweep_precision": "widths for `fdht sweep` without `--widths`, e.g. `[6, 8, 10, 12, 16]`",
+    "hls.rtl": "after csim, the RTL twin (`<project>/rtl/`): Verilog on the accelerator's schedule, simulated "
+               "in Verilator against the bit-exact model (cycles MEASURED); `fdht build --rtl`",
+    "hls.rtl_synth": "with `hls.rtl`: open synthesis of the RTL, a list of `yosys` (Yosys synth_xilinx counts) "
+                     "and `ecp5` (Yosys + nextpnr-ecp5 Fmax on an LFE5U-85F, minutes)",
 }
 
 
@@ -399,6 +406,9 @@ def _check_hls_choices(h: Dict[str, Any]) -> List[str]:
             if not re.match(r"^(x\d+|h\d+|gates)$", str(k)) or isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 problems.append(f"hls.stage_lanes: entry {k}: {v!r} must name a stage (x0, x1, .., h0, .., gates) "
                                 "and give a positive integer")
+    bad = [s for s in (h.get("rtl_synth") or []) if s not in ("yosys", "ecp5")]
+    if bad:
+        problems.append(f"hls.rtl_synth: {bad} not among yosys, ecp5")
     if h.get("lint") not in (None, "error", "warn"):
         problems.append(f"hls.lint: '{h.get('lint')}' is not one of error, warn")
     if h.get("pipeline_style") not in (None, "dataflow", "pipeline", "auto"):
