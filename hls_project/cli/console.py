@@ -127,3 +127,31 @@ def print_lint(res: dict, as_json: bool = False) -> None:
             for f in r["failures"]:
                 print(f"       {f}")
         print(summary(res))
+
+
+def print_train(metrics: dict) -> None:
+    """``fdht train``'s result: one JSON line (kind, sizes, accuracy, epochs, seconds)."""
+    print(json.dumps({k: metrics[k] for k in ("kind", "model_params", "rnn_params", "macs_per_step",
+                                               "test_accuracy", "epochs_run", "train_seconds")}))
+
+
+def print_experiment(results: dict, out_dir: str) -> None:
+    """``fdht experiment``'s table and the files it wrote."""
+    from keras_model.experiment import PLOT_NAME, format_table
+
+    print()
+    print(format_table(results["rows"]))
+    print(f"\nwrote {os.path.join(out_dir, 'results.md')}, results.json and {PLOT_NAME}")
+
+
+def print_sweep(out_dir: str) -> None:
+    """``fdht sweep``'s files (the per-width lines are printed as the sweep runs)."""
+    print(f"sweep table         {os.path.join(out_dir, 'sweep.md')} (plot sweep.png)")
+
+
+def print_hardware(hw: dict, md_path: str) -> None:
+    """``fdht report``'s summary of a hardware report."""
+    from hls_project.report.markdown import summary_lines
+
+    print("\n".join(summary_lines(hw)))
+    print(f"report              {md_path}")

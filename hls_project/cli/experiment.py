@@ -11,8 +11,9 @@ from keras_model.common.atomic import new_dir
 from keras_model.common.config import KINDS, build_dir, data_file_override, load_config
 from keras_model.common.errors import ConfigError
 from keras_model import experiment
-from keras_model.experiment import (DEFAULT_LR_GRID, DEFAULT_SEEDS, PLOT_NAME, format_table, parse_kinds,
+from keras_model.experiment import (DEFAULT_LR_GRID, DEFAULT_SEEDS, parse_kinds,
                                     parse_lr_grid, run_experiment, write_outputs)
+from hls_project.cli import console
 from hls_project.cli.common import ArgumentParser, add_common, add_output_dir, int_at_least, run_command
 
 PROG = "fdht experiment"
@@ -64,9 +65,7 @@ def run(args) -> int:
                                  keep_models=not args.no_models, final_dir=out_dir, lr_grid=lr_grid,
                                  seeds=[base + k for k in range(args.seeds)])
         write_outputs(results, tmp)
-    print()
-    print(format_table(results["rows"]))
-    print(f"\nwrote {os.path.join(out_dir, 'results.md')}, results.json and {PLOT_NAME}")
+    console.print_experiment(results, out_dir)
     failed = [r["kind"] for r in results["rows"] if r.get("error")]
     if failed:
         print(f"error: training failed for {', '.join(failed)} (see the table)", file=sys.stderr)

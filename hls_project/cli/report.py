@@ -7,7 +7,7 @@ import os
 
 from keras_model.common.errors import ConfigError
 from hls_project.report.assemble import JSON_NAME, MD_NAME, refresh
-from hls_project.report.markdown import summary_lines
+from hls_project.cli import console
 from hls_project.cli.common import ArgumentParser, add_common, run_command
 
 PROG = "fdht report"
@@ -32,8 +32,7 @@ def run(a) -> int:
     if not os.path.isfile(os.path.join(a.project_dir, JSON_NAME)):
         raise ConfigError(f"{a.project_dir} has no {JSON_NAME}; write the project with fdht build first")
     hw = refresh(a.project_dir)
-    print("\n".join(summary_lines(hw)))
-    print(f"report              {os.path.join(a.project_dir, MD_NAME)}")
+    console.print_hardware(hw, os.path.join(a.project_dir, MD_NAME))
     return 0
 
 

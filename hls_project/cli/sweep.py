@@ -5,9 +5,9 @@ and one project per width, on the same trained model."""
 from __future__ import annotations
 
 import argparse
-import os
 
 from hls_project.cli.build import add_model_flags, load
+from hls_project.cli import console
 from hls_project.cli.common import ArgumentParser, add_common, run_command
 
 PROG = "fdht sweep"
@@ -44,7 +44,7 @@ def sweep(args, cfg: dict, widths_text: str) -> int:
     if model_path is None:
         _, _, model_path, _ = cached_or_train(cfg)
     run_sweep(cfg, widths, model_path, cfg["hls"].get("samples"), out_dir)
-    print(f"sweep table         {os.path.join(out_dir, 'sweep.md')} (plot sweep.png)")
+    console.print_sweep(out_dir)
     return 0
 
 

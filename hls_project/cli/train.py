@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, Dict
 
 from keras_model.common.config import data_file_override, load_config
 from keras_model.train import train
+from hls_project.cli import console
 from hls_project.cli.common import ArgumentParser, add_common, add_output_dir, run_command
 
 PROG = "fdht train"
@@ -49,8 +49,7 @@ def run(args) -> int:
             overrides.setdefault("model", {})[key] = getattr(args, key)
     cfg = load_config(args.config, overrides)
     _, metrics, path = train(cfg, out_dir=args.output_dir)
-    print(json.dumps({k: metrics[k] for k in ("kind", "model_params", "rnn_params", "macs_per_step",
-                                               "test_accuracy", "epochs_run", "train_seconds")}))
+    console.print_train(metrics)
     return 0
 
 
