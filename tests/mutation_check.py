@@ -80,7 +80,7 @@ MUTATIONS = [
              "keras_model/data/split.py", "            val[sel] = True\n", "            val[sel[: len(sel) // 2]] = True\n",
              ["tests/test_data.py"]),
     Mutation("agreement", "top-1 agreement compares csim with itself",
-             "hls_project/flow/pipeline.py",
+             "hls_project/flow/compare.py",
              '"top1_agreement": float(np.mean(np.argmax(csim_probs, 1) == np.argmax(keras_probs, 1))),',
              '"top1_agreement": float(np.mean(np.argmax(csim_probs, 1) == np.argmax(csim_probs, 1))),',
              ["tests/test_flow.py::test_flip_list_equals_an_independent_comparison"]),

@@ -586,14 +586,14 @@ def test_csim_arithmetic_ap_types_gives_the_same_bits(work, fdht_case, fdht_rf1)
 
 
 def test_flip_list_equals_an_independent_comparison():
-    """flow.compare's flips: exactly the samples whose argmax differs, each
+    """compare.compare's flips: exactly the samples whose argmax differs, each
     with the Keras top-1 margin, computed here separately."""
-    from hls_project.flow import pipeline as flow
+    from hls_project.flow import compare
     rng = np.random.default_rng(11)
     keras_p = rng.dirichlet(np.ones(5), 200)
     csim_p = np.clip(keras_p + rng.normal(0, 0.03, keras_p.shape), 0, None)
     labels = rng.integers(0, 5, 200)
-    report = flow.compare(keras_p, csim_p, None, labels)
+    report = compare.compare(keras_p, csim_p, None, labels)
     got = report["flips"]
     want = []
     for i in range(200):
@@ -608,9 +608,9 @@ def test_flip_list_equals_an_independent_comparison():
     assert [(r["sample"], r["keras_class"], r["csim_class"]) for r in got] == [w[:3] for w in want]
     np.testing.assert_allclose([r["keras_margin"] for r in got], [w[3] for w in want], rtol=0, atol=1e-12)
     assert [r["near_tie"] for r in got] == [w[3] < 0.01 for w in want]
-    line = flow.flips_line(got)
+    line = compare.flips_line(got)
     assert line.startswith(f"{len(want)} flips, {sum(w[3] < 0.01 for w in want)} of them near-ties")
-    assert flow.flips_line([]) == "no flips"
+    assert compare.flips_line([]) == "no flips"
 
 
 @pytest.fixture(scope="module")

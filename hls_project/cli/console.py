@@ -10,7 +10,7 @@ import os
 def print_build_report(r: dict) -> None:
     """``fdht build``'s report: model size, csim agreement, stage times, the hardware summary."""
     from hls_project.numerics import fidelity
-    from hls_project.flow import pipeline as flow
+    from hls_project.flow.compare import flips_line
     c = r.get("csim") or {}
     p = r["parameters"]
     lines = [
@@ -31,7 +31,7 @@ def print_build_report(r: dict) -> None:
         lines += [
             f"csim samples        {c['samples']}",
             f"top-1 agreement     {c['top1_agreement'] * 100:.2f} % csim vs Keras (threshold {r['min_agreement'] * 100:g} %)"
-            + (f"; {flow.flips_line(c['flips'])}" if c.get("flips") is not None else ""),
+            + (f"; {flips_line(c['flips'])}" if c.get("flips") is not None else ""),
             *([f"|diff| of {'logits' if c.get('output') == 'logits' else 'probs '}    max {c['max_abs_diff']:.4g}, "
                f"mean {c['mean_abs_diff']:.4g}"] if c.get("max_abs_diff") is not None else
               [f"output              the class (one-hot); no |diff| figures"]),

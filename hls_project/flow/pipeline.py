@@ -10,29 +10,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
 from contextlib import contextmanager
-from typing import Any, Dict, List, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
 
 import numpy as np
 
+from keras_model.common import fixedtype
 from keras_model.common.atomic import replace_dir
 from keras_model.common.config import build_dir
 from keras_model.common.errors import ConfigError, DataError, FlowError, ToolError
 from keras_model.common.logs import chatter, info
 from keras_model.data import frames_to_float, load_dataset
 
-from hls_project.numerics import autoprec
-
 from hls_project.flow import csim
-
-from hls_project.numerics import fidelity
-
-from hls_project.numerics import profiling
-
+from hls_project.flow.compare import compare
+from hls_project.numerics import autoprec, fidelity, profiling
 from hls_project.report import assemble as reports
 from hls_project.flow.convert import convert  # noqa: F401  (the flow's conversion; re-exported)
 from hls_project.numerics.profiling import dense_output_ranges  # noqa: F401  (re-exported: flow.dense_output_ranges)
@@ -150,67 +146,6 @@ def weight_bits(hls_model) -> Dict[str, Any]:
     return {"total_bits": int(total), "per_layer": per_layer}
 
 
-def _softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def compare(keras_probs, csim_probs, predict_probs, labels, output: str = "probabilities") -> Dict[str, Any]:
-    """csim's outputs against Keras's: ``output`` says what both are
-    (``probabilities``; ``logits``: the |diff| figures are of the logits, the
-    flips' margins of their softmax; ``class``: a one-hot csim output against
-    the Keras probabilities, no |diff| figures)."""
-    out = {
-        "samples": int(len(keras_probs)),
-        "output": output,
-        "top1_agreement": float(np.mean(np.argmax(csim_probs, 1) == np.argmax(keras_probs, 1))),
-        "keras_accuracy": float(np.mean(np.argmax(keras_probs, 1) == labels)),
-        "csim_accuracy": float(np.mean(np.argmax(csim_probs, 1) == labels)),
-    }
-    if output == "class":
-        out["max_abs_diff"] = out["mean_abs_diff"] = None
-    else:
-        diff = np.abs(csim_probs - keras_probs)
-        out["max_abs_diff"], out["mean_abs_diff"] = float(diff.max()), float(diff.mean())
-    out["flips"] = flips(_softmax(keras_probs) if output == "logits" else keras_probs, csim_probs)
-    if predict_probs is not None:
-        out["csim_vs_predict_max_abs_diff"] = float(np.abs(csim_probs - predict_probs).max())
-        # the testbench prints with the stream's default 6 significant digits,
-        # so "identical" means equal up to that printing: |c - p| <= half a
-        # unit in the 6th significant digit <= 5e-6 |p|
-        out["csim_equals_predict"] = bool(np.all(np.abs(csim_probs - predict_probs)
-                                                 <= 5e-6 * np.abs(predict_probs) + 1e-12))
-    return out
-
-
-NEAR_TIE = 0.01  # a Keras top-1 margin below this is a near-tie
-
-
-def flips(keras_probs, csim_probs) -> List[Dict[str, Any]]:
-    """Every sample whose csim top-1 differs from Keras's, with the Keras
-    top-1 margin (top-1 minus top-2 probability) that decided it."""
-    k1, c1 = np.argmax(keras_probs, 1), np.argmax(csim_probs, 1)
-    top2 = np.sort(keras_probs, 1)
-    rows = []
-    for i in np.flatnonzero(k1 != c1):
-        margin = float(top2[i, -1] - top2[i, -2]) if keras_probs.shape[1] > 1 else float(top2[i, -1])
-        rows.append({"sample": int(i), "keras_class": int(k1[i]), "csim_class": int(c1[i]),
-                     "keras_margin": margin, "near_tie": bool(margin < NEAR_TIE),
-                     "keras_probs": [float(keras_probs[i, k1[i]]), float(keras_probs[i, c1[i]])],
-                     "csim_probs": [float(csim_probs[i, k1[i]]), float(csim_probs[i, c1[i]])]})
-    return rows
-
-
-def flips_line(rows: List[Dict[str, Any]]) -> str:
-    """e.g. '4 flips, 3 of them near-ties (Keras margin < 0.01); largest margin 0.04 (sample 17)'."""
-    if not rows:
-        return "no flips"
-    ties = sum(r["near_tie"] for r in rows)
-    worst = max(rows, key=lambda r: r["keras_margin"])
-    return (f"{len(rows)} flip{'s' if len(rows) != 1 else ''}, {ties} of them near-ties (Keras margin < "
-            f"{NEAR_TIE:g}); largest Keras margin {worst['keras_margin']:.4f} (sample {worst['sample']})")
-
-
 def _max_abs(x) -> float:
     """max |value| of model inputs (uint8 frames scaled as the model sees
     them) without converting the whole array to float."""
@@ -226,11 +161,10 @@ def check_io_parallel(h: Dict[str, Any], sample_shape) -> None:
     if h.get("io_type") != "io_parallel":
         return
     n = int(np.prod(sample_shape))
-    width = 16
-    prec = str(h.get("precision") or "")
-    m = re.match(r"\s*ap_u?fixed<\s*(\d+)", prec)
-    if m:
-        width = int(m.group(1))
+    try:
+        width = fixedtype.width(h.get("precision"))
+    except ValueError:  # 'auto' (chosen later) or hls4ml's own spelling: its 16-bit default
+        width = 16
     if n * width > rules.MAX_PORT_BITS or n > rules.MAX_PARTITION:
         raise ConfigError(f"hls.io_type: io_parallel makes the input one {n * width:,}-bit port of {n:,} values "
                           f"(limits: {rules.MAX_PORT_BITS:,} bits, {rules.MAX_PARTITION:,} values); use io_stream")
@@ -267,74 +201,150 @@ def run_lint(project: str, h: Dict[str, Any], log) -> Dict[str, Any]:
     return {"rules": len(res["rules"]), "failed": res["failed"], "ii": res["ii"]}
 
 
+@dataclass
+class Run:
+    """What the stages of one flow hand on, in the order they fill it."""
+    cfg: Dict[str, Any]
+    model_path: Optional[str]
+    samples: Optional[int]
+    csim_enabled: bool
+    with_predict: bool
+    profile: bool
+    log: Any
+    timer: Timer
+    out_dir: str
+    report: Dict[str, Any]
+    dataset: Any = None
+    model: Any = None
+    metrics: Dict[str, Any] = field(default_factory=dict)
+    hw_model: Any = None  # the Keras model the hardware implements (hls.output)
+    x_tb: Any = None  # the simulated test samples, as the model sees them
+    y_lab: Any = None
+    input_range: float = 1.0
+    keras_probs: Any = None
+    tmp: str = ""  # the project's temporary folder
+    hm: Any = None  # the hls4ml model
+    ranges: Dict[str, Any] = field(default_factory=dict)
+    result: Dict[str, Any] = field(default_factory=dict)  # the comparison
+
+
+def _data(run: Run) -> None:
+    with run.timer.stage("data"):
+        run.dataset = load_dataset(run.cfg["data"])
+    check_io_parallel(run.cfg["hls"], run.dataset.sample_shape)
+
+
+def _model_stage(run: Run) -> None:
+    with run.timer.stage("model"):
+        run.model, run.metrics = _model(run.cfg, run.dataset, run.model_path, run.report, run.log)
+    d = run.dataset
+    n = len(d.x_test) if run.samples is None else min(int(run.samples), len(d.x_test))
+    run.x_tb, run.y_lab = frames_to_float(d.x_test[:n]), d.y_test[:n]  # only the simulated samples
+    run.input_range = max(_max_abs(d.x_train), float(np.abs(run.x_tb).max()), 1e-6)
+    run.hw_model = hardware_model(run.model, run.cfg["hls"].get("output") or "probabilities")
+
+
+def _precision(run: Run) -> None:
+    if str(run.cfg["hls"].get("precision")).strip().lower() == "auto":
+        run.cfg = _auto_precision(run.cfg, run.hw_model, run.dataset, run.input_range, run.timer, run.report, run.log)
+
+
+def _keras(run: Run) -> None:
+    with run.timer.stage("keras predict"):
+        run.keras_probs = run.hw_model.predict(run.x_tb, verbose=0, batch_size=256)
+
+
+def _write(run: Run) -> None:
+    n = len(run.x_tb)
+    with run.timer.stage("convert + write"):
+        x_cal = frames_to_float(run.dataset.x_train[:256])  # calibration: the training data, not the test set
+        run.hm = convert(run.hw_model, run.cfg, run.tmp, run.x_tb.reshape(n, -1), run.keras_probs, run.input_range,
+                         dense_output_ranges(run.hw_model, x_cal))
+        with chatter("hls4ml"):
+            run.hm.write()
+        chain_calls(run.tmp, run.cfg["hls"].get("project_name") or "myproject")
+
+
+def _lint(run: Run) -> None:
+    with run.timer.stage("HLS rules lint"):
+        run.report["lint"] = run_lint(run.tmp, run.cfg["hls"], run.log)
+
+
+def _range_check(run: Run) -> None:
+    run.ranges = _ranges(run.hm, run.hw_model, run.x_tb, run.tmp, run.out_dir, run.profile, run.timer, run.log)
+
+
+def _csim(run: Run) -> None:
+    if run.csim_enabled:
+        run.result = _csim_and_compare(run.hm, run.hw_model, run.cfg["hls"], run.tmp, run.x_tb, run.y_lab,
+                                       run.keras_probs, run.cfg["hls"].get("output") or "probabilities",
+                                       run.with_predict, run.timer)
+
+
+def _figures(run: Run) -> None:
+    run.report.update(_report_fields(run.cfg["hls"], run.model, model_costs(run.model), run.hm, run.metrics,
+                                     run.input_range, run.ranges, run.result, run.timer))
+
+
+def _hardware(run: Run) -> None:
+    if model_costs(run.model)["kind"] == "feedforward":
+        run.log("hardware report: written for recurrent models only (this one has no LSTM layer); skipped")
+        return
+    with run.timer.stage("hardware report"):
+        reports.write_hardware_report(run.hm, run.hw_model, run.cfg, run.tmp, run.report)
+        run.report["hardware_report"] = os.path.join(run.out_dir, reports.JSON_NAME)
+
+
+def _rtl(run: Run) -> None:
+    if run.cfg["hls"].get("rtl"):
+        synth = "".join(f", {s}" for s in run.cfg["hls"].get("rtl_synth") or [])
+        with run.timer.stage(f"RTL twin (Verilator{synth})"):
+            run.report["rtl"] = run_rtl(run.hm, run.cfg, run.tmp, run.x_tb, run.log)
+
+
+def _save(run: Run) -> None:
+    """csim_report.json, then the finished folder replaces the output folder."""
+    with open(os.path.join(run.tmp, "csim_report.json"), "w") as f:
+        json.dump(run.report, f, indent=2, default=str)
+    for leftover in ("tb_input.npy", "tb_output.npy"):
+        if os.path.exists(os.path.join(run.tmp, leftover)):
+            os.remove(os.path.join(run.tmp, leftover))
+    _fix_paths(run.tmp, run.out_dir)
+    replace_dir(run.tmp, run.out_dir)
+
+
+#: the stages before anything is written, then the stages inside the project's temporary folder
+PREPARE = (_data, _model_stage, _precision, _keras)
+PROJECT = (_write, _lint, _range_check, _csim, _figures, _hardware, _rtl, _save)
+
+
 def run_flow(cfg: Dict[str, Any], model_path: Optional[str] = None, samples: Optional[int] = None,
              csim_enabled: bool = True, log=info, with_predict: bool = True,
              profile: bool = False) -> Dict[str, Any]:
     """Run the whole flow; returns the report (also written to
-    ``<output_dir>/csim_report.json``). The stages, in order: data, model
-    (cached or trained), precision (``auto``: the search), Keras's outputs,
-    conversion into a temporary folder, range check, g++ csim, comparison,
-    hardware report; the folder replaces the output folder only when complete."""
-    timer = Timer(log)
+    ``<output_dir>/csim_report.json``). The stages, in order (``PREPARE``,
+    then ``PROJECT``): data, model (cached or trained), precision (``auto``:
+    the search), Keras's outputs; conversion into a temporary folder, the
+    HLS-rules lint, range check, g++ csim and the comparison, the report's
+    figures, hardware report, RTL twin (``hls.rtl``), and the folder replaces
+    the output folder only when complete."""
     out_dir = check_output_dir(output_dir_for(cfg))
     if csim_enabled:
         csim.find_compiler()  # fail before training if there is no compiler
-    report: Dict[str, Any] = {"config": cfg["_name"], "output_dir": out_dir}
-    with timer.stage("data"):
-        dataset = load_dataset(cfg["data"])
-    check_io_parallel(cfg["hls"], dataset.sample_shape)
-    with timer.stage("model"):
-        model, metrics = _model(cfg, dataset, model_path, report, log)
-    n = len(dataset.x_test) if samples is None else min(int(samples), len(dataset.x_test))
-    x_tb, y_lab = frames_to_float(dataset.x_test[:n]), dataset.y_test[:n]  # only the simulated samples
-    input_range = max(_max_abs(dataset.x_train), float(np.abs(x_tb).max()), 1e-6)
-    output = cfg["hls"].get("output") or "probabilities"
-    hw_model = hardware_model(model, output)  # the Keras model the hardware implements
-    if str(cfg["hls"].get("precision")).strip().lower() == "auto":
-        cfg = _auto_precision(cfg, hw_model, dataset, input_range, timer, report, log)
-    with timer.stage("keras predict"):
-        keras_probs = hw_model.predict(x_tb, verbose=0, batch_size=256)
-
-    parent = os.path.dirname(out_dir)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}-tmp-", dir=parent)
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the project is an ordinary folder
+    run = Run(cfg=cfg, model_path=model_path, samples=samples, csim_enabled=csim_enabled, with_predict=with_predict,
+              profile=profile, log=log, timer=Timer(log), out_dir=out_dir,
+              report={"config": cfg["_name"], "output_dir": out_dir})
+    for stage in PREPARE:
+        stage(run)
+    run.tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}-tmp-", dir=os.path.dirname(out_dir))
+    os.chmod(run.tmp, 0o755)  # mkdtemp makes it private; the project is an ordinary folder
     try:
-        with timer.stage("convert + write"):
-            x_cal = frames_to_float(dataset.x_train[:256])  # calibration: the training data, not the test set
-            hm = convert(hw_model, cfg, tmp, x_tb.reshape(n, -1), keras_probs, input_range,
-                         dense_output_ranges(hw_model, x_cal))
-            with chatter("hls4ml"):
-                hm.write()
-            chain_calls(tmp, cfg["hls"].get("project_name") or "myproject")
-        with timer.stage("HLS rules lint"):
-            report["lint"] = run_lint(tmp, cfg["hls"], log)
-        ranges = _ranges(hm, hw_model, x_tb, tmp, out_dir, profile, timer, log)
-        result: Dict[str, Any] = {}
-        if csim_enabled:
-            result = _csim_and_compare(hm, hw_model, cfg["hls"], tmp, x_tb, y_lab, keras_probs, output,
-                                       with_predict, timer)
-        costs = model_costs(model)
-        report.update(_report_fields(cfg["hls"], model, costs, hm, metrics, input_range, ranges, result, timer))
-        if costs["kind"] != "feedforward":
-            with timer.stage("hardware report"):
-                reports.write_hardware_report(hm, hw_model, cfg, tmp, report)
-                report["hardware_report"] = os.path.join(out_dir, reports.JSON_NAME)
-        else:
-            log("hardware report: written for recurrent models only (this one has no LSTM layer); skipped")
-        if cfg["hls"].get("rtl"):
-            with timer.stage("RTL twin (Verilator" + "".join(f", {s}" for s in cfg["hls"].get("rtl_synth") or []) + ")"):
-                report["rtl"] = run_rtl(hm, cfg, tmp, x_tb, log)
-        with open(os.path.join(tmp, "csim_report.json"), "w") as f:
-            json.dump(report, f, indent=2, default=str)
-        for leftover in ("tb_input.npy", "tb_output.npy"):
-            if os.path.exists(os.path.join(tmp, leftover)):
-                os.remove(os.path.join(tmp, leftover))
-        _fix_paths(tmp, out_dir)
-        replace_dir(tmp, out_dir)
+        for stage in PROJECT:
+            stage(run)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(run.tmp, ignore_errors=True)
         raise
-    return report
+    return run.report
 
 
 def run_rtl(hm, cfg: Dict[str, Any], project_dir: str, x: np.ndarray, log=info) -> Dict[str, Any]:
