@@ -174,7 +174,70 @@ def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: i
     return out
 
 
+def _written_types(project_dir: str) -> Dict[str, str]:
+    """typedef name -> the ap_fixed type text, from the project's firmware/defines.h."""
+    import re
+
+    path = os.path.join(project_dir, "firmware", "defines.h")
+    if not os.path.isfile(path):
+        return {}
+    out = {}
+    with open(path) as f:
+        for m in re.finditer(r"typedef\s+(?:nnet::array<)?(ap_u?fixed<[^>]*>).*?\s(\w+);", f.read()):
+            out[m.group(2)] = m.group(1)
+    return out
+
+
+def _type_mismatches(hls_model, written: Dict[str, str]) -> List[str]:
+    """The model's types that differ from the project's written ones."""
+    from .generate import Fx
+
+    bad = []
+    for node in hls_model.get_layers():
+        types = [node.get_output_variable().type] + [v for k, v in node.attributes.items()
+                                                     if k.endswith("_t") and hasattr(v, "precision")]
+        for t in types:
+            name = getattr(t, "name", None)
+            if name in written and getattr(t.precision, "width", None) is not None:
+                if vars(Fx.of(t.precision)) | {"text": ""} != vars(Fx.of(written[name])) | {"text": ""}:
+                    bad.append(f"{name}: {Fx.of(t.precision).cpp()} vs written {written[name]}")
+    return bad
+
+
+def _from_project_config(project_dir: str, report: Dict[str, Any], cfg: Dict[str, Any]):
+    """The flow's Keras model converted with the project's own hls4ml
+    configuration (hls4ml_config.yml's HLSConfig: the types the project was
+    written with)."""
+    import contextlib
+    import io
+
+    import hls4ml
+    import yaml
+
+    from keras_model.models import load_keras_model
+
+    from ..extension import register
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_multi_constructor("", lambda loader, tag, node: None)  # the pickled Keras model: not needed
+    with open(os.path.join(project_dir, "hls4ml_config.yml")) as f:
+        hc = yaml.load(f, Loader=_Loader)
+    register()
+    h = cfg["hls"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        return hls4ml.converters.convert_from_keras_model(
+            load_keras_model(report["model_path"]), hls_config=hc["HLSConfig"], output_dir=project_dir,
+            project_name=h["project_name"], backend=hc.get("Backend", h["backend"]),
+            clock_period=hc.get("ClockPeriod", h["clock_period"]), io_type=hc.get("IOType", h["io_type"]),
+            part=hc.get("Part", h["part"]))
+
+
 def _project_model(project_dir: str, cfg: Optional[Dict[str, Any]] = None):
+    """The project's hls4ml model, re-converted (``vendor.hls_model_for``),
+    checked against the types in its firmware/defines.h; when they differ,
+    converted again with the project's own hls4ml_config.yml."""
     from keras_model.common.config import load_config
     from keras_model.common.errors import ConfigError
 
@@ -187,7 +250,14 @@ def _project_model(project_dir: str, cfg: Optional[Dict[str, Any]] = None):
         report = json.load(f)
     if cfg is None:
         cfg = load_config(report.get("config"))
-    return vendor.hls_model_for(cfg, project_dir, report), cfg
+    hm = vendor.hls_model_for(cfg, project_dir, report)
+    written = _written_types(project_dir)
+    if _type_mismatches(hm, written) and os.path.isfile(os.path.join(project_dir, "hls4ml_config.yml")):
+        hm = _from_project_config(project_dir, report, cfg)
+    bad = _type_mismatches(hm, written)
+    if bad:
+        raise ConfigError(f"RTL: the re-converted model's types differ from {project_dir}'s firmware: {bad[0]}")
+    return hm, cfg
 
 
 def project_inputs(project_dir: str, samples: Optional[int] = None) -> np.ndarray:
@@ -198,10 +268,13 @@ def project_inputs(project_dir: str, samples: Optional[int] = None) -> np.ndarra
     path = os.path.join(project_dir, "tb_data", "tb_input_features.dat")
     if not os.path.isfile(path):
         raise ConfigError(f"RTL: no test inputs ({path}); run the flow first or pass x")
-    with open(path) as f:
-        rows = [ln for ln in f.read().splitlines() if ln.strip()]
-    if samples:
-        rows = rows[:int(samples)]
+    rows: List[str] = []
+    with open(path) as f:  # line by line: a UCF11-size file holds 345,600 values a line
+        for ln in f:
+            if ln.strip():
+                rows.append(ln)
+            if samples and len(rows) >= int(samples):
+                break
     return bitexact.testbench_input(rows)
 
 
