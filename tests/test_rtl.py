@@ -165,7 +165,8 @@ def test_mutated_rtl_is_caught(converted, mutation):
 def _verilog_ports(path):
     """(name, direction, width) of the ports in a Verilog-2005 module header."""
     text = open(path).read()
-    header = text[text.index("module "):text.index(");")]
+    start = re.search(r"^module\s", text, re.M).start()
+    header = text[start:text.index(");", start)]
     out = []
     for m in re.finditer(r"(input|output)\s+(?:wire|reg)?\s*(?:\[(\d+):0\])?\s*(\w+)", header):
         out.append((m.group(3), "in" if m.group(1) == "input" else "out", int(m.group(2) or 0) + 1))
