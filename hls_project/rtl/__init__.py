@@ -336,7 +336,7 @@ def build(project_dir: str, hls_model=None, cfg: Optional[Dict[str, Any]] = None
     csim_log = None
     if x is None:
         x = project_inputs(project_dir, samples)
-        csim_log = os.path.join(project_dir, "tb_data", "csim_results.log")
+        csim_log = os.path.join(project_dir, "tb_data", "csim_results.log") if whole else None
     elif samples:
         x = np.asarray(x)[:int(samples)]
     rtl_dir = os.path.join(project_dir, "rtl")
