@@ -1,4 +1,4 @@
-"""RTL twin, per shape: Verilator build and simulation time per clip,
+"""RTL twin of whole models (FDHT-LSTM layer, classifier, softmax), per shape: Verilator build and simulation time per clip,
 measured vs MODEL cycles (interval, latency), bit-exactness on the samples,
 and optionally Yosys synth_xilinx counts and ECP5 Fmax.
 

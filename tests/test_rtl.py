@@ -1,13 +1,23 @@
-"""The RTL twin (hls_project/rtl): real Verilator builds of the FDHT-LSTM
-layer's generated Verilog on small random shapes (the cases of
+"""The RTL twin (hls_project/rtl): real Verilator builds of the generated
+Verilog of whole models (the FDHT-LSTM layer, the Dense classifier, the
+softmax / argmax) on small random shapes (the cases of
 tests/test_bitexact.py), streamed back to back with random output
 back-pressure.
 
-* every sample equals the bit-exact model (hls_project/numerics/bitexact.py) exactly;
+* every sample equals the bit-exact model (hls_project/numerics/bitexact.py) exactly,
+  for each ``hls.output``: probabilities (hls4ml's stable softmax), class
+  (argmax) and logits (no softmax);
+* the testbench's rtl_results.log equals a real csim's csim_results.log
+  (g++ build of the hls4ml project) line for line;
 * the measured clip interval and latency are within 5 % of the cost model
-  (accel.model.simulate), the RTL implementing the same schedule;
-* the check is sharp: a stage ROM read one row off, or an adder tree that
-  drops a lane, is caught;
+  (report.figures: the layer's schedule plus the Dense and softmax cycles);
+* the check is sharp: a stage ROM read one row off, an adder tree that
+  drops a lane, a softmax exp table read one entry off, a Dense without its
+  bias: all caught;
+* component.xml (IP-XACT) names every port of the generated top, its bus
+  interfaces map real ports, and every file it lists exists;
+* rtl.build leaves the previous rtl/ as it was on a failure; HTDense is a
+  one-line ConfigError;
 * Yosys synth_xilinx maps one small design (LUT / FF / DSP counts > 0).
 
 The tools come from requirements-test.txt (PyPI wheels); the tests fail,
@@ -18,26 +28,48 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 
 from hls_project import rtl
 from hls_project.rtl import synth, tools
+from keras_model.common.errors import ConfigError
 
 CASES = ["lstm_d3_stream", "lstm_d4_stream_w18"]  # one x stage (stream, 12 accumulator rows); three x stages
 TOL = 0.05
 
 
+def convert(name, out, output="probabilities"):
+    """(hls model, inputs) of test_bitexact's case ``name`` for ``hls.output``
+    (the flow's hardware model: for logits, the model up to its softmax)."""
+    import test_bitexact as tb
+    from hls_project.flow.convert import convert as flow_convert, hardware_model
+    from hls_project.numerics.profiling import dense_output_ranges
+    from keras_model.common.config import DEFAULTS, merge
+
+    _, _, _, _, _, _, io, prec, width, _ = tb.CASES[name]
+    model, x = tb._model(name)
+    hw = hardware_model(model, output)
+    cfg = merge(DEFAULTS, {"hls": {"io_type": io, "precision": prec, "stream_width": width, "lanes": 6,
+                                   "output": output}})
+    cfg["_name"] = name
+    out.mkdir()
+    probs = hw.predict(x, verbose=0)
+    hm = flow_convert(hw, cfg, str(out), x.reshape(len(x), -1), probs, float(np.abs(x).max()),
+                      dense_output_ranges(model, x))
+    return hm, x.reshape(len(x), -1)
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    import test_bitexact as tb
-
     tmp = tmp_path_factory.mktemp("rtl")
     out = {}
     for name in CASES:
-        hm, _, x, _ = tb.hls_model(name, tmp / name)
-        out[name] = (hm, x.reshape(len(x), -1), tmp / name)
+        hm, x = convert(name, tmp / name)
+        out[name] = (hm, x, tmp / name)
     return out
 
 
@@ -54,6 +86,7 @@ def results(converted):
 @pytest.mark.parametrize("name", CASES)
 def test_rtl_equals_bitexact(results, name):
     r = results[name]
+    assert r["scope"] == "model" and r["output"] == "probabilities" and r["head"] == ["dense0", "softmax1"]
     assert r["samples"] == 12 and r["samples_equal"] == 12 and r["bit_exact"], r.get("first_mismatch")
 
 
@@ -62,6 +95,38 @@ def test_measured_cycles_match_model(results, name):
     r = results[name]
     assert abs(r["interval_cycles"] / r["model"]["interval_cycles"] - 1) <= TOL, (r["interval_cycles"], r["model"])
     assert abs(r["latency_cycles"] / r["model"]["latency_cycles"] - 1) <= TOL, (r["latency_cycles"], r["model"])
+    # the whole model takes longer than its layer (the classifier and softmax are in the path)
+    assert r["latency_cycles"] > r["model"]["layer"]["latency_cycles"]
+
+
+@pytest.mark.parametrize("output", ["class", "logits"])
+def test_other_outputs_equal_bitexact(tmp_path, output):
+    from hls_project.numerics import bitexact
+
+    hm, x = convert("lstm_d3_stream", tmp_path / "prj", output)
+    r = rtl.simulate(hm, x, str(tmp_path / "rtl"), ready=0.5, seed=3, timing_clips=4)
+    assert r["output"] == output and r["bit_exact"] and r["samples_equal"] == 12, r.get("first_mismatch")
+    got = np.loadtxt(tmp_path / "rtl" / "rtl_results.log", ndmin=2)
+    ref = bitexact.predict(hm, x)
+    assert got.shape == ref.shape == (12, 3)
+    if output == "class":  # one-hot rows, and not all the same class
+        assert np.array_equal(got.sum(axis=1), np.ones(12)) and len(set(got.argmax(1))) > 1
+    else:  # the logits are not probabilities: some negative
+        assert (ref < 0).any()
+
+
+def test_results_log_equals_real_csim(converted, results, tmp_path):
+    """The RTL's rtl_results.log against csim_results.log of the same model's
+    hls4ml project, built with g++ and run on the same inputs."""
+    from hls_project.flow import csim
+
+    hm, x, d = converted["lstm_d3_stream"]
+    hm.write()
+    cmd = csim.build_command(str(d), "myproject", opt="-O0")
+    subprocess.run(cmd, cwd=d, check=True, capture_output=True, timeout=900)
+    subprocess.run([str(d / "csim")], cwd=d, check=True, capture_output=True, timeout=300)
+    cmp = rtl.compare_logs(str(d / "rtl" / "rtl_results.log"), str(d / "tb_data" / "csim_results.log"), len(x))
+    assert cmp["lines_compared"] == 12 and cmp["equal"], cmp
 
 
 def _edit(path, old, new):
@@ -80,6 +145,13 @@ MUTATIONS = {
     "tree_drops_a_lane": lambda d: _edit(os.path.join(d, "ht_tree.v"),
                                          "<= t[(off_at(l - 1) + 2 * i) * W +: W] + t[(off_at(l - 1) + 2 * i + 1) * W +: W];",
                                          "<= t[(off_at(l - 1) + 2 * i) * W +: W];"),
+    # the softmax's exp table read one entry off
+    "softmax_exp_index_off_by_one": lambda d: _edit(os.path.join(d, "nn_softmax.v"),
+                                                    "<= exp_rom[d[k * DW + DW - 1 -: NBE]];",
+                                                    "<= exp_rom[d[k * DW + DW - 1 -: NBE] + 1'b1];"),
+    # the classifier's accumulators start at 0, not at the bias
+    "dense_without_bias": lambda d: _edit(os.path.join(d, "nn_dense.v"), "acc <= bias_acc;",
+                                          "acc <= {(CW * N_OUT){1'b0}};"),
 }
 
 
@@ -89,6 +161,89 @@ def test_mutated_rtl_is_caught(converted, mutation):
     r = rtl.simulate(hm, x[:4], str(d / f"rtl_{mutation}"), ready=0.5, seed=7, timing_clips=2,
                      mutate=MUTATIONS[mutation])
     assert not r["bit_exact"]
+
+
+def _verilog_ports(path):
+    """(name, direction, width) of the ports in a Verilog-2005 module header."""
+    text = open(path).read()
+    start = re.search(r"^module\s", text, re.M).start()
+    header = text[start:text.index(");", start)]
+    out = []
+    for m in re.finditer(r"(input|output)\s+(?:wire|reg)?\s*(?:\[(\d+):0\])?\s*(\w+)", header):
+        out.append((m.group(3), "in" if m.group(1) == "input" else "out", int(m.group(2) or 0) + 1))
+    return out
+
+
+def test_ipxact_component_structure(results, converted):
+    ns = {"spirit": "http://www.spiritconsortium.org/XMLSchema/SPIRIT/1685-2009"}
+    d = converted["lstm_d3_stream"][2] / "rtl"
+    root = ET.parse(d / "component.xml").getroot()
+    assert root.tag == "{%s}component" % ns["spirit"]
+    assert root.find("spirit:name", ns).text == results["lstm_d3_stream"]["top"] == "fdht_top"
+    ports = {p.find("spirit:name", ns).text: p for p in root.findall("spirit:model/spirit:ports/spirit:port", ns)}
+    vports = _verilog_ports(d / "fdht_top.v")
+    assert len(vports) == 10 and set(ports) == {n for n, _, _ in vports}
+    for name, direction, width in vports:
+        w = ports[name].find("spirit:wire", ns)
+        assert w.find("spirit:direction", ns).text == direction, name
+        left = w.find("spirit:vector/spirit:left", ns)
+        assert (int(left.text) + 1 if left is not None else 1) == width, name
+    buses = {b.find("spirit:name", ns).text: b for b in root.findall("spirit:busInterfaces/spirit:busInterface", ns)}
+    assert set(buses) == {"s_axis", "m_axis", "clk", "rst"}
+    for name, b in buses.items():
+        maps = {m.find("spirit:logicalPort/spirit:name", ns).text: m.find("spirit:physicalPort/spirit:name", ns).text
+                for m in b.findall("spirit:portMaps/spirit:portMap", ns)}
+        assert maps and all(p in ports for p in maps.values()), name
+        if name.endswith("axis"):
+            assert set(maps) == {"TDATA", "TVALID", "TREADY", "TLAST"}
+            assert b.find("spirit:busType", ns).get("{%s}name" % ns["spirit"]) == "axis"
+            assert b.find("spirit:slave" if name == "s_axis" else "spirit:master", ns) is not None
+    params = {b: {p.find("spirit:name", ns).text: p.find("spirit:value", ns).text
+                  for p in buses[b].findall("spirit:parameters/spirit:parameter", ns)} for b in ("clk", "rst")}
+    assert params["clk"] == {"ASSOCIATED_BUSIF": "s_axis:m_axis", "ASSOCIATED_RESET": "rst"}
+    assert params["rst"] == {"POLARITY": "ACTIVE_HIGH"}
+    files = [f.text for f in root.findall("spirit:fileSets/spirit:fileSet/spirit:file/spirit:name", ns)]
+    assert files and all((d / f).is_file() for f in files)
+    assert {f for f in os.listdir(d) if f.endswith((".v", ".hex")) and not f.endswith("_ooc.v")} <= set(files)
+    views = [v.find("spirit:fileSetRef/spirit:localName", ns).text for v in root.findall("spirit:model/spirit:views/spirit:view", ns)]
+    sets = {s.find("spirit:name", ns).text for s in root.findall("spirit:fileSets/spirit:fileSet", ns)}
+    assert views and set(views) <= sets
+
+
+def test_build_failure_keeps_previous_rtl_dir(converted, tmp_path):
+    hm, x, _ = converted["lstm_d3_stream"]
+    prj = tmp_path / "prj"
+    (prj / "rtl").mkdir(parents=True)
+    (prj / "rtl" / "keep.txt").write_text("previous run")
+    with pytest.raises(ConfigError) as e:
+        rtl.build(str(prj), hls_model=hm, x=x[:, :-1], log=lambda *_: None)  # one value short per sample
+    assert "\n" not in str(e.value) and "values" in str(e.value)
+    assert sorted(os.listdir(prj)) == ["rtl"] and (prj / "rtl" / "keep.txt").read_text() == "previous run"
+    with pytest.raises(ConfigError):
+        rtl.build(str(tmp_path / "no_such_project"), log=lambda *_: None)
+
+
+def test_build_writes_report_and_summary(converted, tmp_path):
+    hm, x, _ = converted["lstm_d3_stream"]
+    prj = tmp_path / "prj"
+    prj.mkdir()
+    rep = rtl.build(str(prj), hls_model=hm, x=x[:3], log=lambda *_: None)
+    saved = (prj / "rtl" / "rtl_report.json").read_text()
+    assert '"bit_exact": true' in saved and rep["samples"] == 3 and not [f for f in os.listdir(prj) if f.startswith(".rtl")]
+    from hls_project.report.markdown import rtl_lines
+
+    lines = rtl_lines(rep)
+    assert lines[0].startswith("RTL twin (MEASURED") and "3/3" in lines[0]
+    assert f"interval {rep['interval_cycles']}" in lines[1] and f"MODEL {rep['model']['interval_cycles']}" in lines[1]
+
+
+def test_htdense_is_a_one_line_config_error(tmp_path):
+    import test_bitexact as tb
+    from hls_project.rtl import generate
+
+    hm, _, _, _ = tb.hls_model("htdense_d3_stream", tmp_path / "h")
+    with pytest.raises(ConfigError, match="^RTL: HTDense is not supported yet$"):
+        generate.model_design(hm)
 
 
 def test_yosys_counts_small_design(results, converted):
@@ -133,7 +288,7 @@ CAST_OUTS = [(10, 4, 1), (8, 3, 0), (16, 12, 1)]  # (width, fraction bits, signe
 
 
 def _cast_all():
-    from hls_project.rtl.generate import RND, SAT
+    from hls_project.rtl.verilog import RND, SAT
 
     iw, if_ = CAST_IN
     cases = [(o, r, s) for o in CAST_OUTS for r in RND for s in SAT]
@@ -154,7 +309,7 @@ def test_fx_cast_every_mode_equals_bitexact(tmp_path):
     import subprocess
 
     from hls_project.numerics import bitexact
-    from hls_project.rtl.generate import TEMPLATES
+    from hls_project.rtl.verilog import TEMPLATES
     from keras_model.common.fixedtype import FixedType
 
     iw, if_ = CAST_IN

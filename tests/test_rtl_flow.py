@@ -46,9 +46,15 @@ def test_build_rtl_adds_the_measured_tier(tiny, capsys):
     assert hw["model"]["interval_cycles"] == hw["model"]["interval_cycles_per_clip"] > 0
     # measured within 5 % of the MODEL's interval (the cost model, computed independently of the RTL)
     assert abs(rtl["interval_cycles"] - hw["model"]["interval_cycles"]) <= 0.05 * hw["model"]["interval_cycles"]
-    # the measured tier leads the hardware lines of the printout
-    hw_lines = [l for l in printed.splitlines() if l.startswith("hardware (")]
-    assert hw_lines[0].startswith("hardware (MEASURED, RTL twin") and hw_lines[1].startswith("hardware (MODEL)")
+    # the whole model's output: the RTL's log equals csim's, read here from both files
+    csim_lines = (out / "tb_data" / "csim_results.log").read_text().splitlines()
+    assert (out / "rtl" / "rtl_results.log").read_text().splitlines() == csim_lines[:6]
+    # the measured tier leads the hardware lines of the printout and of the .md
+    lines = printed.splitlines()
+    first = next(i for i, l in enumerate(lines) if l.startswith("RTL twin (MEASURED"))
+    assert first < next(i for i, l in enumerate(lines) if l.startswith("hardware (MODEL)"))
+    md = (out / "hardware_report.md").read_text()
+    assert 0 <= md.index("## Measured in RTL") < md.index("MODEL")
     assert csim["rtl"]["bit_exact"] is True
     # no temporary folder is left beside the project
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".prj")]

@@ -155,3 +155,10 @@ def print_hardware(hw: dict, md_path: str) -> None:
 
     print("\n".join(summary_lines(hw)))
     print(f"report              {md_path}")
+
+
+def print_rtl(rep: dict) -> None:
+    """``fdht rtl``'s summary: the RTL twin's MEASURED figures beside the MODEL."""
+    from hls_project.report.markdown import rtl_lines
+
+    print("\n".join(rtl_lines(rep)))

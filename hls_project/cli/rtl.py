@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from hls_project.cli import console
 from hls_project.cli.common import ArgumentParser, add_common, run_command
 
 PROG = "fdht rtl"
@@ -22,6 +23,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--yosys", action="store_true", help="Yosys synth_xilinx resource counts")
     p.add_argument("--ecp5", action="store_true", help="Yosys synth_ecp5 + nextpnr-ecp5 (LFE5U-85F) Fmax")
     p.add_argument("--ready", type=float, default=0.5, help="output TREADY probability in the bit-exact run")
+    p.add_argument("--layer", action="store_true", help="the FDHT-LSTM layer alone (no classifier / softmax)")
     add_common(p)
     p.set_defaults(func=run)
     return p
@@ -39,10 +41,17 @@ def run(a: argparse.Namespace) -> int:
 
     try:
         rep = build(a.project_dir, cfg=load_config(a.config) if a.config else None, samples=a.samples,
-                    yosys=a.yosys, ecp5=a.ecp5, ready=a.ready)
+                    yosys=a.yosys, ecp5=a.ecp5, ready=a.ready, whole=not a.layer)
     except RTLToolError as e:  # a missing or failing open tool: exit 3 like the vendor tools
         raise ToolError(str(e)) from None
-    return 0 if rep["bit_exact"] else 1
+    console.print_rtl(rep)
+    return 0 if rtl_agrees(rep) else 1
+
+
+def rtl_agrees(rep) -> bool:
+    """Every simulated sample equals the bit-exact model, and the RTL's
+    rtl_results.log equals csim's where the project has one."""
+    return bool(rep.get("bit_exact")) and (rep.get("csim_log") is None or rep["csim_log"]["equal"])
 
 
 def main(argv=None, prog: str = PROG) -> int:

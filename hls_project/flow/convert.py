@@ -126,3 +126,19 @@ def board_part(board: str) -> str:
 
     with open(os.path.join(os.path.dirname(acc.__file__), "supported_boards.json")) as f:
         return json.load(f)[board]["part"]
+
+
+def hardware_model(model, output: str):
+    """The Keras model the hardware implements for ``hls.output``: the model
+    itself (probabilities, or class: the same model, hls4ml's argmax softmax),
+    or for logits the model up to its final softmax."""
+    if output != "logits":
+        return model
+    from keras_model.common.keras2 import keras
+    from keras_model.models import is_softmax_activation
+
+    last = model.layers[-1]
+    if is_softmax_activation(last):
+        return keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
+    raise ConfigError(f"hls.output: logits needs a model ending in a softmax Activation layer; "
+                      f"'{last.name}' ({type(last).__name__}) is last; use hls.output: probabilities")

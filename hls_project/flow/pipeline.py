@@ -30,7 +30,7 @@ from hls_project.flow import csim
 from hls_project.flow.compare import compare
 from hls_project.numerics import autoprec, fidelity, profiling
 from hls_project.report import assemble as reports
-from hls_project.flow.convert import convert  # noqa: F401  (the flow's conversion; re-exported)
+from hls_project.flow.convert import convert, hardware_model
 from hls_project.numerics.profiling import dense_output_ranges  # noqa: F401  (re-exported: flow.dense_output_ranges)
 
 SUPPORTED_KERAS = {"InputLayer", "Reshape", "Flatten", "Dense", "Activation", "FDHTLSTM", "HTDense", "LSTM",
@@ -91,22 +91,6 @@ def check_model_layers(model) -> None:
         if cls not in SUPPORTED_KERAS:
             raise ConfigError(f"model layer '{layer.name}' ({cls}) is not supported by the flow; "
                               f"supported: {', '.join(sorted(SUPPORTED_KERAS))}")
-
-
-def hardware_model(model, output: str):
-    """The Keras model the hardware implements for ``hls.output``: the model
-    itself (probabilities, or class: the same model, hls4ml's argmax softmax),
-    or for logits the model up to its final softmax."""
-    if output != "logits":
-        return model
-    from keras_model.common.keras2 import keras
-    from keras_model.models import is_softmax_activation
-
-    last = model.layers[-1]
-    if is_softmax_activation(last):
-        return keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
-    raise ConfigError(f"hls.output: logits needs a model ending in a softmax Activation layer; "
-                      f"'{last.name}' ({type(last).__name__}) is last; use hls.output: probabilities")
 
 
 def model_costs(model) -> Dict[str, Any]:
@@ -258,8 +242,10 @@ def _write(run: Run) -> None:
     n = len(run.x_tb)
     with run.timer.stage("convert + write"):
         x_cal = frames_to_float(run.dataset.x_train[:256])  # calibration: the training data, not the test set
+        # kept in the report: a later conversion of this project (vendor steps, the RTL twin) gives the same types
+        run.report["dense_ranges"] = dense_output_ranges(run.hw_model, x_cal)
         run.hm = convert(run.hw_model, run.cfg, run.tmp, run.x_tb.reshape(n, -1), run.keras_probs, run.input_range,
-                         dense_output_ranges(run.hw_model, x_cal))
+                         run.report["dense_ranges"])
         with chatter("hls4ml"):
             run.hm.write()
         chain_calls(run.tmp, run.cfg["hls"].get("project_name") or "myproject")
@@ -364,7 +350,10 @@ def run_rtl(hm, cfg: Dict[str, Any], project_dir: str, x: np.ndarray, log=info) 
         raise ToolError(f"RTL twin: {e}") from None
     if os.path.isfile(os.path.join(project_dir, reports.JSON_NAME)):
         reports.record_rtl(project_dir, rep)
-    return {k: rep.get(k) for k in ("top", "bit_exact", "samples", "interval_cycles", "latency_cycles")}
+    out = {k: rep.get(k) for k in ("top", "samples", "interval_cycles", "latency_cycles")}
+    # every sample equal to the bit-exact model, and rtl_results.log to csim_results.log where csim ran
+    out["bit_exact"] = bool(rep.get("bit_exact")) and (rep.get("csim_log") is None or rep["csim_log"]["equal"])
+    return out
 
 
 def _model(cfg, dataset, model_path, report, log):

@@ -185,19 +185,22 @@ def parse_synthesis(project_dir: str) -> Optional[Dict[str, Any]]:
 
 def hls_model_for(cfg: Dict[str, Any], project_dir: str, report: Dict[str, Any]):
     """An hls4ml model of the written project, for its ``build()``: the flow's
-    Keras model converted again with the same config and input range, its
-    output folder the project (nothing is written: the project already is)."""
+    hardware model (``hls.output``) converted again with the same config,
+    input range and Dense output ranges (the report keeps them), so its types
+    are the written ones; its output folder the project (nothing is written:
+    the project already is)."""
     from keras_model.models import load_keras_model
 
-    from hls_project.flow.convert import convert
+    from hls_project.flow.convert import convert, hardware_model
 
     model_path = report.get("model_path")
     if not model_path or not os.path.isfile(model_path):
         raise ToolError(f"the model of {project_dir} ({model_path}) is gone; run the flow again")
-    model = load_keras_model(model_path)
+    model = hardware_model(load_keras_model(model_path), cfg["hls"].get("output") or "probabilities")
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet):  # hls4ml prints the whole layer list
-        return convert(model, cfg, project_dir, input_range=float(report.get("input_range", 1.0)))
+        return convert(model, cfg, project_dir, input_range=float(report.get("input_range", 1.0)),
+                       dense_ranges=report.get("dense_ranges"))
 
 
 def synthesize(cfg: Dict[str, Any], project_dir: str, synth: bool = False, cosim: bool = False,

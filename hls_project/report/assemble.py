@@ -357,7 +357,8 @@ def record_rtl(project_dir: str, rtl_report: Dict[str, Any]) -> Dict[str, Any]:
     from Verilator, counts from Yosys, Fmax from nextpnr) to the project's
     hardware report, next to the MODEL; re-write JSON and Markdown."""
     hw = load(project_dir)
-    keep = ("top", "bit_exact", "samples", "interval_cycles", "latency_cycles", "yosys", "ecp5", "model", "tools")
+    keep = ("top", "scope", "output", "bit_exact", "samples", "samples_equal", "csim_log", "interval_cycles",
+            "latency_cycles", "yosys", "ecp5", "model", "tools")
     hw["rtl"] = {k: rtl_report.get(k) for k in keep if rtl_report.get(k) is not None}
     hw["rtl"]["label"] = "MEASURED (RTL twin: Verilator cycles, Yosys counts, nextpnr Fmax; not Vivado's)"
     _write(project_dir, hw)

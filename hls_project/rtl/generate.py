@@ -17,70 +17,18 @@ import math
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List
 
 import numpy as np
 
 from keras_model.common.errors import ConfigError
+from hls_project.rtl.verilog import (TEMPLATES, Fx, hex_words as _hex_words,
+                                     inst as _inst, packed as _packed)
 
-TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                         "templates", "rtl")
 MODULES = ("fx_cast.v", "fx_mul.v", "ht_fifo.v", "ht_wbuf.v", "ht_pp.v", "ht_tree.v", "ht_stage.v",
            "ht_regroup.v", "ht_drain_gates.v", "ht_table_index.v", "fdht_cell.v")
-RND = {"AP_TRN": 0, "AP_RND": 1, "AP_RND_CONV": 2, "AP_TRN_ZERO": 3, "AP_RND_ZERO": 4, "AP_RND_MIN_INF": 5,
-       "AP_RND_INF": 6}
-SAT = {"AP_WRAP": 0, "AP_SAT": 1, "AP_SAT_SYM": 2, "AP_SAT_ZERO": 3}
+HEAD_MODULES = ("nn_dense.v", "nn_act.v", "nn_softmax.v")
 MUL_STAGES = 3  # as accel.model.MULT_DEPTH
-
-
-@dataclass
-class Fx:
-    """A fixed-point type as the RTL sees it: width, fraction bits, signed, modes."""
-
-    w: int
-    f: int
-    s: int
-    rnd: int = 0
-    sat: int = 0
-    text: str = ""
-
-    @classmethod
-    def of(cls, t) -> "Fx":
-        from hls_project.numerics.bitexact import _type
-
-        ft = _type(t)
-        if ft.saturation_bits:
-            raise ConfigError(f"RTL: saturation bits of {t} are not supported")
-        f = ft.width - ft.integer
-        if f < 0:
-            raise ConfigError(f"RTL: type {t} has negative fraction bits")
-        return cls(ft.width, f, int(ft.signed), RND[ft.rounding or "AP_TRN"], SAT[ft.saturation or "AP_WRAP"],
-                   ft.cpp() if hasattr(ft, "cpp") else str(t))
-
-    def raw(self, values) -> np.ndarray:
-        """The bit patterns (as unsigned ints) of values on this type's grid."""
-        v = np.asarray(values, dtype=np.float64) * 2.0 ** self.f
-        r = np.round(v)
-        if not np.array_equal(r, v):
-            raise ValueError("RTL: a constant is not on its type's grid")
-        return np.mod(r.astype(np.int64), 1 << self.w)
-
-    def value(self, raw) -> np.ndarray:
-        r = np.asarray(raw, dtype=np.int64)
-        if self.s:
-            r = np.where(r >= (1 << (self.w - 1)), r - (1 << self.w), r)
-        return r / 2.0 ** self.f
-
-
-def _packed(values: List[int], bits: int = 16) -> str:
-    """A packed parameter: entry k at [bits*k +: bits]."""
-    n = max(len(values), 1)
-    v = 0
-    for k, x in enumerate(values):
-        if not 0 <= int(x) < (1 << bits):
-            raise ConfigError(f"RTL: {x} does not fit a {bits}-bit table field")
-        v |= int(x) << (bits * k)
-    return f"{bits * n}'h{v:x}"
 
 
 def _steps(strides: List[int], trips: List[int]) -> List[int]:
@@ -91,19 +39,6 @@ def _steps(strides: List[int], trips: List[int]) -> List[int]:
         d = strides[l] - sum((trips[m] - 1) * strides[m] for m in range(l + 1, len(strides)))
         out.append(d % (1 << 32))
     return out
-
-
-def _hex_words(rows: np.ndarray, width: int) -> str:
-    """One hex word per row; lane l of a row at bits [l*width +: width]."""
-    rows = np.atleast_2d(np.asarray(rows, dtype=np.int64))
-    digits = max(1, math.ceil(rows.shape[1] * width / 4))
-    out = []
-    for row in rows:
-        v = 0
-        for l, x in enumerate(row):
-            v |= int(x) << (l * width)
-        out.append(f"{v:0{digits}x}")
-    return "\n".join(out) + "\n"
 
 
 @dataclass
@@ -138,14 +73,30 @@ class Design:
     regroup: Dict[str, object]
     files: Dict[str, str] = field(default_factory=dict)  # hex file name -> text
     schedule: object = None
+    head: object = None  # head.Head: the layers after the FDHT-LSTM, or None (the layer alone)
 
     @property
     def in_words_per_clip(self) -> int:
         return self.n_timesteps * self.n_in // self.stream_width
 
     @property
-    def out_words_per_clip(self) -> int:
+    def layer_words_per_clip(self) -> int:
         return self.n_timesteps if self.return_sequences else 1
+
+    @property
+    def out_words_per_clip(self) -> int:
+        return 1 if self.head is not None else self.layer_words_per_clip
+
+    @property
+    def out_t(self) -> "Fx":
+        return self.head.out_t if self.head is not None else self.res_t
+
+    @property
+    def out_values(self) -> int:
+        return self.head.n_out if self.head is not None else self.n_state
+
+    def modules(self) -> List[str]:
+        return list(MODULES) + (list(HEAD_MODULES) if self.head is not None else [])
 
 
 def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.ndarray, files: Dict[str, str],
@@ -259,15 +210,28 @@ def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
                   bool(sched.return_sequences), in_t, res_t, xs, hs, cell, drain, regroup, files, sched)
 
 
+def model_design(hls_model, top: str = "fdht_top", mul_stages: int = MUL_STAGES, whole: bool = True) -> Design:
+    """The RTL design of a converted model: its FDHT-LSTM layer and, with
+    ``whole``, the layers after it (``head.head_design``: the classifier
+    and the softmax / argmax)."""
+    from hls_project.rtl.head import head_design
+
+    nodes = [n for n in hls_model.get_layers() if n.class_name in ("FDHTLSTM", "HTDense")]
+    if any(n.class_name == "HTDense" for n in nodes):
+        raise ConfigError("RTL: HTDense is not supported yet")
+    if len(nodes) != 1:
+        raise ConfigError(f"RTL: the model needs exactly one FDHT-LSTM layer, it has {len(nodes)}")
+    d = design(nodes[0], top, mul_stages)
+    if whole:
+        d.head = head_design(hls_model, nodes[0], d.res_t, d.layer_words_per_clip, d.n_state, mul_stages)
+        if d.head is not None:
+            d.files.update(d.head.files)
+    return d
+
+
 # --------------------------------------------------------------------------
 # The top
 # --------------------------------------------------------------------------
-
-
-def _inst(module: str, name: str, params: Dict[str, object], ports: Dict[str, str]) -> List[str]:
-    ps = ",\n".join(f"        .{k}({v})" for k, v in params.items())
-    pt = ",\n".join(f"        .{k}({v})" for k, v in ports.items())
-    return [f"    {module} #(\n{ps}\n    ) {name} (\n{pt}\n    );"]
 
 
 def _stage_sigs(s: StageRTL) -> List[str]:
@@ -315,23 +279,32 @@ def _recurrence_verilog(d: Design) -> List[str]:
                        {"clk": "clk", "we": f"{s.name}_we", "wslot": "1'b0", "wbank": f"{s.name}_bank",
                         "waddr": f"{s.name}_addr", "wdata": f"{s.name}_wdata", "re": f"{hs[k + 1].name}_a_re",
                         "rslot": "1'b0", "raddr": f"{hs[k + 1].name}_a_addr", "rdata": f"b_{s.name}_rdata"})
+    o = "h" if d.head is not None else "m_axis"  # the cell's output: into the head, or the top's
+    if d.head is not None:
+        L += ["    wire h_tvalid, h_tready, h_tlast;", f"    wire [{d.n_state * d.res_t.w - 1}:0] h_tdata;"]
     L += _inst("fdht_cell", "u_cell", c,
                {"clk": "clk", "rst": "rst", "zx_valid": "zx_valid", "zx_ready": "zx_ready", "zx_data": "zx_data",
                 "zh_re": "zh_re", "zh_addr": "zh_addr", "zh_data": "zh_rdata", "hb_we": "hb_we", "hb_addr": "hb_addr",
                 "hb_data": "hb_data", "chain_start": "chain_start", "chain_done": f"{hs[-1].name}_done",
-                "m_tvalid": "m_axis_tvalid", "m_tready": "m_axis_tready", "m_tdata": "m_axis_tdata",
-                "m_tlast": "m_axis_tlast"})
+                "m_tvalid": f"{o}_tvalid", "m_tready": f"{o}_tready", "m_tdata": f"{o}_tdata",
+                "m_tlast": f"{o}_tlast"})
+    if d.head is not None:
+        from hls_project.rtl.head import head_verilog
+
+        L += head_verilog(d.head, "h")
     return L
 
 
 def top_verilog(d: Design) -> str:
     sw, iw = d.stream_width, d.in_t.w
-    H, rw = d.n_state, d.res_t.w
+    H, rw = d.out_values, d.out_t.w
+    what = (f"the model (the FDHT-LSTM layer {d.node_name}, then {', '.join(o.name for o in d.head.ops)}: "
+            f"{d.head.output})" if d.head is not None else f"the FDHT-LSTM layer {d.node_name}")
     L: List[str] = [
-        f"// {d.top}: the FDHT-LSTM layer {d.node_name} as RTL, generated by hls_project/rtl/generate.py",
+        f"// {d.top}: {what} as RTL, generated by hls_project/rtl/generate.py",
         "// from the layer's schedule (hls_project/accel); the modules are templates/rtl/*.v.",
-        f"// In: AXI4-Stream, {sw} x {d.in_t.text} per beat ({d.in_words_per_clip} beats per clip, TLAST on the last).",
-        f"// Out: AXI4-Stream, {H} x {d.res_t.text} per beat (h_T; TLAST on the clip's last word).",
+        f"// In: AXI4-Stream, {sw} x {d.in_t.cpp()} per beat ({d.in_words_per_clip} beats per clip, TLAST on the last).",
+        f"// Out: AXI4-Stream, {H} x {d.out_t.cpp()} per beat ({d.out_words_per_clip} per clip, TLAST on the last).",
         f"module {d.top} (",
         "    input  wire clk,",
         "    input  wire rst,",
@@ -408,7 +381,7 @@ def ooc_verilog(d: Design) -> str:
     input word, the output word is XOR-reduced into one registered bit), so
     that a place and route on a real package can time the core whose AXI
     words are wider than the package has pins. Used only for ECP5 Fmax."""
-    ib, ob = d.stream_width * d.in_t.w, d.n_state * d.res_t.w
+    ib, ob = d.stream_width * d.in_t.w, d.out_values * d.out_t.w
     return f"""// {d.top}_ooc: {d.top} with serial I/O for place and route (Fmax); not for use
 module {d.top}_ooc (
     input  wire clk,
@@ -440,7 +413,7 @@ def write(d: Design, rtl_dir: str) -> List[str]:
     Returns the Verilog sources (top last)."""
     os.makedirs(rtl_dir, exist_ok=True)
     srcs = []
-    for m in MODULES:
+    for m in d.modules():
         shutil.copyfile(os.path.join(TEMPLATES, m), os.path.join(rtl_dir, m))
         srcs.append(m)
     for name, text in d.files.items():

@@ -12,19 +12,40 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from hls_project.rtl import tools
-from hls_project.rtl.generate import TEMPLATES, Design
+from hls_project.rtl.generate import Design
+from hls_project.rtl.verilog import TEMPLATES
 
 TB = "tb_axis.cpp"
 OBJ = "obj_dir"
 
 
-def build(d: Design, rtl_dir: str, srcs: List[str], jobs: int = 2, opt: str = "-O1") -> str:
+def ap_types_dir(project_dir: Optional[str] = None) -> str:
+    """ap_types' headers: the project's (firmware/ap_types), else hls4ml's own copy."""
+    if project_dir and os.path.isfile(os.path.join(project_dir, "firmware", "ap_types", "ap_fixed.h")):
+        return os.path.join(project_dir, "firmware", "ap_types")
+    import hls4ml
+
+    path = os.path.join(os.path.dirname(hls4ml.__file__), "templates", "vivado", "ap_types")
+    if not os.path.isfile(os.path.join(path, "ap_fixed.h")):
+        raise tools.RTLToolError(f"ap_types headers not found (tried {path}); reinstall hls4ml")
+    return path
+
+
+def tb_config(d: Design) -> str:
+    defines = {"TOP_CLASS": f"V{d.top}", "VM_HEADER": f'"V{d.top}.h"', "IN_VALUES": d.stream_width,
+               "IN_BITS": d.in_t.w, "OUT_VALUES": d.out_values, "OUT_BITS": d.out_t.w, "OUT_FRAC": d.out_t.f,
+               "BEATS_PER_CLIP": d.in_words_per_clip, "WORDS_PER_CLIP": d.out_words_per_clip,
+               "RESULT_T": d.out_t.cpp()}
+    return "// written by hls_project/rtl/sim.py\n" + "".join(f"#define {k} {v}\n" for k, v in defines.items())
+
+
+def build(d: Design, rtl_dir: str, srcs: List[str], jobs: int = 2, opt: str = "-O1",
+          ap_types: Optional[str] = None) -> str:
     """Verilate and compile; returns the simulator's path."""
     shutil.copyfile(os.path.join(TEMPLATES, TB), os.path.join(rtl_dir, TB))
-    defines = {"TOP_CLASS": f"V{d.top}", "VM_HEADER": f'\\"V{d.top}.h\\"', "IN_VALUES": d.stream_width,
-               "IN_BITS": d.in_t.w, "OUT_VALUES": d.n_state, "OUT_BITS": d.res_t.w,
-               "BEATS_PER_CLIP": d.in_words_per_clip, "WORDS_PER_CLIP": d.out_words_per_clip}
-    cflags = " ".join(f"-D{k}={v}" for k, v in defines.items()) + f" {opt}"
+    with open(os.path.join(rtl_dir, "tb_config.h"), "w") as f:
+        f.write(tb_config(d))
+    cflags = f"-I{ap_types or ap_types_dir()} {opt}"
     obj = os.path.join(rtl_dir, OBJ)
     shutil.rmtree(obj, ignore_errors=True)
     args = ["--cc", "--exe", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", d.top, "-Mdir", OBJ,
@@ -37,7 +58,7 @@ def build(d: Design, rtl_dir: str, srcs: List[str], jobs: int = 2, opt: str = "-
 
 
 def run(exe: str, rtl_dir: str, inputs: np.ndarray, ready: float = 1.0, seed: int = 1, tag: str = "run",
-        max_cycles: Optional[int] = None) -> Dict[str, object]:
+        max_cycles: Optional[int] = None, results_log: Optional[str] = None) -> Dict[str, object]:
     """Stream ``inputs`` (clips x values, the input type's integers) through
     the simulator; returns outputs (words x values), the timing rows and the
     wall time."""
@@ -46,7 +67,7 @@ def run(exe: str, rtl_dir: str, inputs: np.ndarray, ready: float = 1.0, seed: in
     timp = os.path.join(rtl_dir, f"{tag}_timing.txt")
     np.savetxt(inp, np.asarray(inputs, dtype=np.int64), fmt="%d")
     t0 = time.time()
-    args = [exe, inp, outp, timp, str(ready), str(seed)] + ([str(max_cycles)] if max_cycles else [])
+    args = [exe, inp, outp, timp, str(ready), str(seed), str(max_cycles or 0)] + ([results_log] if results_log else [])
     tools.run_cmd(args, cwd=rtl_dir, log=f"{tag}.log", what="the Verilator simulation")
     secs = time.time() - t0
     out = np.loadtxt(outp, dtype=np.int64, ndmin=2)

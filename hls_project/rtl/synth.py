@@ -9,7 +9,7 @@ import json
 import os
 import re
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from hls_project.rtl import tools
 

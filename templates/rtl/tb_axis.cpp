@@ -1,14 +1,21 @@
 // Verilator testbench of an RTL top with one AXI4-Stream in and one out
-// (hls_project/rtl/sim.py builds it with -DTOP_CLASS, -DIN_VALUES, -DIN_BITS,
-// -DOUT_VALUES, -DOUT_BITS, -DBEATS_PER_CLIP, -DWORDS_PER_CLIP).
-//   tb <inputs> <outputs> <timing> <ready_probability> <seed> [max_cycles]
+// (hls_project/rtl/sim.py writes tb_config.h beside it: TOP_CLASS, VM_HEADER,
+// IN_VALUES, IN_BITS, OUT_VALUES, OUT_BITS, BEATS_PER_CLIP, WORDS_PER_CLIP,
+// and RESULT_T / OUT_FRAC, the output's ap_fixed type).
+//   tb <inputs> <outputs> <timing> <ready_probability> <seed> [max_cycles|0] [results_log]
 // inputs: one clip per line, BEATS_PER_CLIP * IN_VALUES integers (the input
 // type's bit patterns, signed); the clips are streamed back to back (TVALID
 // always high while data is left, TLAST on each clip's last beat). The output
 // TREADY is high with the given probability each cycle. outputs: one line per
 // output word, OUT_VALUES signed integers. timing: per clip, the cycle its
 // first beat was accepted, its last beat was accepted, its last output word
-// first showed TVALID and was accepted.
+// first showed TVALID and was accepted. results_log: one line per clip, its
+// output values printed as hls4ml's testbench prints them (nnet::print_result:
+// the ap_fixed value through ap_types' operator<<, then " "; std::endl after
+// the clip's last word), the format of tb_data/csim_results.log.
+#include "tb_config.h"
+#include "ap_fixed.h"
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -59,7 +66,11 @@ int main(int argc, char **argv) {
     const double p_ready = std::atof(argv[4]);
     std::mt19937_64 rng(std::strtoull(argv[5], nullptr, 10));
     std::uniform_real_distribution<double> uni(0.0, 1.0);
-    const uint64_t max_cycles = argc > 6 ? std::strtoull(argv[6], nullptr, 10) : 2000000000ull;
+    const uint64_t max_arg = argc > 6 ? std::strtoull(argv[6], nullptr, 10) : 0;
+    const uint64_t max_cycles = max_arg ? max_arg : 2000000000ull;
+    std::ofstream results;
+    if (argc > 7)
+        results.open(argv[7]);
 
     std::vector<std::vector<int64_t>> clips;
     {
@@ -119,10 +130,17 @@ int main(int argc, char **argv) {
             valid_seen = true;
         }
         if (top->m_axis_tvalid && top->m_axis_tready) {
-            for (int v = 0; v < OUT_VALUES; v++)
-                std::fprintf(out, "%s%lld", v ? " " : "",
-                             (long long)to_signed(get_bits(top->m_axis_tdata, v * OUT_BITS, OUT_BITS), OUT_BITS));
+            for (int v = 0; v < OUT_VALUES; v++) {
+                const int64_t raw = to_signed(get_bits(top->m_axis_tdata, v * OUT_BITS, OUT_BITS), OUT_BITS);
+                std::fprintf(out, "%s%lld", v ? " " : "", (long long)raw);
+                if (results.is_open()) {
+                    const RESULT_T value = std::ldexp((double)raw, -OUT_FRAC);  // exact: on the type's grid
+                    results << value << " ";
+                }
+            }
             std::fprintf(out, "\n");
+            if (results.is_open() && (words + 1) % WORDS_PER_CLIP == 0)
+                results << std::endl;
             out_at[words] = cycle;
             words++;
             valid_seen = false;
