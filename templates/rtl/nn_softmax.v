@@ -8,7 +8,9 @@
 //   IMPL 1, argmax: the result type's 1 (ONE) at the first maximum, 0 elsewhere.
 // The tables are $readmemh files (hls_project/rtl/head.py computes them as
 // hls4ml's init_exp_table / init_invert_table do). One word at a time, a
-// fixed sequence of registered steps. Verilog-2005.
+// fixed sequence of registered steps: the maximum is registered before the
+// differences are taken (one step each: the two in one cycle were the
+// ECP5 critical path of the whole model). Verilog-2005.
 module nn_softmax #(
     parameter N = 4, parameter IMPL = 0,
     parameter XW = 16, parameter XF = 9, parameter XS = 1,                           // input (logits)
@@ -33,7 +35,8 @@ module nn_softmax #(
     output wire [N*OW-1:0]  m_data
 );
     localparam SUMW = CW + 8;   // the exact sum of N <= 128 accum_t values
-    localparam S_IDLE = 0, S_MAX = 1, S_EXP = 2, S_ACC = 3, S_SUM = 4, S_INV = 5, S_MUL = 6, S_SEND = 7;
+    localparam S_IDLE = 0, S_MAX = 1, S_DIFF = 2, S_EXP = 3, S_ACC = 4, S_SUM = 5, S_INV = 6, S_MUL = 7,
+               S_SEND = 8;
 
     reg [EW-1:0] exp_rom [0:(1 << NBE) - 1];
     reg [VW-1:0] inv_rom [0:(1 << NBI) - 1];
@@ -44,7 +47,7 @@ module nn_softmax #(
         end
     end
 
-    reg [2:0] state;
+    reg [3:0] state;
     reg [N*XW-1:0] x;
     reg [N*DW-1:0] d;
     reg [N*EW-1:0] e_raw;
@@ -62,8 +65,8 @@ module nn_softmax #(
         input [XW-1:0] r;
         sx = XS ? {r[XW-1], r} : {1'b0, r};
     endfunction
-    reg [XW-1:0] xmax;
-    reg [15:0] imax;
+    reg [XW-1:0] xmax, xmax_r;
+    reg [15:0] imax, imax_r;
     integer k;
     always @* begin
         xmax = x[0 +: XW];
@@ -80,7 +83,7 @@ module nn_softmax #(
     genvar g;
     generate
         for (g = 0; g < N; g = g + 1) begin : g_n
-            wire signed [XW+1:0] diff = sx(xmax) - sx(x[g * XW +: XW]);
+            wire signed [XW+1:0] diff = sx(xmax_r) - sx(x[g * XW +: XW]);
             fx_cast #(.IW(XW + 2), .IF(XF), .IS(1), .OW(DW), .OF(DF), .OS(DS), .RND(DRND), .SAT(DSAT)) dcast (
                 .in(diff), .out(d_w[g * DW +: DW]));
             fx_cast #(.IW(EW), .IF(EF), .IS(ES), .OW(CW), .OF(CF), .OS(CS), .RND(CRND), .SAT(CSAT)) ecast (
@@ -117,10 +120,15 @@ module nn_softmax #(
                     state <= S_MAX;
                 end
                 S_MAX: begin
+                    xmax_r <= xmax;
+                    imax_r <= imax;
+                    state <= S_DIFF;
+                end
+                S_DIFF: begin
                     d <= d_w;
                     if (IMPL == 1) begin
                         for (k = 0; k < N; k = k + 1)
-                            out_word[k * OW +: OW] <= (k == imax) ? ONE : {OW{1'b0}};
+                            out_word[k * OW +: OW] <= (k == imax_r) ? ONE : {OW{1'b0}};
                         state <= S_SEND;
                     end else begin
                         state <= S_EXP;
