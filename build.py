@@ -5,7 +5,7 @@ Run ``python build.py --help`` for the flags."""
 
 import sys
 
-from hls_project.cli.build import main
+from hls_project.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["build", *sys.argv[1:]]))

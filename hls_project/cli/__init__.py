@@ -21,7 +21,7 @@ import os
 import sys
 from typing import List, Optional
 
-from hls_project.cli.common import ArgumentParser, run_command
+from hls_project.cli.common import ArgumentParser, add_common, run_command
 
 from hls_project.cli import (build, compress, experiment, lint, prepare, report, rtl, sample_videos, sweep,
                              train)
@@ -54,7 +54,9 @@ def build_parser(prog: str = "fdht") -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="<command>", title="commands", required=True,
                            parser_class=ArgumentParser)
     for name, (module, text) in COMMANDS.items():
-        module.configure(sub.add_parser(name, help=text, prog=f"{prog} {name}", **module.PARSER))
+        command = module.configure(sub.add_parser(name, help=text, prog=f"{prog} {name}", **module.PARSER))
+        add_common(command)  # -v / -q after the command too
+        command.set_defaults(func=module.run)
     return p
 
 
@@ -63,7 +65,11 @@ def _run(args: argparse.Namespace) -> int:
         from keras_model.common.config import WORKDIR_ENV
 
         os.environ[WORKDIR_ENV] = os.path.abspath(args.workdir)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:  # the command's own words when it has them (fdht build: the project is safe)
+        print(f"error: {getattr(COMMANDS[args.command][0], 'INTERRUPTED', 'interrupted')}", file=sys.stderr)
+        return 130
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "fdht") -> int:

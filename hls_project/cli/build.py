@@ -32,10 +32,11 @@ import os
 import sys
 
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, add_output_dir, run_command
+from hls_project.cli.common import add_output_dir
 from keras_model.common.errors import FlowError
 
-PROG = "fdht build"
+
+INTERRUPTED = "interrupted; the previous project (if any) is untouched"
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -65,11 +66,12 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                         "model), the logits (no softmax in hardware), or the class (hls4ml's argmax, one-hot)")
 
 
-PARSER = dict(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+PARSER = dict(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+              epilog=__doc__.split("\n\n", 1)[1])
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``p`` (``fdht build`` or its own parser)."""
+    """The command's arguments on ``p`` (the ``fdht build`` sub-parser)."""
     p.add_argument("--csim", action="store_true",
                    help="build the testbench with g++, C-simulate the test set and compare with Keras")
     add_model_flags(p)
@@ -97,13 +99,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "but not C-simulated")
     v.add_argument("--vsynth", action="store_true",
                    help="Vivado logic synthesis of the generated RTL (vivado_synth.tcl); implies --synth")
-    add_common(p)
-    p.set_defaults(func=run)
     return p
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def overrides_from_args(args) -> dict:
@@ -193,8 +189,3 @@ def run_vendor(args, cfg: dict, report: dict) -> int:
     reports.record_vendor(out_dir, result)
     console.print_vendor(result)
     return 0
-
-
-def main(argv=None, prog: str = PROG) -> int:
-    return run_command(build_parser, run, argv, prog,
-                       interrupted="interrupted; the previous project (if any) is untouched")

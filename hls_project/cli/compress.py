@@ -10,16 +10,14 @@ from keras_model.common.config import build_dir, data_file_override, load_config
 from keras_model.common.errors import ConfigError
 from keras_model.compress import compress, parse_modes, parse_ranks
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, int_at_least, run_command
-
-PROG = "fdht compress"
+from hls_project.cli.common import int_at_least
 
 
 PARSER = dict(description="Compress a trained LSTM model into an FDHT-LSTM by HT-SVD, then fine-tune it.")
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``p`` (``fdht compress`` or its own parser)."""
+    """The command's arguments on ``p`` (the ``fdht compress`` sub-parser)."""
     p.add_argument("--model", required=True, help="trained Keras model (.h5/.keras) with one LSTM/QLSTM/fdht/ht/tt layer")
     p.add_argument("--data", default=None, help="the .npz data set it was trained on (default: the config's data)")
     p.add_argument("--config", default=None, help="YAML config: data, train (fine-tuning), quantization (--qat)")
@@ -34,13 +32,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=None, help="fine-tuning Adam lr (default train.learning_rate)")
     p.add_argument("--qat", action="store_true", help="fine-tune through the config's QKeras quantizers")
     p.add_argument("--output-dir", default=None, help="output folder (default build/compress/<model file stem>)")
-    add_common(p)
-    p.set_defaults(func=run)
     return p
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def run(args) -> int:
@@ -64,7 +56,3 @@ def run(args) -> int:
                       epochs=args.epochs, learning_rate=args.learning_rate, qat=args.qat)
     console.print_compress(report, out_dir)
     return 0
-
-
-def main(argv=None, prog: str = PROG) -> int:
-    return run_command(build_parser, run, argv, prog)

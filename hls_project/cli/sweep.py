@@ -8,26 +8,18 @@ import argparse
 
 from hls_project.cli.build import add_model_flags, load
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, run_command
-
-PROG = "fdht sweep"
 
 
-PARSER = dict(description="Precision sweep: for each default fixed-point width, convert, " "C-simulate and compare with Keras (two at a time); a table, a plot and one project per width.")
+PARSER = dict(description=("Precision sweep: for each default fixed-point width, convert, C-simulate and compare with Keras "
+                           "(two at a time); a table, a plot and one project per width."))
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``p`` (``fdht sweep`` or its own parser)."""
+    """The command's arguments on ``p`` (the ``fdht sweep`` sub-parser)."""
     p.add_argument("--widths", default="", metavar="W,W,...",
                    help="default widths, e.g. 6,8,10,12,16 (default: hls.sweep_precision of the config)")
     add_model_flags(p)
-    add_common(p)
-    p.set_defaults(func=run)
     return p
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def sweep(args, cfg: dict, widths_text: str) -> int:
@@ -50,7 +42,3 @@ def sweep(args, cfg: dict, widths_text: str) -> int:
 
 def run(args) -> int:
     return sweep(args, load(args), args.widths)
-
-
-def main(argv=None, prog: str = PROG) -> int:
-    return run_command(build_parser, run, argv, prog)

@@ -8,16 +8,14 @@ from typing import Any, Dict
 from keras_model.common.config import data_file_override, load_config
 from keras_model.train import train
 from hls_project.cli import console
-from hls_project.cli.common import ArgumentParser, add_common, add_output_dir, run_command
-
-PROG = "fdht train"
+from hls_project.cli.common import add_output_dir
 
 
 PARSER = dict(description=__doc__.split("\n")[0])
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The command's arguments on ``p`` (``fdht train`` or its own parser)."""
+    """The command's arguments on ``p`` (the ``fdht train`` sub-parser)."""
     p.add_argument("--config", default=None, help="YAML config (default: built-in defaults = configs/default.yml)")
     p.add_argument("--data", default=None, help="an .npz data set (overrides data.source)")
     p.add_argument("--kind", default=None, choices=["fdht", "ht", "tt", "dense"], help="override model.kind")
@@ -27,13 +25,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--mac-budget", type=int, default=None,
                    help="fdht: ... and at most this many MACs per time step (model.mac_budget)")
     add_output_dir(p, "output folder (default build/models/<name>-<kind>-<hash>)")
-    add_common(p)
-    p.set_defaults(func=run)
     return p
-
-
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    return configure(ArgumentParser(prog=prog, **PARSER))
 
 
 def run(args) -> int:
@@ -51,7 +43,3 @@ def run(args) -> int:
     _, metrics, path = train(cfg, out_dir=args.output_dir)
     console.print_train(metrics)
     return 0
-
-
-def main(argv=None, prog: str = PROG) -> int:
-    return run_command(build_parser, run, argv, prog)
