@@ -28,16 +28,16 @@ REPORT = "rtl_report.json"
 
 
 def layer_node(hls_model):
-    nodes = [n for n in hls_model.get_layers() if n.class_name == "FDHTLSTM"]
+    nodes = [n for n in hls_model.get_layers() if n.class_name in ("FDHTLSTM", "HTDense")]
     if not nodes:
         from keras_model.common.errors import ConfigError
 
-        raise ConfigError("RTL: the model has no FDHT-LSTM layer")
+        raise ConfigError("RTL: the model has no FDHT-LSTM or HTDense layer")
     return nodes[0]
 
 
 def layer_io(hls_model, x: np.ndarray, whole: bool = False):
-    """(the FDHT-LSTM layer's input, the reference output) for model inputs
+    """(the FDHT-LSTM / HTDense layer's input, the reference output) for model inputs
     ``x`` (as the testbench feeds them), from the bit-exact model: the
     layer's output, or with ``whole`` the model's."""
     from hls_project.numerics import bitexact
