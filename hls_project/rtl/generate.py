@@ -274,7 +274,7 @@ def dense_design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> D
     drain = {"N": m, "WOUT": wout, "VW": zv.w, "VF": zv.f, "ZW": z_t.w, "ZF": z_t.f,
              "BW": bias_t.w, "BF": bias_t.f, "BS": bias_t.s,
              "OW": res_t.w, "OF": res_t.f, "OS": res_t.s, "ORND": res_t.rnd, "OSAT": res_t.sat,
-             "FIFO_DEPTH": max(2, words), "BIAS_FILE": '"bias.hex"'}
+             "FIFO_DEPTH": words, "BIAS_FILE": '"bias.hex"'}
     return Design(top, node.name, sched.n_in, m, 1, sched.stream_width, False, in_t, res_t, xs, [], {}, drain,
                   _regroup(sched, in_t), files, sched, kind="dense", out_width=wout)
 
