@@ -1,4 +1,4 @@
-"""The RTL twin of the accelerator: the model (its FDHT-LSTM layer, the
+"""The RTL twin of the accelerator: the model (its FDHT-LSTM or HTDense layer, the
 classifier and the softmax / argmax) as Verilog, the layer on the
 schedule of ``hls_project/accel`` (``generate``), simulated cycle-accurately
 in Verilator against the bit-exact model (``sim``), synthesised by Yosys and

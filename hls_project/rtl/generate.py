@@ -1,4 +1,4 @@
-"""The RTL of an FDHT-LSTM layer: the parameterised modules of
+"""The RTL of an FDHT-LSTM (or HTDense) layer: the parameterised modules of
 ``templates/rtl/`` (copied as they are) plus a generated top that instantiates
 them on the layer's schedule (``hls_project/accel``: stages, lanes, loop
 levels, strides, lane maps, word layouts) and ``$readmemh`` files of its
@@ -9,6 +9,8 @@ Process for process the same as the HLS kernels (templates/nnet_ht_stream.h):
 regroup -> FIFO -> x0 (stream stage) -> ping-pong word buffers -> x1.. ->
 drain -> z_x FIFO (2H) -> the recurrence (reset, per step the h-chain stages
 one after another, the gates one hidden unit per cycle, the output word).
+HTDense: the same x-chain (one frame per clip), then ``ht_drain_dense`` ->
+the layer's output FIFO (``nnet::ht_dense_stream``).
 """
 
 from __future__ import annotations
