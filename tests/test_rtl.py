@@ -1,6 +1,6 @@
 """The RTL twin (hls_project/rtl): real Verilator builds of the generated
-Verilog of whole models (the FDHT-LSTM layer, the Dense classifier, the
-softmax / argmax) on small random shapes (the cases of
+Verilog of whole models (the FDHT-LSTM or HTDense layer, the ReLU, the Dense
+classifier, the softmax / argmax) on small random shapes (the cases of
 tests/test_bitexact.py), streamed back to back with random output
 back-pressure.
 
@@ -13,11 +13,14 @@ back-pressure.
   (report.figures: the layer's schedule plus the Dense and softmax cycles);
 * the check is sharp: a stage ROM read one row off, an adder tree that
   drops a lane, a softmax exp table read one entry off, a Dense without its
-  bias: all caught;
+  bias, an HTDense drain without its bias or reading z one index off: all
+  caught;
+* HTDense (test_bitexact's three cases): every sample bit-exact, all three
+  outputs on the io_stream case; interval and latency within 5 % of the MODEL;
 * component.xml (IP-XACT) names every port of the generated top, its bus
   interfaces map real ports, and every file it lists exists;
-* rtl.build leaves the previous rtl/ as it was on a failure; HTDense is a
-  one-line ConfigError;
+* rtl.build leaves the previous rtl/ as it was on a failure; a model with
+  two HT layers is a one-line ConfigError;
 * Yosys synth_xilinx maps one small design (LUT / FF / DSP counts > 0).
 
 The tools come from requirements-test.txt (PyPI wheels); the tests fail,
@@ -44,14 +47,20 @@ TOL = 0.05
 
 def convert(name, out, output="probabilities"):
     """(hls model, inputs) of test_bitexact's case ``name`` for ``hls.output``
-    (the flow's hardware model: for logits, the model up to its softmax)."""
+    (the flow's hardware model: for logits, the model up to its softmax); an
+    HTDense case with a random bias."""
     import test_bitexact as tb
     from hls_project.flow.convert import convert as flow_convert, hardware_model
     from hls_project.numerics.profiling import dense_output_ranges
     from keras_model.common.config import DEFAULTS, merge
 
-    _, _, _, _, _, _, io, prec, width, _ = tb.CASES[name]
+    kind, _, _, _, _, _, io, prec, width, _ = tb.CASES[name]
     model, x = tb._model(name)
+    if kind == "dense":  # test_bitexact's HTDense has a zero bias: give it one, so the drain's bias add is checked
+        layer = model.get_layer("htdense")
+        ws = layer.get_weights()
+        ws[-1] = np.random.default_rng(len(name)).normal(0, 0.3, ws[-1].shape).astype(ws[-1].dtype)
+        layer.set_weights(ws)
     hw = hardware_model(model, output)
     cfg = merge(DEFAULTS, {"hls": {"io_type": io, "precision": prec, "stream_width": width, "lanes": 6,
                                    "output": output}})
@@ -237,12 +246,94 @@ def test_build_writes_report_and_summary(converted, tmp_path):
     assert f"interval {rep['interval_cycles']}" in lines[1] and f"MODEL {rep['model']['interval_cycles']}" in lines[1]
 
 
-def test_htdense_is_a_one_line_config_error(tmp_path):
-    import test_bitexact as tb
-    from hls_project.rtl import generate
+# --------------------------------------------------------------------------
+# HTDense: Input -> Flatten -> HTDense -> ReLU -> Dense -> softmax / argmax
+# --------------------------------------------------------------------------
 
-    hm, _, _, _ = tb.hls_model("htdense_d3_stream", tmp_path / "h")
-    with pytest.raises(ConfigError, match="^RTL: HTDense is not supported yet$"):
+# (case, hls.output): every case once, all three outputs on the io_stream case
+HT_RUNS = [("htdense_d3_stream", "probabilities"), ("htdense_d3_stream", "class"), ("htdense_d3_stream", "logits"),
+           ("htdense_d4_parallel", "class"), ("htdense_d2_parallel_w12", "probabilities")]
+
+
+@pytest.fixture(scope="module")
+def ht_results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rtl_htdense")
+    out = {}
+    for name, output in HT_RUNS:
+        d = tmp / f"{name}_{output}"
+        hm, x = convert(name, d, output)
+        r = rtl.simulate(hm, x, str(d / "rtl"), ready=0.5, seed=5, timing_clips=8)
+        out[(name, output)] = (hm, x, d, r)
+    return out
+
+
+@pytest.mark.parametrize("run", HT_RUNS, ids=[f"{n}-{o}" for n, o in HT_RUNS])
+def test_htdense_equals_bitexact(ht_results, run):
+    from hls_project.numerics import bitexact
+
+    hm, x, d, r = ht_results[run]
+    output = run[1]
+    assert r["scope"] == "model" and r["output"] == output and r["layer"] == "htdense"
+    assert r["head"][:2] == ["act0", "dense1"] and len(r["head"]) == (2 if output == "logits" else 3)
+    assert r["samples"] == 12 and r["samples_equal"] == 12 and r["bit_exact"], r.get("first_mismatch")
+    got = np.loadtxt(d / "rtl" / "rtl_results.log", ndmin=2)
+    ref = bitexact.predict(hm, x)
+    assert got.shape == ref.shape == (12, 3)
+    if output == "class":  # one-hot rows, and not all the same class
+        assert np.array_equal(got.sum(axis=1), np.ones(12)) and len(set(got.argmax(1))) > 1
+    elif output == "logits":  # not probabilities: some negative
+        assert (ref < 0).any()
+    else:
+        assert np.all(np.abs(ref.sum(axis=1) - 1) < 0.1)
+
+
+HT_TIMED = [HT_RUNS[0], HT_RUNS[3], HT_RUNS[4]]  # one run of each case
+
+
+@pytest.mark.parametrize("run", HT_TIMED, ids=[f"{n}-{o}" for n, o in HT_TIMED])
+def test_htdense_cycles_match_model(ht_results, run):
+    r = ht_results[run][3]
+    assert abs(r["interval_cycles"] / r["model"]["interval_cycles"] - 1) <= TOL, (r["interval_cycles"], r["model"])
+    assert abs(r["latency_cycles"] / r["model"]["latency_cycles"] - 1) <= TOL, (r["latency_cycles"], r["model"])
+    assert r["latency_cycles"] > r["model"]["layer"]["latency_cycles"]
+
+
+HT_MUTATIONS = {
+    # the drain adds 0, not the bias
+    "drain_without_bias": lambda d: _edit(os.path.join(d, "ht_drain_dense.v"), ".in(bias_q), .out(bz)",
+                                          ".in({BW{1'b0}}), .out(bz)"),
+    # the drain reads z one output index off
+    "drain_index_off_by_one": lambda d: _edit(os.path.join(d, "ht_drain_dense.v"), "assign z_addr = n;",
+                                              "assign z_addr = n + 16'd1;"),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(HT_MUTATIONS))
+def test_htdense_mutated_drain_is_caught(ht_results, mutation):
+    hm, x, d, _ = ht_results[("htdense_d2_parallel_w12", "probabilities")]
+    r = rtl.simulate(hm, x, str(d / f"rtl_{mutation}"), ready=0.5, seed=5, timing_clips=2,
+                     mutate=HT_MUTATIONS[mutation])
+    assert not r["bit_exact"]
+
+
+def test_two_ht_layers_is_a_one_line_config_error(tmp_path):
+    from keras_model.common.keras2 import keras
+    from keras_model.layers import HTDense
+    from hls_project.flow.convert import convert as flow_convert
+    from hls_project.rtl import generate
+    from keras_model.common.config import DEFAULTS, merge
+
+    inp = keras.Input((8,), name="x")
+    h = HTDense(d=2, output_modes=[2, 4], ranks=2, seed=3, name="ht1")(inp)
+    h = HTDense(d=2, output_modes=[2, 2], ranks=2, seed=4, name="ht2")(h)
+    model = keras.Model(inp, keras.layers.Dense(3, name="classifier")(h))
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 8)).astype(np.float32)
+    cfg = merge(DEFAULTS, {"hls": {"io_type": "io_parallel", "precision": "ap_fixed<16,6>", "stream_width": 4,
+                                   "lanes": 6, "output": "logits"}})
+    cfg["_name"] = "two_ht"
+    (tmp_path / "p").mkdir()
+    hm = flow_convert(model, cfg, str(tmp_path / "p"), x, model.predict(x, verbose=0), 1.0, {})
+    with pytest.raises(ConfigError, match="^RTL: the model needs exactly one FDHT-LSTM or HTDense layer, it has 2$"):
         generate.model_design(hm)
 
 

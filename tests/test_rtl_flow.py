@@ -40,6 +40,7 @@ def test_build_rtl_adds_the_measured_tier(tiny, capsys):
     csim = json.loads((out / "csim_report.json").read_text())
     # every simulated sample equals the bit-exact model (which test_bitexact shows equal to csim)
     assert rtl["bit_exact"] is True and rtl["samples"] == csim["csim"]["samples"] == 6
+    assert rtl["csim_log"]["equal"] and rtl["csim_log"]["lines_equal"] == 6
     assert (out / "rtl" / f"{rtl['top']}.v").is_file()
     # the hardware report keeps the measured tier beside the MODEL, which now names interval_cycles too
     assert hw["rtl"]["interval_cycles"] == rtl["interval_cycles"]

@@ -343,9 +343,10 @@ def run_rtl(hm, cfg: Dict[str, Any], project_dir: str, x: np.ndarray, log=info) 
     from hls_project.rtl.tools import RTLToolError
 
     synth = set(cfg["hls"].get("rtl_synth") or [])
+    csim_log = os.path.join(project_dir, "tb_data", "csim_results.log")  # csim's run of the same inputs
     try:
         rep = rtl.build(project_dir, hls_model=hm, cfg=cfg, x=x, samples=len(x), yosys="yosys" in synth,
-                        ecp5="ecp5" in synth, log=log)
+                        ecp5="ecp5" in synth, log=log, csim_log=csim_log if os.path.isfile(csim_log) else None)
     except RTLToolError as e:  # a missing or failing open tool: exit 3, the previous project untouched
         raise ToolError(f"RTL twin: {e}") from None
     if os.path.isfile(os.path.join(project_dir, reports.JSON_NAME)):

@@ -1,4 +1,4 @@
-"""The RTL twin of the accelerator: the model (its FDHT-LSTM layer, the
+"""The RTL twin of the accelerator: the model (its FDHT-LSTM or HTDense layer, the
 classifier and the softmax / argmax) as Verilog, the layer on the
 schedule of ``hls_project/accel`` (``generate``), simulated cycle-accurately
 in Verilator against the bit-exact model (``sim``), synthesised by Yosys and
@@ -28,16 +28,16 @@ REPORT = "rtl_report.json"
 
 
 def layer_node(hls_model):
-    nodes = [n for n in hls_model.get_layers() if n.class_name == "FDHTLSTM"]
+    nodes = [n for n in hls_model.get_layers() if n.class_name in ("FDHTLSTM", "HTDense")]
     if not nodes:
         from keras_model.common.errors import ConfigError
 
-        raise ConfigError("RTL: the model has no FDHT-LSTM layer")
+        raise ConfigError("RTL: the model has no FDHT-LSTM or HTDense layer")
     return nodes[0]
 
 
 def layer_io(hls_model, x: np.ndarray, whole: bool = False):
-    """(the FDHT-LSTM layer's input, the reference output) for model inputs
+    """(the FDHT-LSTM / HTDense layer's input, the reference output) for model inputs
     ``x`` (as the testbench feeds them), from the bit-exact model: the
     layer's output, or with ``whole`` the model's."""
     from hls_project.numerics import bitexact
@@ -306,11 +306,12 @@ def _synth(rep: Dict[str, Any], d, rtl_dir: str, cfg, yosys: bool, ecp5: bool, l
 
 def build(project_dir: str, hls_model=None, cfg: Optional[Dict[str, Any]] = None, x: Optional[np.ndarray] = None,
           samples: Optional[int] = None, yosys: bool = False, ecp5: bool = False, ready: float = 0.5,
-          log=print, whole: bool = True) -> Dict[str, Any]:
+          log=print, whole: bool = True, csim_log: Optional[str] = None) -> Dict[str, Any]:
     """The RTL of the project's model (``whole``; else the FDHT-LSTM layer
     alone) in ``<project_dir>/rtl``, simulated on the project's test inputs
     (``x``, else tb_data; the first ``samples``) and compared with bitexact.py
-    and, on tb_data's inputs, with ``tb_data/csim_results.log``; optionally
+    and, on tb_data's inputs, with ``tb_data/csim_results.log`` (with ``x``:
+    with ``csim_log`` when given, a csim log of the same inputs); optionally
     synthesised (``yosys``: synth_xilinx for the configured part; ``ecp5``:
     synth_ecp5 + nextpnr-ecp5 on an LFE5U-85F). Writes and returns
     ``rtl/rtl_report.json``. Everything is written into a temporary folder
@@ -328,12 +329,13 @@ def build(project_dir: str, hls_model=None, cfg: Optional[Dict[str, Any]] = None
         raise ConfigError(f"RTL: samples must be >= 1, got {samples}")
     if hls_model is None:
         hls_model, cfg = _project_model(project_dir, cfg)
-    csim_log = None
     if x is None:
         x = project_inputs(project_dir, samples)
         csim_log = os.path.join(project_dir, "tb_data", "csim_results.log") if whole else None
-    elif samples:
-        x = np.asarray(x)[:int(samples)]
+    else:
+        csim_log = csim_log if whole else None
+        if samples:
+            x = np.asarray(x)[:int(samples)]
     rtl_dir = os.path.join(project_dir, "rtl")
     tmp = tempfile.mkdtemp(prefix=".rtl-", dir=project_dir)
     try:

@@ -1,4 +1,4 @@
-"""The RTL of an FDHT-LSTM layer: the parameterised modules of
+"""The RTL of an FDHT-LSTM (or HTDense) layer: the parameterised modules of
 ``templates/rtl/`` (copied as they are) plus a generated top that instantiates
 them on the layer's schedule (``hls_project/accel``: stages, lanes, loop
 levels, strides, lane maps, word layouts) and ``$readmemh`` files of its
@@ -9,6 +9,8 @@ Process for process the same as the HLS kernels (templates/nnet_ht_stream.h):
 regroup -> FIFO -> x0 (stream stage) -> ping-pong word buffers -> x1.. ->
 drain -> z_x FIFO (2H) -> the recurrence (reset, per step the h-chain stages
 one after another, the gates one hidden unit per cycle, the output word).
+HTDense: the same x-chain (one frame per clip), then ``ht_drain_dense`` ->
+the layer's output FIFO (``nnet::ht_dense_stream``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from hls_project.rtl.verilog import (TEMPLATES, Fx, hex_words as _hex_words,
 
 MODULES = ("fx_cast.v", "fx_mul.v", "ht_fifo.v", "ht_wbuf.v", "ht_pp.v", "ht_tree.v", "ht_stage.v",
            "ht_regroup.v", "ht_drain_gates.v", "ht_table_index.v", "fdht_cell.v")
+DENSE_MODULES = ("fx_cast.v", "fx_mul.v", "ht_fifo.v", "ht_wbuf.v", "ht_pp.v", "ht_tree.v", "ht_stage.v",
+                 "ht_regroup.v", "ht_drain_dense.v")
 HEAD_MODULES = ("nn_dense.v", "nn_act.v", "nn_softmax.v")
 MUL_STAGES = 3  # as accel.model.MULT_DEPTH
 
@@ -74,6 +78,8 @@ class Design:
     files: Dict[str, str] = field(default_factory=dict)  # hex file name -> text
     schedule: object = None
     head: object = None  # head.Head: the layers after the FDHT-LSTM, or None (the layer alone)
+    kind: str = "lstm"  # the schedule's kind: "lstm" (FDHT-LSTM) or "dense" (HTDense: no h, cell empty)
+    out_width: int = 0  # HTDense: values per output word (the layer writes n_state / out_width words)
 
     @property
     def in_words_per_clip(self) -> int:
@@ -81,7 +87,14 @@ class Design:
 
     @property
     def layer_words_per_clip(self) -> int:
+        if self.kind == "dense":
+            return self.n_state // self.out_width
         return self.n_timesteps if self.return_sequences else 1
+
+    @property
+    def layer_word(self) -> int:
+        """Values per word of the layer's output stream."""
+        return self.out_width if self.kind == "dense" else self.n_state
 
     @property
     def out_words_per_clip(self) -> int:
@@ -93,10 +106,11 @@ class Design:
 
     @property
     def out_values(self) -> int:
-        return self.head.n_out if self.head is not None else self.n_state
+        return self.head.n_out if self.head is not None else self.layer_word
 
     def modules(self) -> List[str]:
-        return list(MODULES) + (list(HEAD_MODULES) if self.head is not None else [])
+        return list(DENSE_MODULES if self.kind == "dense" else MODULES) + \
+            (list(HEAD_MODULES) if self.head is not None else [])
 
 
 def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.ndarray, files: Dict[str, str],
@@ -127,31 +141,22 @@ def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.nd
     return StageRTL(st.name, p, a_t, out_t, st.free_lanes, st.word_lanes(st.a_idx), st.out_banks, st.out_depth)
 
 
-def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
-    """The RTL design of one converted FDHT-LSTM layer (an hls4ml node)."""
-    from hls_project.accel import tables as gate_tables
+def _chains(node, sched, t, in_t: Fx, state_t, files: Dict[str, str], mul_stages: int):
+    """The x-chain's stages (and the h-chain's, for an FDHT-LSTM) as StageRTL,
+    their ROMs laid out by ``accel.writer.rom`` into ``files``."""
     from hls_project.accel import writer
-    from hls_project.ext.node import accel_types
 
-    if node.class_name != "FDHTLSTM":
-        raise ConfigError(f"RTL: layer {node.name} ({node.class_name}): only the FDHT-LSTM is generated so far")
-    sched = node.schedule()
-    t = accel_types(node)
     tabs = t["tables"]
-    files: Dict[str, str] = {}
-    lo: Dict[str, Dict[str, int]] = {"x": {}, "h": {}}
-    full = {"x": dict(sched.x_stages[0].sizes), "h": dict(sched.h_stages[0].sizes)}
+    chains = ("x", "h") if sched.kind == "lstm" else ("x",)
+    boxes = {"x": sched.x_box, "h": sched.h_box}
+    lo: Dict[str, Dict[str, int]] = {c: {} for c in chains}
+    full = {"x": dict(sched.x_stages[0].sizes)}
+    if sched.kind == "lstm":
+        full["h"] = dict(sched.h_stages[0].sizes)
     for k in range(sched.shape.d):
-        for chain, box in (("x", sched.x_box), ("h", sched.h_box)):
-            full[chain][f"a{k + 1}"] = sched.shape.input_modes[k]
-            lo[chain][f"a{k + 1}"] = box.lo[k]
-    in_t = Fx.of(node.get_input_variable().type.precision)
-    state_t = Fx.of(node.get_attr("state_t").precision)
-    act_t = Fx.of(node.get_attr("act_t").precision)
-    table_t = Fx.of(node.get_attr("table_t").precision)
-    res_t = Fx.of(node.get_output_variable().type.precision)
-    if not state_t.s:
-        raise ConfigError("RTL: state_t must be signed")
+        for c in chains:
+            full[c][f"a{k + 1}"] = sched.shape.input_modes[k]
+            lo[c][f"a{k + 1}"] = boxes[c].lo[k]
 
     def chain(stages, types, first_a: Fx, tag: str) -> List[StageRTL]:
         out, a_t = [], first_a
@@ -167,10 +172,44 @@ def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
         return out
 
     xs = chain(sched.x_stages, t["x"], in_t, "x")
-    hs = chain(sched.h_stages, t["h"], state_t, "h")
+    hs = chain(sched.h_stages, t["h"], state_t, "h") if sched.kind == "lstm" else []
+    return xs, hs
+
+
+def _z_type(t) -> Fx:
     z_t = Fx.of(t["z"])
     if z_t.rnd or z_t.sat or not z_t.s:
         raise ConfigError(f"RTL: z_t {t['z']} must be a plain signed ap_fixed")
+    return z_t
+
+
+def _regroup(sched, in_t: Fx) -> Dict[str, object]:
+    return {"W": sched.stream_width, "Q": sched.in_lanes, "VW": in_t.w, "BOX_WORDS": sched.box_words,
+            "IN_WORDS": sched.n_in // sched.in_lanes}
+
+
+def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
+    """The RTL design of one converted FDHT-LSTM (or HTDense: ``dense_design``) layer (an hls4ml node)."""
+    from hls_project.accel import tables as gate_tables
+    from hls_project.accel import writer
+    from hls_project.ext.node import accel_types
+
+    if node.class_name == "HTDense":
+        return dense_design(node, top, mul_stages)
+    if node.class_name != "FDHTLSTM":
+        raise ConfigError(f"RTL: layer {node.name} ({node.class_name}): only the FDHT-LSTM and HTDense are generated")
+    sched = node.schedule()
+    t = accel_types(node)
+    files: Dict[str, str] = {}
+    in_t = Fx.of(node.get_input_variable().type.precision)
+    state_t = Fx.of(node.get_attr("state_t").precision)
+    act_t = Fx.of(node.get_attr("act_t").precision)
+    table_t = Fx.of(node.get_attr("table_t").precision)
+    res_t = Fx.of(node.get_output_variable().type.precision)
+    if not state_t.s:
+        raise ConfigError("RTL: state_t must be signed")
+    xs, hs = _chains(node, sched, t, in_t, state_t, files, mul_stages)
+    z_t = _z_type(t)
     h = sched.n_state
     order = writer.unit_order(sched)
     bias_t = Fx.of(t["bias_t"])
@@ -204,26 +243,56 @@ def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
             "SW": state_t.w, "SF": state_t.f, "SRND": state_t.rnd, "SSAT": state_t.sat,
             "RW": res_t.w, "RF": res_t.f, "RS": res_t.s, "RRND": res_t.rnd, "RSAT": res_t.sat,
             "SIG_FILE": '"sigmoid.hex"', "TANH_FILE": '"tanh.hex"', "UNIT_FILE": '"unit.hex"'}
-    regroup = {"W": sched.stream_width, "Q": sched.in_lanes, "VW": in_t.w, "BOX_WORDS": sched.box_words,
-               "IN_WORDS": sched.n_in // sched.in_lanes}
     return Design(top, node.name, sched.n_in, h, sched.n_timesteps, sched.stream_width,
-                  bool(sched.return_sequences), in_t, res_t, xs, hs, cell, drain, regroup, files, sched)
+                  bool(sched.return_sequences), in_t, res_t, xs, hs, cell, drain, _regroup(sched, in_t), files, sched)
+
+
+def dense_design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
+    """The RTL design of one converted HTDense layer: the x-chain on the
+    layer's schedule, then the drain (``ht_drain_dense``: z + bias in z_t,
+    cast to the layer's result type, words of ``out_width`` values)."""
+    from hls_project.ext.node import accel_types
+
+    sched = node.schedule()
+    t = accel_types(node)
+    files: Dict[str, str] = {}
+    in_t = Fx.of(node.get_input_variable().type.precision)
+    res_t = Fx.of(node.get_output_variable().type.precision)
+    xs, _ = _chains(node, sched, t, in_t, None, files, mul_stages)
+    z_t = _z_type(t)
+    m, wout = sched.shape.out_features, int(sched.out_width)
+    last = sched.x_stages[-1]
+    if (last.out_banks, last.free_lanes, last.out_depth) != (1, 1, m):
+        raise ConfigError(f"RTL: HTDense {node.name}: the last stage writes {last.out_banks} x {last.out_depth} x "
+                          f"{last.free_lanes}, the drain reads 1 x {m} x 1")
+    if wout < 1 or m % wout:
+        raise ConfigError(f"RTL: HTDense {node.name}: out_width {wout} does not divide its {m} outputs")
+    zv = xs[-1].out_t
+    if not zv.s or zv.rnd or zv.sat:
+        raise ConfigError("RTL: z must keep a signed wrapping accumulator type")
+    bias_t = Fx.of(t["bias_t"])
+    files["bias.hex"] = _hex_words(bias_t.raw(np.asarray(t["bias"], dtype=np.float64).reshape(m, 1)), bias_t.w)
+    words = m // wout
+    drain = {"N": m, "WOUT": wout, "VW": zv.w, "VF": zv.f, "ZW": z_t.w, "ZF": z_t.f,
+             "BW": bias_t.w, "BF": bias_t.f, "BS": bias_t.s,
+             "OW": res_t.w, "OF": res_t.f, "OS": res_t.s, "ORND": res_t.rnd, "OSAT": res_t.sat,
+             "FIFO_DEPTH": words, "BIAS_FILE": '"bias.hex"'}
+    return Design(top, node.name, sched.n_in, m, 1, sched.stream_width, False, in_t, res_t, xs, [], {}, drain,
+                  _regroup(sched, in_t), files, sched, kind="dense", out_width=wout)
 
 
 def model_design(hls_model, top: str = "fdht_top", mul_stages: int = MUL_STAGES, whole: bool = True) -> Design:
-    """The RTL design of a converted model: its FDHT-LSTM layer and, with
-    ``whole``, the layers after it (``head.head_design``: the classifier
-    and the softmax / argmax)."""
+    """The RTL design of a converted model: its FDHT-LSTM or HTDense layer
+    and, with ``whole``, the layers after it (``head.head_design``: the
+    activation, the classifier and the softmax / argmax)."""
     from hls_project.rtl.head import head_design
 
     nodes = [n for n in hls_model.get_layers() if n.class_name in ("FDHTLSTM", "HTDense")]
-    if any(n.class_name == "HTDense" for n in nodes):
-        raise ConfigError("RTL: HTDense is not supported yet")
     if len(nodes) != 1:
-        raise ConfigError(f"RTL: the model needs exactly one FDHT-LSTM layer, it has {len(nodes)}")
+        raise ConfigError(f"RTL: the model needs exactly one FDHT-LSTM or HTDense layer, it has {len(nodes)}")
     d = design(nodes[0], top, mul_stages)
     if whole:
-        d.head = head_design(hls_model, nodes[0], d.res_t, d.layer_words_per_clip, d.n_state, mul_stages)
+        d.head = head_design(hls_model, nodes[0], d.res_t, d.layer_words_per_clip, d.layer_word, mul_stages)
         if d.head is not None:
             d.files.update(d.head.files)
     return d
@@ -295,11 +364,51 @@ def _recurrence_verilog(d: Design) -> List[str]:
     return L
 
 
+def _lstm_drain_verilog(d: Design) -> List[str]:
+    """The FDHT-LSTM's drain (``ht_drain_gates``) into the z_x FIFO (2H words)."""
+    last = d.x[-1]
+    L = ["    wire zx_valid, zx_ready, zx_in_valid;", f"    wire [{4 * d.drain['ZW'] - 1}:0] zx_data, zx_in_data;",
+         "    wire [15:0] zx_count;"]
+    L += _inst("ht_drain_gates", "drain", d.drain,
+               {"clk": "clk", "rst": "rst", "start": f"pp_{last.name}_full", "busy": "drain_busy",
+                "done": "drain_done", "z_re": "drain_z_re", "z_addr": "drain_z_addr", "z_data": f"b_{last.name}_rdata",
+                "zx_valid": "zx_in_valid", "zx_data": "zx_in_data", "zx_count": "zx_count"})
+    L += _inst("ht_fifo", "fifo_zx", {"W": 4 * d.drain["ZW"], "DEPTH": d.drain["FIFO_DEPTH"]},
+               {"clk": "clk", "rst": "rst", "in_valid": "zx_in_valid", "in_ready": "", "in_data": "zx_in_data",
+                "out_valid": "zx_valid", "out_ready": "zx_ready", "out_data": "zx_data", "count": "zx_count"})
+    return L
+
+
+def _dense_drain_verilog(d: Design) -> List[str]:
+    """The HTDense's drain (``ht_drain_dense``) into the layer's output FIFO
+    (a word and its TLAST bit), then the head or the top's output."""
+    last = d.x[-1]
+    ww = d.out_width * d.res_t.w
+    o = "y" if d.head is not None else "m_axis"
+    L = ["    wire y_in_valid;", f"    wire [{ww}:0] y_in_data, y_word;", "    wire [15:0] y_count;"]
+    if d.head is not None:
+        L += ["    wire y_tvalid, y_tready;", f"    wire [{ww - 1}:0] y_tdata;"]
+    L += _inst("ht_drain_dense", "drain", d.drain,
+               {"clk": "clk", "rst": "rst", "start": f"pp_{last.name}_full", "busy": "drain_busy",
+                "done": "drain_done", "z_re": "drain_z_re", "z_addr": "drain_z_addr", "z_data": f"b_{last.name}_rdata",
+                "y_valid": "y_in_valid", "y_data": "y_in_data", "y_count": "y_count"})
+    L += _inst("ht_fifo", "fifo_y", {"W": ww + 1, "DEPTH": d.drain["FIFO_DEPTH"]},
+               {"clk": "clk", "rst": "rst", "in_valid": "y_in_valid", "in_ready": "", "in_data": "y_in_data",
+                "out_valid": f"{o}_tvalid", "out_ready": f"{o}_tready", "out_data": "y_word", "count": "y_count"})
+    L.append(f"    assign {o}_tdata = y_word[{ww - 1}:0];")
+    if d.head is None:
+        return L + [f"    assign m_axis_tlast = y_word[{ww}];"]
+    from hls_project.rtl.head import head_verilog
+
+    return L + head_verilog(d.head, "y")
+
+
 def top_verilog(d: Design) -> str:
     sw, iw = d.stream_width, d.in_t.w
     H, rw = d.out_values, d.out_t.w
-    what = (f"the model (the FDHT-LSTM layer {d.node_name}, then {', '.join(o.name for o in d.head.ops)}: "
-            f"{d.head.output})" if d.head is not None else f"the FDHT-LSTM layer {d.node_name}")
+    layer = f"the {'HTDense' if d.kind == 'dense' else 'FDHT-LSTM'} layer {d.node_name}"
+    what = (f"the model ({layer}, then {', '.join(o.name for o in d.head.ops)}: {d.head.output})"
+            if d.head is not None else layer)
     L: List[str] = [
         f"// {d.top}: {what} as RTL, generated by hls_project/rtl/generate.py",
         "// from the layer's schedule (hls_project/accel); the modules are templates/rtl/*.v.",
@@ -336,9 +445,7 @@ def top_verilog(d: Design) -> str:
               f"pp_{s.name}_cdone;",
               f"    wire [{s.out_banks * s.free * s.out_t.w - 1}:0] b_{s.name}_rdata;",
               f"    wire b_{s.name}_re;", f"    wire [15:0] b_{s.name}_raddr;"]
-    L += ["    wire drain_busy, drain_done, zx_valid, zx_ready, zx_in_valid, drain_z_re;",
-          "    wire [15:0] drain_z_addr;",
-          f"    wire [{4 * d.drain['ZW'] - 1}:0] zx_data, zx_in_data;", "    wire [15:0] zx_count;"]
+    L += ["    wire drain_busy, drain_done, drain_z_re;", "    wire [15:0] drain_z_addr;"]
     for k, s in enumerate(xs):
         if k == 0:
             start = f"pp_{s.name}_free"
@@ -362,16 +469,7 @@ def top_verilog(d: Design) -> str:
                    {"clk": "clk", "we": f"{s.name}_we", "wslot": f"pp_{s.name}_wslot", "wbank": f"{s.name}_bank",
                     "waddr": f"{s.name}_addr", "wdata": f"{s.name}_wdata", "re": f"b_{s.name}_re",
                     "rslot": f"pp_{s.name}_rslot", "raddr": f"b_{s.name}_raddr", "rdata": f"b_{s.name}_rdata"})
-    last = xs[-1]
-    L += _inst("ht_drain_gates", "drain", d.drain,
-               {"clk": "clk", "rst": "rst", "start": f"pp_{last.name}_full", "busy": "drain_busy",
-                "done": "drain_done", "z_re": "drain_z_re", "z_addr": "drain_z_addr", "z_data": f"b_{last.name}_rdata",
-                "zx_valid": "zx_in_valid", "zx_data": "zx_in_data", "zx_count": "zx_count"})
-    L += _inst("ht_fifo", "fifo_zx", {"W": 4 * d.drain["ZW"], "DEPTH": d.drain["FIFO_DEPTH"]},
-               {"clk": "clk", "rst": "rst", "in_valid": "zx_in_valid", "in_ready": "", "in_data": "zx_in_data",
-                "out_valid": "zx_valid", "out_ready": "zx_ready", "out_data": "zx_data", "count": "zx_count"})
-
-    L += _recurrence_verilog(d)
+    L += _dense_drain_verilog(d) if d.kind == "dense" else _lstm_drain_verilog(d) + _recurrence_verilog(d)
     L.append("endmodule")
     return "\n".join(L) + "\n"
 

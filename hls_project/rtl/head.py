@@ -1,5 +1,5 @@
-"""The RTL of the layers after the FDHT-LSTM: the classifier (hls4ml's Dense
-layers, linear / ReLU activations) and the output as ``hls.output`` asks:
+"""The RTL of the layers after the FDHT-LSTM or HTDense layer: the
+activation and the classifier (hls4ml's Dense layers, linear / ReLU) and the output as ``hls.output`` asks:
 the softmax probabilities (hls4ml's stable softmax, ``nn_softmax`` IMPL 0),
 the class (hls4ml's argmax: one-hot, IMPL 1) or the logits (no softmax
 layer). Types are hls4ml's, from the converted model.
@@ -198,23 +198,22 @@ def _softmax(node, k: int, in_t, n: int, files: Dict[str, str]) -> Op:
 
 
 def head_design(hls_model, layer, res_t, words: int, word: int, mul_stages: int = 3) -> Optional[Head]:
-    """The head after FDHT-LSTM node ``layer`` (its output: ``words`` words of
-    ``word`` values of ``res_t`` per clip); None when the layer is the
-    model's last. ConfigError for a layer the RTL does not have."""
+    """The head after the FDHT-LSTM or HTDense node ``layer`` (its output:
+    ``words`` words of ``word`` values of ``res_t`` per clip); None when the
+    layer is the model's last. ConfigError for a layer the RTL does not have."""
     layers = list(hls_model.get_layers())
     names = [n.name for n in layers]
     k0 = names.index(layer.name)
     for node in layers[:k0]:
         if node.class_name not in ("Input", "InputLayer", "Reshape", "Flatten"):
-            raise ConfigError(f"RTL: layer {node.name} ({node.class_name}) before the FDHT-LSTM is not supported")
+            raise ConfigError(f"RTL: layer {node.name} ({node.class_name}) before the {layer.class_name} is not "
+                              "supported")
     ops: List[Op] = []
     files: Dict[str, str] = {}
     cur_t, cur_words, cur_word = res_t, words, word
     output = "logits"
     for node in layers[k0 + 1:]:
         cls = node.class_name
-        if cls == "HTDense":
-            raise ConfigError("RTL: HTDense is not supported yet")
         if cls in ("Reshape", "Flatten"):
             continue
         if output != "logits":
@@ -232,7 +231,7 @@ def head_design(hls_model, layer, res_t, words: int, word: int, mul_stages: int 
             op = _softmax(node, k, cur_t, cur_word, files)
             output = "class" if op.params["IMPL"] == 1 else "probabilities"
         else:
-            raise ConfigError(f"RTL: layer {node.name} ({cls}) is not supported after the FDHT-LSTM")
+            raise ConfigError(f"RTL: layer {node.name} ({cls}) is not supported after the {layer.class_name}")
         ops.append(op)
         cur_t, cur_words, cur_word = op.out_t, 1, op.n_out
     if not ops:

@@ -138,8 +138,9 @@ def top_ports(d) -> List[Tuple[str, str, int]]:
 def write(d, rtl_dir: str, sources: Sequence[str]) -> str:
     """Write ``component.xml`` for design ``d`` into ``rtl_dir``; returns its path."""
     data = sorted(d.files)
+    layer = f"the {'HTDense' if d.kind == 'dense' else 'FDHT-LSTM'} layer"
     root = component(d.top, top_ports(d), sources, data,
-                     f"{d.top}: {d.head.output if d.head is not None else 'the FDHT-LSTM layer'}; "
+                     f"{d.top}: {d.head.output if d.head is not None else layer}; "
                      "AXI4-Stream in/out, one clock, synchronous active-high reset")
     ET.indent(root)
     path = os.path.join(rtl_dir, "component.xml")

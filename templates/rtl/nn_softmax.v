@@ -8,9 +8,10 @@
 //   IMPL 1, argmax: the result type's 1 (ONE) at the first maximum, 0 elsewhere.
 // The tables are $readmemh files (hls_project/rtl/head.py computes them as
 // hls4ml's init_exp_table / init_invert_table do). One word at a time, a
-// fixed sequence of registered steps: the maximum is registered before the
-// differences are taken (one step each: the two in one cycle were the
-// ECP5 critical path of the whole model). Verilog-2005.
+// fixed sequence of registered steps. The maximum takes one comparison per
+// cycle (N - 1 cycles), and the differences the next: a chain of N - 1
+// comparisons, or the maximum and the differences in one cycle, was the
+// whole model's ECP5 critical path. Verilog-2005.
 module nn_softmax #(
     parameter N = 4, parameter IMPL = 0,
     parameter XW = 16, parameter XF = 9, parameter XS = 1,                           // input (logits)
@@ -65,18 +66,10 @@ module nn_softmax #(
         input [XW-1:0] r;
         sx = XS ? {r[XW-1], r} : {1'b0, r};
     endfunction
-    reg [XW-1:0] xmax, xmax_r;
-    reg [15:0] imax, imax_r;
+    reg [XW-1:0] xmax_r;   // the maximum of x[0..kmax-1] (the first index on ties)
+    reg [15:0] imax_r, kmax;
+    wire [XW-1:0] x_k = x[kmax * XW +: XW];
     integer k;
-    always @* begin
-        xmax = x[0 +: XW];
-        imax = 0;
-        for (k = 1; k < N; k = k + 1)
-            if (sx(x[k * XW +: XW]) > sx(xmax)) begin
-                xmax = x[k * XW +: XW];
-                imax = k;
-            end
-    end
     wire [N*DW-1:0] d_w;
     wire [N*CW-1:0] e_w;
     wire [N*OW-1:0] out_w;
@@ -117,12 +110,19 @@ module nn_softmax #(
             case (state)
                 S_IDLE: if (s_valid) begin
                     x <= s_data;
-                    state <= S_MAX;
+                    xmax_r <= s_data[0 +: XW];
+                    imax_r <= 0;
+                    kmax <= 1;
+                    state <= N > 1 ? S_MAX : S_DIFF;
                 end
                 S_MAX: begin
-                    xmax_r <= xmax;
-                    imax_r <= imax;
-                    state <= S_DIFF;
+                    if (sx(x_k) > sx(xmax_r)) begin
+                        xmax_r <= x_k;
+                        imax_r <= kmax;
+                    end
+                    kmax <= kmax + 1;
+                    if (kmax == N - 1)
+                        state <= S_DIFF;
                 end
                 S_DIFF: begin
                     d <= d_w;
