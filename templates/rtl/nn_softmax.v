@@ -36,8 +36,8 @@ module nn_softmax #(
     output wire [N*OW-1:0]  m_data
 );
     localparam SUMW = CW + 8;   // the exact sum of N <= 128 accum_t values
-    localparam S_IDLE = 0, S_MAX = 1, S_DIFF = 2, S_EXP = 3, S_ACC = 4, S_SUM = 5, S_INV = 6, S_MUL = 7,
-               S_SEND = 8;
+    localparam S_IDLE = 0, S_MAX = 1, S_DIFF = 2, S_EXP = 3, S_ACC = 4, S_SUM = 5, S_INV = 6, S_INV_Q = 7,
+               S_MUL = 8, S_CAST = 9, S_SEND = 10;
 
     reg [EW-1:0] exp_rom [0:(1 << NBE) - 1];
     reg [VW-1:0] inv_rom [0:(1 << NBI) - 1];
@@ -54,7 +54,7 @@ module nn_softmax #(
     reg [N*EW-1:0] e_raw;
     reg [N*CW-1:0] e;
     reg [IW-1:0] s_inv;
-    reg [VW-1:0] inv;
+    reg [VW-1:0] inv, inv_q;   // the table's word, then a register beside the multipliers
     reg [N*OW-1:0] out_word;
 
     assign s_ready = state == S_IDLE;
@@ -82,9 +82,13 @@ module nn_softmax #(
             fx_cast #(.IW(EW), .IF(EF), .IS(ES), .OW(CW), .OF(CF), .OS(CS), .RND(CRND), .SAT(CSAT)) ecast (
                 .in(e_raw[g * EW +: EW]), .out(e_w[g * CW +: CW]));
             wire [CW+VW+1:0] pr;
-            fx_mul #(.AW(CW), .AS(CS), .BW(VW), .BS(VS)) mul (.a(e[g * CW +: CW]), .b(inv), .p(pr));
+            reg [CW+VW+1:0] pr_q;   // the product registered before its cast
+            fx_mul #(.AW(CW), .AS(CS), .BW(VW), .BS(VS)) mul (.a(e[g * CW +: CW]), .b(inv_q), .p(pr));
+            always @(posedge clk)
+                if (state == S_MUL)
+                    pr_q <= pr;
             fx_cast #(.IW(CW + VW + 2), .IF(CF + VF), .IS(1), .OW(OW), .OF(OF), .OS(OS), .RND(ORND), .SAT(OSAT))
-                ocast (.in(pr), .out(out_w[g * OW +: OW]));
+                ocast (.in(pr_q), .out(out_w[g * OW +: OW]));
         end
     endgenerate
 
@@ -149,9 +153,15 @@ module nn_softmax #(
                 end
                 S_INV: begin
                     inv <= inv_rom[s_inv[IW - 1 -: NBI]];
+                    state <= S_INV_Q;
+                end
+                S_INV_Q: begin
+                    inv_q <= inv;
                     state <= S_MUL;
                 end
-                S_MUL: begin
+                S_MUL:
+                    state <= S_CAST;
+                S_CAST: begin
                     out_word <= out_w;
                     state <= S_SEND;
                 end
