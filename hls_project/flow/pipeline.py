@@ -210,6 +210,7 @@ class Run:
     hm: Any = None  # the hls4ml model
     ranges: Dict[str, Any] = field(default_factory=dict)
     result: Dict[str, Any] = field(default_factory=dict)  # the comparison
+    costs: Dict[str, Any] = field(default_factory=dict)  # parameters and MACs of the model (model_costs)
 
 
 def _data(run: Run) -> None:
@@ -268,12 +269,13 @@ def _csim(run: Run) -> None:
 
 
 def _figures(run: Run) -> None:
-    run.report.update(_report_fields(run.cfg["hls"], run.model, model_costs(run.model), run.hm, run.metrics,
+    run.costs = model_costs(run.model)
+    run.report.update(_report_fields(run.cfg["hls"], run.model, run.costs, run.hm, run.metrics,
                                      run.input_range, run.ranges, run.result, run.timer))
 
 
 def _hardware(run: Run) -> None:
-    if model_costs(run.model)["kind"] == "feedforward":
+    if run.costs["kind"] == "feedforward":
         run.log("hardware report: written for recurrent models only (this one has no LSTM layer); skipped")
         return
     with run.timer.stage("hardware report"):

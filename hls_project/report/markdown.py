@@ -30,7 +30,7 @@ def _yes(v) -> str:
 
 def _md_design(hw: Dict[str, Any], L: List[str]) -> None:
     """Title and the exact figures of the design."""
-    m, e, d, dev = hw["model"], hw["estimate"], hw["dense_lstm"], hw["device"]
+    m, dev = hw["model"], hw["device"]
     L.append(f"# Hardware report: {hw.get('config')} ({hw['project_name']})")
     L.append("")
     L.append(f"Backend {hw['backend']}, part `{hw['part']}` ({dev.get('name') or 'unknown device'}), "
@@ -99,7 +99,7 @@ def _md_design(hw: Dict[str, Any], L: List[str]) -> None:
 
 def _md_model(hw: Dict[str, Any], L: List[str]) -> None:
     """The MODEL: cycles and resources."""
-    m, e, d, dev = hw["model"], hw["estimate"], hw["dense_lstm"], hw["device"]
+    d = hw["dense_lstm"]
     L.append("## MODEL: cycles and resources of the generated accelerator (not a synthesis result)")
     L.append("")
     acc = hw["accelerator"]["headline"]
@@ -144,7 +144,7 @@ def _md_model(hw: Dict[str, Any], L: List[str]) -> None:
 
 def _md_fit(hw: Dict[str, Any], L: List[str]) -> None:
     """Device fit and the model kinds at this shape."""
-    m, e, d, dev = hw["model"], hw["estimate"], hw["dense_lstm"], hw["device"]
+    e, d, dev = hw["estimate"], hw["dense_lstm"], hw["device"]
     L.append("## Device ceilings and fit")
     L.append("")
     if dev.get("DSP"):
@@ -182,7 +182,7 @@ def _md_fit(hw: Dict[str, Any], L: List[str]) -> None:
 
 def _md_vendor(hw: Dict[str, Any], L: List[str]) -> None:
     """Vendor synthesis (when it ran) and the assumptions."""
-    m, e, d, dev = hw["model"], hw["estimate"], hw["dense_lstm"], hw["device"]
+    e = hw["estimate"]
     L.append("## Vendor synthesis")
     L.append("")
     s, v = hw.get("synthesis"), hw.get("vendor")
