@@ -302,8 +302,7 @@ def test_htdense_cycles_match_model(ht_results, run):
 
 HT_MUTATIONS = {
     # the drain adds 0, not the bias
-    "drain_without_bias": lambda d: _edit(os.path.join(d, "ht_drain_dense.v"), ".in(bias_q), .out(bz)",
-                                          ".in({BW{1'b0}}), .out(bz)"),
+    "drain_without_bias": lambda d: _edit(os.path.join(d, "ht_drain_dense.v"), ".b(bias_q)", ".b({BW{1'b0}})"),
     # the drain reads z one output index off
     "drain_index_off_by_one": lambda d: _edit(os.path.join(d, "ht_drain_dense.v"), "assign z_addr = n;",
                                               "assign z_addr = n + 16'd1;"),

@@ -28,9 +28,9 @@ from hls_project.rtl.verilog import (TEMPLATES, Fx, hex_words as _hex_words,
                                      inst as _inst, packed as _packed)
 
 MODULES = ("fx_cast.v", "fx_mul.v", "ht_fifo.v", "ht_wbuf.v", "ht_pp.v", "ht_tree.v", "ht_stage.v",
-           "ht_regroup.v", "ht_drain_gates.v", "ht_table_index.v", "fdht_cell.v")
+           "ht_regroup.v", "ht_zbias.v", "ht_drain_gates.v", "ht_table_index.v", "fdht_cell.v")
 DENSE_MODULES = ("fx_cast.v", "fx_mul.v", "ht_fifo.v", "ht_wbuf.v", "ht_pp.v", "ht_tree.v", "ht_stage.v",
-                 "ht_regroup.v", "ht_drain_dense.v")
+                 "ht_regroup.v", "ht_zbias.v", "ht_drain_dense.v")
 HEAD_MODULES = ("nn_dense.v", "nn_act.v", "nn_softmax.v")
 MUL_STAGES = 3  # as accel.model.MULT_DEPTH
 

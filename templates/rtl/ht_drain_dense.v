@@ -43,12 +43,9 @@ module ht_drain_dense #(
     assign z_re = iss;
     assign z_addr = n;
 
-    wire [ZW-1:0] vz, bz, zs;
+    wire [ZW-1:0] zs;
     wire [OW-1:0] val;
-    fx_cast #(.IW(VW), .IF(VF), .IS(1), .OW(ZW), .OF(ZF), .OS(1), .RND(0), .SAT(0)) cv (.in(z_data), .out(vz));
-    fx_cast #(.IW(BW), .IF(BF), .IS(BS), .OW(ZW), .OF(ZF), .OS(1), .RND(0), .SAT(0)) cb (.in(bias_q), .out(bz));
-    wire [ZW:0] sum = {vz[ZW-1], vz} + {bz[ZW-1], bz};
-    fx_cast #(.IW(ZW + 1), .IF(ZF), .IS(1), .OW(ZW), .OF(ZF), .OS(1), .RND(0), .SAT(0)) cs (.in(sum), .out(zs));
+    ht_zbias #(.VW(VW), .VF(VF), .BW(BW), .BF(BF), .BS(BS), .ZW(ZW), .ZF(ZF)) zb (.v(z_data), .b(bias_q), .z(zs));
     fx_cast #(.IW(ZW), .IF(ZF), .IS(1), .OW(OW), .OF(OF), .OS(OS), .RND(ORND), .SAT(OSAT)) co (.in(zs), .out(val));
     wire [(WOUT+1)*OW-1:0] shifted = {val, word_q};
     wire [WOUT*OW-1:0] word_next = shifted[(WOUT+1)*OW-1:OW];

@@ -44,13 +44,8 @@ module ht_drain_gates #(
             wire [L*VW-1:0] lanes = word[g*L*VW +: L*VW];
             wire [VW-1:0] v = lanes[VW-1:0];
             assign word_next[g*L*VW +: L*VW] = lanes >> VW;
-            wire [ZW-1:0] vz, bz;
-            fx_cast #(.IW(VW), .IF(VF), .IS(1), .OW(ZW), .OF(ZF), .OS(1), .RND(0), .SAT(0)) cv (.in(v), .out(vz));
-            fx_cast #(.IW(BW), .IF(BF), .IS(BS), .OW(ZW), .OF(ZF), .OS(1), .RND(0), .SAT(0)) cb (
-                .in(bias_q[g*BW +: BW]), .out(bz));
-            wire [ZW:0] sum = {vz[ZW-1], vz} + {bz[ZW-1], bz};
-            fx_cast #(.IW(ZW + 1), .IF(ZF), .IS(1), .OW(ZW), .OF(ZF), .OS(1), .RND(0), .SAT(0)) cs (
-                .in(sum), .out(zx_w[g*ZW +: ZW]));
+            ht_zbias #(.VW(VW), .VF(VF), .BW(BW), .BF(BF), .BS(BS), .ZW(ZW), .ZF(ZF)) zb (
+                .v(v), .b(bias_q[g*BW +: BW]), .z(zx_w[g*ZW +: ZW]));
         end
     endgenerate
     assign zx_valid = v2;
