@@ -87,6 +87,10 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     r.add_argument("--rtl-synth", default=None, metavar="yosys,ecp5",
                    help="with --rtl: open synthesis too (hls.rtl_synth): yosys = Yosys synth_xilinx counts, ecp5 = "
                         "Yosys + nextpnr-ecp5 Fmax on an LFE5U-85F (minutes)")
+    r.add_argument("--stage-arith", default=None, choices=("dsp", "shift_add"),
+                   help="with --rtl: the stages' products by multipliers (dsp, the default) or by shift-add adder "
+                        "graphs of the constant cores (shift_add: stages whose ROM has at most 64 rows; "
+                        "hls.stage_arith)")
     v = p.add_argument_group("vendor tools (Vivado: vivado_hls, Vitis: vitis-run on PATH; run after the project "
                              "is written, in its folder, with hls.part and hls.clock_period)")
     v.add_argument("--synth", action="store_true",
@@ -128,6 +132,9 @@ def overrides_from_args(args) -> dict:
     if getattr(args, "rtl_synth", None) is not None:
         hls["rtl"] = True
         hls["rtl_synth"] = [s.strip() for s in args.rtl_synth.split(",") if s.strip()]
+    if getattr(args, "stage_arith", None):
+        hls["rtl"] = True
+        hls["stage_arith"] = args.stage_arith
     if hls:
         o["hls"] = hls
     return o

@@ -22,6 +22,10 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--ecp5", action="store_true", help="Yosys synth_ecp5 + nextpnr-ecp5 (LFE5U-85F) Fmax")
     p.add_argument("--ready", type=float, default=0.5, help="output TREADY probability in the bit-exact run")
     p.add_argument("--layer", action="store_true", help="the FDHT-LSTM layer alone (no classifier / softmax)")
+    p.add_argument("--stage-arith", default=None, choices=("dsp", "shift_add"),
+                   help="the stages' products by multipliers (dsp) or by shift-add adder graphs of the constant "
+                        "cores (shift_add: stages whose ROM has at most 64 rows); default: the config's "
+                        "hls.stage_arith (dsp)")
     return p
 
 
@@ -33,7 +37,7 @@ def run(a: argparse.Namespace) -> int:
 
     try:
         rep = build(a.project_dir, cfg=load_config(a.config) if a.config else None, samples=a.samples,
-                    yosys=a.yosys, ecp5=a.ecp5, ready=a.ready, whole=not a.layer)
+                    yosys=a.yosys, ecp5=a.ecp5, ready=a.ready, whole=not a.layer, stage_arith=a.stage_arith)
     except RTLToolError as e:  # a missing or failing open tool: exit 3 like the vendor tools
         raise ToolError(str(e)) from None
     console.print_rtl(rep)

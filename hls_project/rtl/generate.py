@@ -19,11 +19,12 @@ import math
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
 from keras_model.common.errors import ConfigError
+from hls_project.rtl import shiftadd
 from hls_project.rtl.verilog import (TEMPLATES, Fx, hex_words as _hex_words,
                                      inst as _inst, packed as _packed)
 
@@ -33,6 +34,7 @@ DENSE_MODULES = ("fx_cast.v", "fx_mul.v", "ht_fifo.v", "ht_wbuf.v", "ht_pp.v", "
                  "ht_regroup.v", "ht_zbias.v", "ht_drain_dense.v")
 HEAD_MODULES = ("nn_dense.v", "nn_act.v", "nn_softmax.v")
 MUL_STAGES = 3  # as accel.model.MULT_DEPTH
+ARITHS = ("dsp", "shift_add")  # hls.stage_arith
 
 
 def _steps(strides: List[int], trips: List[int]) -> List[int]:
@@ -55,6 +57,7 @@ class StageRTL:
     a_lanes: int
     out_banks: int
     out_depth: int
+    shift_add: Optional[Dict[str, object]] = None  # hls.stage_arith shift_add: module, text, figures
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Design:
     files: Dict[str, str] = field(default_factory=dict)  # hex file name -> text
     schedule: object = None
     head: object = None  # head.Head: the layers after the FDHT-LSTM, or None (the layer alone)
+    stage_arith: str = "dsp"  # hls.stage_arith: dsp, or shift_add (the eligible stages without multipliers)
     kind: str = "lstm"  # the schedule's kind: "lstm" (FDHT-LSTM) or "dense" (HTDense: no h, cell empty)
     out_width: int = 0  # HTDense: values per output word (the layer writes n_state / out_width words)
 
@@ -114,7 +118,7 @@ class Design:
 
 
 def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.ndarray, files: Dict[str, str],
-           mul_stages: int) -> StageRTL:
+           mul_stages: int, arith: str = "dsp", top: str = "fdht_top") -> StageRTL:
     from hls_project.accel import writer
     if acc_t.sat != 0 or not acc_t.s:
         raise ConfigError(f"RTL: stage {st.name}: the accumulator type must be a signed wrapping ap_fixed, "
@@ -137,11 +141,19 @@ def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.nd
          "AW": a_t.w, "AF": a_t.f, "AS": a_t.s, "BW": b_t.w, "BF": b_t.f, "BS": b_t.s,
          "CW": acc_t.w, "CF": acc_t.f, "CRND": acc_t.rnd,
          "OW": out_t.w, "OF": out_t.f, "OS": out_t.s, "ORND": out_t.rnd, "OSAT": out_t.sat,
-         "MUL_STAGES": mul_stages, "ROM_FILE": f'"{fname}"'}
-    return StageRTL(st.name, p, a_t, out_t, st.free_lanes, st.word_lanes(st.a_idx), st.out_banks, st.out_depth)
+         "MUL_STAGES": mul_stages, "ARITH": 0, "ROM_FILE": f'"{fname}"'}
+    sa = None
+    if arith == "shift_add" and shiftadd.eligible(rows) and mul_stages >= 3:
+        mod = f"{top}_{tag}_sa"
+        text, figs = shiftadd.stage_module(mod, b_t.raw(rom_vals), st.a_lane_map(), writer.b_lane_map(st),
+                                           st.word_lanes(st.a_idx), a_t.w, a_t.s, b_t.w, b_t.s, stage=st.name)
+        p["ARITH"] = 1
+        sa = {"module": mod, "text": text, "figures": figs}
+    return StageRTL(st.name, p, a_t, out_t, st.free_lanes, st.word_lanes(st.a_idx), st.out_banks, st.out_depth, sa)
 
 
-def _chains(node, sched, t, in_t: Fx, state_t, files: Dict[str, str], mul_stages: int):
+def _chains(node, sched, t, in_t: Fx, state_t, files: Dict[str, str], mul_stages: int, arith: str = "dsp",
+            top: str = "fdht_top"):
     """The x-chain's stages (and the h-chain's, for an FDHT-LSTM) as StageRTL,
     their ROMs laid out by ``accel.writer.rom`` into ``files``."""
     from hls_project.accel import writer
@@ -167,7 +179,8 @@ def _chains(node, sched, t, in_t: Fx, state_t, files: Dict[str, str], mul_stages
             vals, b_type = tabs[st.cs.b]
             rom = writer.rom(st, vals, full[st.chain], lo[st.chain])
             acc_t, out_t = Fx.of(types["accum"][k]), Fx.of(types["inter"][k])
-            out.append(_stage(st, f"{tag}{k}", a_t, Fx.of(b_type), acc_t, out_t, rom, files, mul_stages))
+            out.append(_stage(st, f"{tag}{k}", a_t, Fx.of(b_type), acc_t, out_t, rom, files, mul_stages, arith,
+                              top))
             a_t = out_t
         return out
 
@@ -188,14 +201,15 @@ def _regroup(sched, in_t: Fx) -> Dict[str, object]:
             "IN_WORDS": sched.n_in // sched.in_lanes}
 
 
-def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
-    """The RTL design of one converted FDHT-LSTM (or HTDense: ``dense_design``) layer (an hls4ml node)."""
+def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES, stage_arith: str = "dsp") -> Design:
+    """The RTL design of one converted FDHT-LSTM (or HTDense: ``dense_design``) layer (an hls4ml node);
+    ``stage_arith`` shift_add: the stages ``shiftadd.eligible`` admits without multipliers."""
     from hls_project.accel import tables as gate_tables
     from hls_project.accel import writer
     from hls_project.ext.node import accel_types
 
     if node.class_name == "HTDense":
-        return dense_design(node, top, mul_stages)
+        return dense_design(node, top, mul_stages, stage_arith)
     if node.class_name != "FDHTLSTM":
         raise ConfigError(f"RTL: layer {node.name} ({node.class_name}): only the FDHT-LSTM and HTDense are generated")
     sched = node.schedule()
@@ -208,7 +222,9 @@ def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
     res_t = Fx.of(node.get_output_variable().type.precision)
     if not state_t.s:
         raise ConfigError("RTL: state_t must be signed")
-    xs, hs = _chains(node, sched, t, in_t, state_t, files, mul_stages)
+    if stage_arith not in ARITHS:
+        raise ConfigError(f"RTL: stage_arith {stage_arith!r} is not one of {', '.join(ARITHS)}")
+    xs, hs = _chains(node, sched, t, in_t, state_t, files, mul_stages, stage_arith, top)
     z_t = _z_type(t)
     h = sched.n_state
     order = writer.unit_order(sched)
@@ -244,10 +260,11 @@ def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
             "RW": res_t.w, "RF": res_t.f, "RS": res_t.s, "RRND": res_t.rnd, "RSAT": res_t.sat,
             "SIG_FILE": '"sigmoid.hex"', "TANH_FILE": '"tanh.hex"', "UNIT_FILE": '"unit.hex"'}
     return Design(top, node.name, sched.n_in, h, sched.n_timesteps, sched.stream_width,
-                  bool(sched.return_sequences), in_t, res_t, xs, hs, cell, drain, _regroup(sched, in_t), files, sched)
+                  bool(sched.return_sequences), in_t, res_t, xs, hs, cell, drain, _regroup(sched, in_t), files, sched,
+                  stage_arith=stage_arith)
 
 
-def dense_design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> Design:
+def dense_design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES, stage_arith: str = "dsp") -> Design:
     """The RTL design of one converted HTDense layer: the x-chain on the
     layer's schedule, then the drain (``ht_drain_dense``: z + bias in z_t,
     cast to the layer's result type, words of ``out_width`` values)."""
@@ -258,7 +275,9 @@ def dense_design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> D
     files: Dict[str, str] = {}
     in_t = Fx.of(node.get_input_variable().type.precision)
     res_t = Fx.of(node.get_output_variable().type.precision)
-    xs, _ = _chains(node, sched, t, in_t, None, files, mul_stages)
+    if stage_arith not in ARITHS:
+        raise ConfigError(f"RTL: stage_arith {stage_arith!r} is not one of {', '.join(ARITHS)}")
+    xs, _ = _chains(node, sched, t, in_t, None, files, mul_stages, stage_arith, top)
     z_t = _z_type(t)
     m, wout = sched.shape.out_features, int(sched.out_width)
     last = sched.x_stages[-1]
@@ -278,10 +297,11 @@ def dense_design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES) -> D
              "OW": res_t.w, "OF": res_t.f, "OS": res_t.s, "ORND": res_t.rnd, "OSAT": res_t.sat,
              "FIFO_DEPTH": words, "BIAS_FILE": '"bias.hex"'}
     return Design(top, node.name, sched.n_in, m, 1, sched.stream_width, False, in_t, res_t, xs, [], {}, drain,
-                  _regroup(sched, in_t), files, sched, kind="dense", out_width=wout)
+                  _regroup(sched, in_t), files, sched, stage_arith=stage_arith, kind="dense", out_width=wout)
 
 
-def model_design(hls_model, top: str = "fdht_top", mul_stages: int = MUL_STAGES, whole: bool = True) -> Design:
+def model_design(hls_model, top: str = "fdht_top", mul_stages: int = MUL_STAGES, whole: bool = True,
+                 stage_arith: str = "dsp") -> Design:
     """The RTL design of a converted model: its FDHT-LSTM or HTDense layer
     and, with ``whole``, the layers after it (``head.head_design``: the
     activation, the classifier and the softmax / argmax)."""
@@ -290,7 +310,7 @@ def model_design(hls_model, top: str = "fdht_top", mul_stages: int = MUL_STAGES,
     nodes = [n for n in hls_model.get_layers() if n.class_name in ("FDHTLSTM", "HTDense")]
     if len(nodes) != 1:
         raise ConfigError(f"RTL: the model needs exactly one FDHT-LSTM or HTDense layer, it has {len(nodes)}")
-    d = design(nodes[0], top, mul_stages)
+    d = design(nodes[0], top, mul_stages, stage_arith)
     if whole:
         d.head = head_design(hls_model, nodes[0], d.res_t, d.layer_words_per_clip, d.layer_word, mul_stages)
         if d.head is not None:
@@ -304,9 +324,17 @@ def model_design(hls_model, top: str = "fdht_top", mul_stages: int = MUL_STAGES,
 
 
 def _stage_sigs(s: StageRTL) -> List[str]:
-    return [f"    wire {s.name}_busy, {s.name}_done, {s.name}_a_re, {s.name}_we;",
-            f"    wire [15:0] {s.name}_a_addr, {s.name}_bank, {s.name}_addr;",
-            f"    wire [{s.free * s.out_t.w - 1}:0] {s.name}_wdata;"]
+    L = [f"    wire {s.name}_busy, {s.name}_done, {s.name}_a_re, {s.name}_we;",
+         f"    wire [15:0] {s.name}_a_addr, {s.name}_bank, {s.name}_addr;",
+         f"    wire [{s.free * s.out_t.w - 1}:0] {s.name}_wdata;"]
+    if s.shift_add:  # the stage's products from its shift-add module
+        pw = s.params["AW"] + s.params["BW"] + 2
+        L += [f"    wire [{s.a_lanes * s.a_t.w - 1}:0] {s.name}_sa_a;", f"    wire [15:0] {s.name}_sa_row;",
+              f"    wire [{s.params['FREE'] * s.params['SUML'] * pw - 1}:0] {s.name}_sa_p;",
+              f"    {s.shift_add['module']} {s.name}_sa (.clk(clk), .a({s.name}_sa_a), .row({s.name}_sa_row), "
+              f".p({s.name}_sa_p));"]
+    return L
+
 
 def _stage_ports(s: StageRTL, start: str, a_data: str, stream: bool) -> Dict[str, str]:
     return {"clk": "clk", "rst": "rst", "start": start, "busy": f"{s.name}_busy", "done": f"{s.name}_done",
@@ -314,7 +342,10 @@ def _stage_ports(s: StageRTL, start: str, a_data: str, stream: bool) -> Dict[str
             "s_valid": "a0_valid" if stream else "1'b0", "s_ready": "a0_ready" if stream else "",
             "s_data": "a0_data" if stream else f"{{{s.a_lanes * s.a_t.w}{{1'b0}}}}",
             "o_we": f"{s.name}_we", "o_bank": f"{s.name}_bank", "o_addr": f"{s.name}_addr",
-            "o_data": f"{s.name}_wdata"}
+            "o_data": f"{s.name}_wdata", "sa_a": f"{s.name}_sa_a" if s.shift_add else "",
+            "sa_row": f"{s.name}_sa_row" if s.shift_add else "",
+            "sa_p": f"{s.name}_sa_p" if s.shift_add else
+            f"{{{s.params['FREE'] * s.params['SUML'] * (s.params['AW'] + s.params['BW'] + 2)}{{1'b0}}}}"}
 
 
 def _recurrence_verilog(d: Design) -> List[str]:
@@ -517,6 +548,11 @@ def write(d: Design, rtl_dir: str) -> List[str]:
     for name, text in d.files.items():
         with open(os.path.join(rtl_dir, name), "w") as f:
             f.write(text)
+    for s in d.x + d.h:
+        if s.shift_add:
+            with open(os.path.join(rtl_dir, f"{s.shift_add['module']}.v"), "w") as f:
+                f.write(s.shift_add["text"])
+            srcs.append(f"{s.shift_add['module']}.v")
     with open(os.path.join(rtl_dir, f"{d.top}.v"), "w") as f:
         f.write(top_verilog(d))
     srcs.append(f"{d.top}.v")

@@ -140,6 +140,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
         "sweep_precision": None,  # e.g. [6, 8, 10, 12, 16] for fdht sweep without --widths
         "rtl": False,  # the RTL twin after csim: Verilog on the same schedule, Verilator bit-exact + cycles
         "rtl_synth": [],  # with rtl: open synthesis too, any of yosys (UltraScale+ counts), ecp5 (nextpnr Fmax)
+        "stage_arith": "dsp",  # the RTL's stage products: dsp (multipliers) or shift_add (constant adder graphs)
     },
 }
 
@@ -168,7 +169,7 @@ SCHEMA: Dict[str, Dict[str, Any]] = {
         "table_size": _INT, "reuse_factor": _INT, "lanes": _INT, "stream_width": _INT, "stage_lanes": dict,
         "classifier_reuse": (int, str), "layers": dict, "output": _STR, "min_agreement": _NUM,
         "samples": _INT, "csim_timeout": _NUM, "csim_arithmetic": _STR, "pipeline_style": _STR, "lint": _STR, "sweep_precision": _LIST,
-        "rtl": _BOOL, "rtl_synth": _LIST,
+        "rtl": _BOOL, "rtl_synth": _LIST, "stage_arith": _STR,
     },
 }
 
@@ -248,6 +249,10 @@ DESCRIPTIONS: Dict[str, str] = {
                "in Verilator against the bit-exact model (cycles MEASURED); `fdht build --rtl`",
     "hls.rtl_synth": "with `hls.rtl`: open synthesis of the RTL, a list of `yosys` (Yosys synth_xilinx counts) "
                      "and `ecp5` (Yosys + nextpnr-ecp5 Fmax on an LFE5U-85F, minutes)",
+    "hls.stage_arith": "how the RTL's contraction stages multiply by their constant HT cores: `dsp` (multipliers, "
+                       "DSP blocks) or `shift_add` (every stage whose ROM has at most 64 rows builds its "
+                       "products as shift-add adder graphs of the constants, in LUTs; same bits and cycles). "
+                       "RTL only: the HLS C++ keeps its multipliers",
 }
 
 
@@ -406,6 +411,8 @@ def _check_hls_choices(h: Dict[str, Any]) -> List[str]:
             if not re.match(r"^(x\d+|h\d+|gates)$", str(k)) or isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 problems.append(f"hls.stage_lanes: entry {k}: {v!r} must name a stage (x0, x1, .., h0, .., gates) "
                                 "and give a positive integer")
+    if h.get("stage_arith") not in (None, "dsp", "shift_add"):
+        problems.append(f"hls.stage_arith: '{h.get('stage_arith')}' is not one of dsp, shift_add")
     bad = [s for s in (h.get("rtl_synth") or []) if s not in ("yosys", "ecp5")]
     if bad:
         problems.append(f"hls.rtl_synth: {bad} not among yosys, ecp5")

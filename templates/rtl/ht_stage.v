@@ -11,6 +11,13 @@
 // Pipeline (cycles): issue | A word / ROM word read (1) | operand registers,
 // multiply + cast (MUL_STAGES >= 2) | adder tree (ceil(log2 SUML)) | accumulate (1) | write (1).
 // Per-level tables are packed 16-bit fields, entry k at [16k +: 16].
+//
+// ARITH = 0: the FREE x SUML products by multipliers (fx_mul: DSP blocks) from
+// the ROM word. ARITH = 1 (hls.stage_arith: shift_add): the products come in on
+// sa_p from a generated constant-coefficient module (hls_project/rtl/shiftadd.py:
+// every constant the stage uses, as shift-add adder graphs of the A word sa_a,
+// selected by the ROM row sa_row; registered once inside, as a DSP's product
+// register: needs MUL_STAGES >= 3), so cycles and bits are the same.
 module ht_stage #(
     parameter STREAM = 0,
     parameter NL = 1, parameter TRIPS = 1,
@@ -32,6 +39,7 @@ module ht_stage #(
     parameter CW = 24, parameter CF = 14, parameter CRND = 0,
     parameter OW = 16, parameter OF = 10, parameter OS = 1, parameter ORND = 2, parameter OSAT = 1,
     parameter MUL_STAGES = 3,
+    parameter ARITH = 0,
     parameter ROM_FILE = "rom.hex"
 ) (
     input  wire                 clk,
@@ -51,7 +59,11 @@ module ht_stage #(
     output reg                  o_we,
     output reg  [15:0]          o_bank,
     output reg  [15:0]          o_addr,
-    output reg  [FREE*OW-1:0]   o_data
+    output reg  [FREE*OW-1:0]   o_data,
+    // ARITH = 1: the operands out, the exact products in (AW + BW + 2 bits each)
+    output wire [A_LANES*AW-1:0] sa_a,
+    output wire [15:0]          sa_row,
+    input  wire [FREE*SUML*(AW+BW+2)-1:0] sa_p
 );
     function integer clog2;
         input integer v;
@@ -116,13 +128,21 @@ module ht_stage #(
     end
 
     // ---------------- read: ROM word, A word ----------------
-    reg [ROM_LANES*BW-1:0] rom [0:ROM_ROWS-1];
-    initial $readmemh(ROM_FILE, rom);
     reg [ROM_LANES*BW-1:0] rom_q;
+    generate
+        if (ARITH == 0) begin : romg
+            reg [ROM_LANES*BW-1:0] rom [0:ROM_ROWS-1];
+            initial $readmemh(ROM_FILE, rom);
+            always @(posedge clk)
+                if (iss)
+                    rom_q <= rom[pb];
+        end
+    endgenerate
+    reg [15:0] row_q;         // ARITH = 1: the ROM row instead of its word
     reg [A_LANES*AW-1:0] w;   // the stream stage's held A word
     always @(posedge clk) begin
         if (iss)
-            rom_q <= rom[pb];
+            row_q <= pb[15:0];
         if (STREAM != 0 && iss && fresh)
             w <= s_data;
     end
@@ -130,10 +150,14 @@ module ht_stage #(
     // the multipliers' operand registers (a DSP's input registers): the first of the MUL_STAGES
     reg [A_LANES*AW-1:0] aw_r;
     reg [ROM_LANES*BW-1:0] rom_r;
+    reg [15:0] row_r;
     always @(posedge clk) begin
         aw_r <= aw;
         rom_r <= rom_q;
+        row_r <= row_q;
     end
+    assign sa_a = aw_r;
+    assign sa_row = row_r;
 
     // ---------------- control delay line: issue -> accumulate ----------------
     reg [DL-1:0] v_d;
@@ -160,8 +184,12 @@ module ht_stage #(
                 localparam integer AL = A_LANE[16*(f*SUML+s) +: 16];
                 localparam integer BL = B_LANE[16*(f*SUML+s) +: 16];
                 wire [PW-1:0] p;
-                fx_mul #(.AW(AW), .AS(AS), .BW(BW), .BS(BS)) mul (
-                    .a(aw_r[AL*AW +: AW]), .b(rom_r[BL*BW +: BW]), .p(p));
+                if (ARITH == 0) begin : dsp
+                    fx_mul #(.AW(AW), .AS(AS), .BW(BW), .BS(BS)) mul (
+                        .a(aw_r[AL*AW +: AW]), .b(rom_r[BL*BW +: BW]), .p(p));
+                end else begin : shift_add
+                    assign p = sa_p[(f*SUML+s)*PW +: PW];
+                end
                 fx_cast #(.IW(PW), .IF(PF), .IS(1), .OW(CW), .OF(CF), .OS(1), .RND(CRND), .SAT(0)) cast (
                     .in(p), .out(prod[(f*SUML+s)*CW +: CW]));
             end
@@ -175,7 +203,8 @@ module ht_stage #(
         for (m = 1; m < MUL_STAGES - 1; m = m + 1)
             mreg[m] <= mreg[m-1];
     end
-    wire [FREE*SUML*CW-1:0] mout = mreg[MUL_STAGES-2];
+    // ARITH = 1: the shift-add module's register stands for the first of these
+    wire [FREE*SUML*CW-1:0] mout = (ARITH == 0) ? mreg[MUL_STAGES-2] : mreg[MUL_STAGES-3];
 
     // ---------------- adder trees, accumulators, output cast ----------------
     wire [FREE*CW-1:0] tsum;
