@@ -20,7 +20,6 @@ import os
 import random
 import re
 
-import numpy as np
 import pytest
 
 from hls_project import rtl

@@ -34,7 +34,7 @@ def print_build_report(r: dict) -> None:
             + (f"; {flips_line(c['flips'])}" if c.get("flips") is not None else ""),
             *([f"|diff| of {'logits' if c.get('output') == 'logits' else 'probs '}    max {c['max_abs_diff']:.4g}, "
                f"mean {c['mean_abs_diff']:.4g}"] if c.get("max_abs_diff") is not None else
-              [f"output              the class (one-hot); no |diff| figures"]),
+              ["output              the class (one-hot); no |diff| figures"]),
             *([logit_line] if logit_line else []),
             f"csim vs predict     {'identical' if c['csim_equals_predict'] else 'DIFFERENT'} "
             f"(max |diff| {c['csim_vs_predict_max_abs_diff']:.3g})",

@@ -459,7 +459,7 @@ def top_verilog(d: Design) -> str:
         ");",
     ]
     q = d.regroup["Q"]
-    L += [f"    wire a0_valid, a0_ready, r_valid, r_ready;", f"    wire [{q * iw - 1}:0] a0_data, r_data;",
+    L += ["    wire a0_valid, a0_ready, r_valid, r_ready;", f"    wire [{q * iw - 1}:0] a0_data, r_data;",
           "    wire [15:0] a0_count;"]
     L += _inst("ht_regroup", "regroup", d.regroup,
                {"clk": "clk", "rst": "rst", "in_valid": "s_axis_tvalid", "in_ready": "s_axis_tready",
