@@ -372,7 +372,6 @@ def main(argv=None) -> int:
                 head = figures.model_figures(hm, 5.0)["headline"]
                 model_cycles, model_dsp = head["latency_cycles_per_clip"], head["dsp"]
             else:
-                from hls_project.report import assemble as reports
                 est = cycle_model.dense_lstm_estimate(N_IN, H, T, 1, 16)
                 model_cycles, model_dsp = est["cycles_per_clip"], est["dsp"]
             rnn = m.layers[1]

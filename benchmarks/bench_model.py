@@ -26,7 +26,6 @@ sys.path.insert(0, ROOT)
 def figures(config_path: str, sample_shape, n_classes: int, lanes: int, backend=None):
     from hls_project.flow import pipeline as flow
     from hls_project.report import figures
-    from hls_project.accel import model as cycle_model
     from keras_model.common.config import load_config, merge
     from keras_model.models import build_model
 

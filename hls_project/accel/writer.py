@@ -307,7 +307,7 @@ def layer_struct(sched: Schedule, prefix: str, base: str, tables: Dict[str, np.n
                     f"    static const unsigned z_depth = {xs[-1].out_depth}, z_lanes = {xs[-1].free_lanes};",
                     f"    typedef nnet::array<{in_t}, {sched.stream_width}> word_t;",
                     f"    typedef {zsum_t} z_t;",
-                    f"    typedef nnet::array<z_t, 4> zword_t;",
+                    "    typedef nnet::array<z_t, 4> zword_t;",
                     extra]
     if not lstm:
         L.append("    static const unsigned n_timesteps = 1;")
