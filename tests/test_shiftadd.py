@@ -52,7 +52,10 @@ def test_adder_trees_equal_integer_products():
 
 def test_odd_part_and_eligibility():
     assert shiftadd.odd_part(-40) == (5, 3) and shiftadd.odd_part(7) == (7, 0)
-    assert shiftadd.eligible(shiftadd.MAX_ROWS) and not shiftadd.eligible(shiftadd.MAX_ROWS + 1)
+    rows, per = shiftadd.MAX_ROWS, shiftadd.MAX_ADDERS_PER_MULTIPLIER
+    assert shiftadd.eligible(rows, 2 * per, 2) == ""
+    assert shiftadd.eligible(rows + 1, 0, 2) == f"ROM {rows + 1} rows > {rows}"
+    assert shiftadd.eligible(rows, 2 * per + 1, 2) == f"{2 * per + 1} adders for 2 multipliers > {per} per multiplier"
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +92,8 @@ def test_every_stage_shift_add_is_bit_exact_with_the_same_cycles(pair):
 def test_htdense_shift_add_is_bit_exact(tmp_path, monkeypatch):
     from test_rtl import convert
 
-    hm, x = convert("htdense_d3_stream", tmp_path / "prj")  # both stages: ROMs of 16 and 12 rows
+    hm, x = convert("htdense_d3_stream", tmp_path / "prj")  # ROMs of 16 and 12 rows, 70 and 55 adders per multiplier
+    monkeypatch.setattr(shiftadd, "MAX_ADDERS_PER_MULTIPLIER", 100)  # the bits, not the policy: convert both
     monkeypatch.chdir(tmp_path)  # and a folder given relative to the working directory
     r = rtl.simulate(hm, x, "rtl", ready=0.5, seed=2, timing_clips=4, stage_arith="shift_add")
     assert [v["arith"] for v in r["stage_arith"]["stages"].values()] == ["shift_add", "shift_add"]
@@ -152,3 +156,18 @@ def test_bad_stage_arith_is_one_line_and_the_config_reaches_build(pair, tmp_path
     from hls_project.report.markdown import rtl_lines
 
     assert any(ln.strip().startswith("shift-add stages (hls.stage_arith: shift_add): x0,") for ln in rtl_lines(rep))
+
+
+def test_stages_past_the_limits_keep_their_multipliers(pair, monkeypatch):
+    from hls_project.rtl import arith_summary, generate
+
+    hm = pair[0]
+    monkeypatch.setattr(shiftadd, "MAX_ADDERS_PER_MULTIPLIER", 16)  # x1 and x3 need 18 adders for their multiplier
+    st = arith_summary(generate.model_design(hm, stage_arith="shift_add"))["stages"]
+    kept = {k: v["why"] for k, v in st.items() if v["arith"] == "dsp"}
+    assert set(kept) == {"x1", "x3"} and all(w.endswith("for 1 multipliers > 16 per multiplier") for w in kept.values())
+    monkeypatch.setattr(shiftadd, "MAX_ROWS", 4)  # x1 has 6 rows
+    st = arith_summary(generate.model_design(hm, stage_arith="shift_add"))["stages"]
+    assert st["x1"]["why"] == "ROM 6 rows > 4"
+    d = generate.model_design(hm, stage_arith="dsp")
+    assert all(v == {"arith": "dsp", "multipliers": 1, "why": "hls.stage_arith"} for v in arith_summary(d)["stages"].values())

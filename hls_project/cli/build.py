@@ -89,7 +89,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "Yosys + nextpnr-ecp5 Fmax on an LFE5U-85F (minutes)")
     r.add_argument("--stage-arith", default=None, choices=("dsp", "shift_add"),
                    help="with --rtl: the stages' products by multipliers (dsp, the default) or by shift-add adder "
-                        "graphs of the constant cores (shift_add: stages whose ROM has at most 64 rows; "
+                        "graphs of the constant cores (shift_add: stages with ROMs of <= 64 rows and <= 32 adders per multiplier; "
                         "hls.stage_arith)")
     v = p.add_argument_group("vendor tools (Vivado: vivado_hls, Vitis: vitis-run on PATH; run after the project "
                              "is written, in its folder, with hls.part and hls.clock_period)")

@@ -24,7 +24,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--layer", action="store_true", help="the FDHT-LSTM layer alone (no classifier / softmax)")
     p.add_argument("--stage-arith", default=None, choices=("dsp", "shift_add"),
                    help="the stages' products by multipliers (dsp) or by shift-add adder graphs of the constant "
-                        "cores (shift_add: stages whose ROM has at most 64 rows); default: the config's "
+                        "cores (shift_add: stages with ROMs of <= 64 rows and <= 32 adders per multiplier); default: the config's "
                         "hls.stage_arith (dsp)")
     return p
 

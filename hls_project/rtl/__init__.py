@@ -176,16 +176,14 @@ def simulate(hls_model, x: np.ndarray, rtl_dir: str, ready: float = 0.5, seed: i
 
 
 def arith_summary(d) -> Dict[str, Any]:
-    """hls.stage_arith and, per stage, dsp or shift_add (with its adder-graph figures)."""
-    from hls_project.rtl import shiftadd
-
+    """hls.stage_arith and, per stage, dsp (with why, under shift_add) or
+    shift_add (with its adder-graph figures)."""
     stages = {}
     for s in d.x + d.h:
         if s.shift_add:
             stages[s.name] = {"arith": "shift_add", "module": s.shift_add["module"], **s.shift_add["figures"]}
         else:
-            rows = s.params["ROM_ROWS"]
-            why = f"ROM {rows} rows > {shiftadd.MAX_ROWS}" if d.stage_arith == "shift_add" else "hls.stage_arith"
+            why = s.kept or "hls.stage_arith"
             stages[s.name] = {"arith": "dsp", "multipliers": s.params["FREE"] * s.params["SUML"], "why": why}
     return {"mode": d.stage_arith, "stages": stages}
 
@@ -371,8 +369,8 @@ def build(project_dir: str, hls_model=None, cfg: Optional[Dict[str, Any]] = None
 
         sa = [n for n, v in rep["stage_arith"]["stages"].items() if v["arith"] == "shift_add"]
         if stage_arith == "shift_add":
-            log(f"RTL: shift-add stages {', '.join(sa) or 'none'} (the others keep their multipliers: ROMs "
-                f"over {shiftadd.MAX_ROWS} rows)")
+            log(f"RTL: shift-add stages {', '.join(sa) or 'none'} (the others keep their multipliers: ROMs over "
+                f"{shiftadd.MAX_ROWS} rows or over {shiftadd.MAX_ADDERS_PER_MULTIPLIER} adders per multiplier)")
         log(f"RTL: bit-exact {rep['bit_exact']} ({rep['samples_equal']}/{rep['samples']}); interval "
             f"{rep['interval_cycles']} cycles (MODEL {rep['model']['interval_cycles']}), latency "
             f"{rep['latency_cycles']} (MODEL {rep['model']['latency_cycles']})")

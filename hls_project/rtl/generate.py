@@ -58,6 +58,7 @@ class StageRTL:
     out_banks: int
     out_depth: int
     shift_add: Optional[Dict[str, object]] = None  # hls.stage_arith shift_add: module, text, figures
+    kept: str = ""  # with shift_add: why the stage keeps its multipliers (shiftadd.eligible)
 
 
 @dataclass
@@ -142,14 +143,19 @@ def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.nd
          "CW": acc_t.w, "CF": acc_t.f, "CRND": acc_t.rnd,
          "OW": out_t.w, "OF": out_t.f, "OS": out_t.s, "ORND": out_t.rnd, "OSAT": out_t.sat,
          "MUL_STAGES": mul_stages, "ARITH": 0, "ROM_FILE": f'"{fname}"'}
-    sa = None
-    if arith == "shift_add" and shiftadd.eligible(rows) and mul_stages >= 3:
-        mod = f"{top}_{tag}_sa"
-        text, figs = shiftadd.stage_module(mod, b_t.raw(rom_vals), st.a_lane_map(), writer.b_lane_map(st),
-                                           st.word_lanes(st.a_idx), a_t.w, a_t.s, b_t.w, b_t.s, stage=st.name)
-        p["ARITH"] = 1
-        sa = {"module": mod, "text": text, "figures": figs}
-    return StageRTL(st.name, p, a_t, out_t, st.free_lanes, st.word_lanes(st.a_idx), st.out_banks, st.out_depth, sa)
+    sa, kept = None, ""
+    if arith == "shift_add":
+        kept = shiftadd.eligible(rows) or ("" if mul_stages >= 3 else "MUL_STAGES < 3")
+        if not kept:
+            mod = f"{top}_{tag}_sa"
+            text, figs = shiftadd.stage_module(mod, b_t.raw(rom_vals), st.a_lane_map(), writer.b_lane_map(st),
+                                               st.word_lanes(st.a_idx), a_t.w, a_t.s, b_t.w, b_t.s, stage=st.name)
+            kept = shiftadd.eligible(rows, figs["adders"], figs["products"])
+            if not kept:
+                p["ARITH"] = 1
+                sa = {"module": mod, "text": text, "figures": figs}
+    return StageRTL(st.name, p, a_t, out_t, st.free_lanes, st.word_lanes(st.a_idx), st.out_banks, st.out_depth, sa,
+                    kept)
 
 
 def _chains(node, sched, t, in_t: Fx, state_t, files: Dict[str, str], mul_stages: int, arith: str = "dsp",

@@ -13,9 +13,11 @@ are exact (``AW + BW + 2`` bits, as ``fx_mul``), so the stage's bits and
 cycles do not change; only DSP blocks become LUTs and carry chains.
 
 The trade: a stage whose multiplier meets few constants gains (a few adders
-instead of a DSP), one whose ROM is long loses (every constant is built and
-a wide row select follows). ``eligible`` says which stages convert (ROMs of
-at most ``MAX_ROWS`` rows); the rest keep their multipliers.
+instead of a DSP), one whose ROM is long or whose constants are many and wide
+loses (every constant is built and a wide row select follows). ``eligible``
+says which stages convert: ROMs of at most ``MAX_ROWS`` rows whose adder
+graphs need at most ``MAX_ADDERS_PER_MULTIPLIER`` adders per multiplier they
+replace; the rest keep their multipliers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 MAX_ROWS = 64  # a stage whose ROM has more rows keeps its DSPs (each product would select among more)
+# a stage whose adder graphs need more adders per multiplier they replace keeps its DSPs. Measured (Yosys,
+# UltraScale+; docs/rtl.md): an adder graph costs about 8-11 LUTs per adder, so this bounds the LUTs per DSP
+# saved near 350, about what a 16 x 16 multiplier takes in LUTs; the default_q8 model's x0 and h1 (16-bit core
+# products, 81 and 148 adders per multiplier) converted cost 708 LUTs per DSP saved
+MAX_ADDERS_PER_MULTIPLIER = 32
 
 
 def csd(n: int) -> List[Tuple[int, int]]:
@@ -50,12 +57,18 @@ def odd_part(c: int) -> Tuple[int, int]:
     return c, k
 
 
-def eligible(rows: int, limit: int = MAX_ROWS) -> bool:
-    """Whether a stage whose ROM has ``rows`` rows converts to shift-add: each
-    product position selects among ``rows`` constants (a ``rows``-way
-    multiplexer per product bit), so a long ROM costs more LUTs than its
-    multiplier saves."""
-    return rows <= limit
+def eligible(rows: int, adders: int = 0, multipliers: int = 1) -> str:
+    """Why a stage whose ROM has ``rows`` rows and whose adder graphs need
+    ``adders`` adders to replace ``multipliers`` multipliers keeps its DSPs,
+    or "" when it converts to shift-add. Each product position selects among
+    ``rows`` constants (a ``rows``-way multiplexer per product bit), and each
+    adder is a carry chain as wide as the product: past either limit the
+    LUTs cost more than the DSPs saved."""
+    if rows > MAX_ROWS:
+        return f"ROM {rows} rows > {MAX_ROWS}"
+    if adders > MAX_ADDERS_PER_MULTIPLIER * multipliers:
+        return f"{adders} adders for {multipliers} multipliers > {MAX_ADDERS_PER_MULTIPLIER} per multiplier"
+    return ""
 
 
 def _tree(base: str, digits: List[Tuple[int, int]]) -> str:

@@ -250,7 +250,8 @@ DESCRIPTIONS: Dict[str, str] = {
     "hls.rtl_synth": "with `hls.rtl`: open synthesis of the RTL, a list of `yosys` (Yosys synth_xilinx counts) "
                      "and `ecp5` (Yosys + nextpnr-ecp5 Fmax on an LFE5U-85F, minutes)",
     "hls.stage_arith": "how the RTL's contraction stages multiply by their constant HT cores: `dsp` (multipliers, "
-                       "DSP blocks) or `shift_add` (every stage whose ROM has at most 64 rows builds its "
+                       "DSP blocks) or `shift_add` (every stage whose ROM has at most 64 rows and whose adder graphs "
+                       "need at most 32 adders per multiplier builds its "
                        "products as shift-add adder graphs of the constants, in LUTs; same bits and cycles). "
                        "RTL only: the HLS C++ keeps its multipliers",
 }
