@@ -164,6 +164,8 @@ def _chains(node, sched, t, in_t: Fx, state_t, files: Dict[str, str], mul_stages
     their ROMs laid out by ``accel.writer.rom`` into ``files``."""
     from hls_project.accel import writer
 
+    if arith not in ARITHS:
+        raise ConfigError(f"RTL: stage_arith {arith!r} is not one of {', '.join(ARITHS)}")
     tabs = t["tables"]
     chains = ("x", "h") if sched.kind == "lstm" else ("x",)
     boxes = {"x": sched.x_box, "h": sched.h_box}
@@ -228,8 +230,6 @@ def design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES, stage_arit
     res_t = Fx.of(node.get_output_variable().type.precision)
     if not state_t.s:
         raise ConfigError("RTL: state_t must be signed")
-    if stage_arith not in ARITHS:
-        raise ConfigError(f"RTL: stage_arith {stage_arith!r} is not one of {', '.join(ARITHS)}")
     xs, hs = _chains(node, sched, t, in_t, state_t, files, mul_stages, stage_arith, top)
     z_t = _z_type(t)
     h = sched.n_state
@@ -281,8 +281,6 @@ def dense_design(node, top: str = "fdht_top", mul_stages: int = MUL_STAGES, stag
     files: Dict[str, str] = {}
     in_t = Fx.of(node.get_input_variable().type.precision)
     res_t = Fx.of(node.get_output_variable().type.precision)
-    if stage_arith not in ARITHS:
-        raise ConfigError(f"RTL: stage_arith {stage_arith!r} is not one of {', '.join(ARITHS)}")
     xs, _ = _chains(node, sched, t, in_t, None, files, mul_stages, stage_arith, top)
     z_t = _z_type(t)
     m, wout = sched.shape.out_features, int(sched.out_width)
