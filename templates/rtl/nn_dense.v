@@ -11,7 +11,10 @@
 //          sum does not matter);
 //   SEND : out[o] = acc[o] cast to the result type, one word of N_OUT values.
 // Pipeline: ROM/input read 1 | multiply MUL_STAGES | cast + lane sum 1 |
-// accumulate 1. Verilog-2005.
+// accumulate 1. The input vector is a shift register: LOAD shifts each word
+// in at the top of its N_IN values, RUN shifts P values out at the bottom per
+// issue, so no variable index (a multiplier and a decoder in front of every
+// register bit: it was an ECP5 critical path) addresses it. Verilog-2005.
 module nn_dense #(
     parameter N_IN = 32, parameter N_OUT = 4, parameter WORD = 32, parameter IN_WORDS = 1, parameter P = 1,
     parameter XW = 16, parameter XF = 10, parameter XS = 1,                          // input type
@@ -35,6 +38,7 @@ module nn_dense #(
     localparam NPAD = STEPS * P;
     localparam PW = XW + WW + 2;                // fx_mul's exact product
     localparam NV = 1 + MUL_STAGES + 1;         // read, multiply, cast + sum
+    localparam LW = IN_WORDS * WORD * XW;       // the loaded values (N_IN); above them, zero padding to NPAD
     localparam S_LOAD = 0, S_RUN = 1, S_SEND = 2;
 
     reg [P*N_OUT*WW-1:0] w_rom [0:STEPS-1];
@@ -56,16 +60,28 @@ module nn_dense #(
     assign m_valid = out_valid;
     assign m_data = out_word;
 
-    // ---- read: inputs x[j*P + p] and the weight row j ----
+    // ---- read: inputs x[j*P + p] (the bottom of xbuf, shifted down P values per issue) and the weight row j ----
     reg [P*XW-1:0] x_q;
     reg [P*N_OUT*WW-1:0] w_q;
     wire issue = state == S_RUN && j != STEPS;
     always @(posedge clk) begin
         if (issue) begin
-            x_q <= xbuf[j * P * XW +: P * XW];
+            x_q <= xbuf[P * XW - 1:0];
             w_q <= w_rom[j];
         end
     end
+    // xbuf after one LOAD beat: the word in at the top of the loaded values, the others one word down
+    wire [NPAD*XW-1:0] xbuf_in;
+    generate
+        if (IN_WORDS == 1) begin : g_one
+            assign xbuf_in[LW - 1:0] = s_data;
+        end else begin : g_shift
+            assign xbuf_in[LW - 1:0] = {s_data, xbuf[LW - 1:WORD * XW]};
+        end
+        if (NPAD * XW > LW) begin : g_pad
+            assign xbuf_in[NPAD * XW - 1:LW] = {(NPAD * XW - LW){1'b0}};
+        end
+    endgenerate
 
     // ---- multiply (MUL_STAGES registers), cast to accum_t, sum over p ----
     wire [P*N_OUT*PW-1:0] prod;
@@ -128,7 +144,7 @@ module nn_dense #(
                     acc[o * CW +: CW] <= acc[o * CW +: CW] + lane_sum[o * CW +: CW];
             case (state)
                 S_LOAD: if (s_valid) begin
-                    xbuf[wcount * WORD * XW +: WORD * XW] <= s_data;
+                    xbuf <= xbuf_in;
                     if (wcount == IN_WORDS - 1) begin
                         wcount <= 0;
                         j <= 0;
@@ -139,8 +155,10 @@ module nn_dense #(
                     end
                 end
                 S_RUN: begin
-                    if (issue)
+                    if (issue) begin
                         j <= j + 1'b1;
+                        xbuf <= xbuf >> (P * XW);
+                    end
                     else if (v == 0) begin
                         out_word <= res;
                         out_valid <= 1'b1;
