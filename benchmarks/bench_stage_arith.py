@@ -60,11 +60,16 @@ def measure(hm, x, out: Path, mode: str, part: str, ecp5: bool) -> dict:
     row["yosys"] = {k: y.get(k) for k in ("lut", "ff", "carry", "dsp", "bram18", "bram36", "flow")}
     row["yosys_s"] = round(time.time() - t1, 1)
     if ecp5:
+        from hls_project.rtl.tools import RTLToolError
+
         t2 = time.time()
-        e = synth.ecp5(str(out / mode), r["sources"], d.top)
-        row["ecp5"] = {"fmax_mhz": e.get("fmax_mhz"),
-                       **{k: e.get("utilisation", {}).get(k, {}).get("used")
-                          for k in ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD")}}
+        try:
+            e = synth.ecp5(str(out / mode), r["sources"], d.top)
+            row["ecp5"] = {"fmax_mhz": e.get("fmax_mhz"),
+                           **{k: e.get("utilisation", {}).get(k, {}).get("used")
+                              for k in ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD")}}
+        except RTLToolError as err:  # e.g. the design does not fit the LFE5U-85F: a figure too, not a crash
+            row["ecp5"] = {"fmax_mhz": None, "error": str(err)}
         row["ecp5_s"] = round(time.time() - t2, 1)
     with open(out / mode / "stage_arith_row.json", "w") as f:
         json.dump({**row, "stage_arith": r["stage_arith"]}, f, indent=2, default=str)
@@ -91,11 +96,14 @@ def main(argv=None):
         print(f"{r['mode']:10s} {str(r['bit_exact']):>5s} {r['interval']:9.1f} {r['latency']:8d} {y['lut']:8,d} "
               f"{y['ff']:8,d} {y['carry']:6,d} {y['dsp']:5d} {y['bram18'] + 2 * (y.get('bram36') or 0):6d} "
               f"{e.get('fmax_mhz') or float('nan'):7.1f}  {','.join(r['shift_add_stages']) or '-'}")
+        if e.get("error"):
+            print(f"{'':10s} ECP5: {e['error']}")
     b, s = rows
     print(f"shift_add / dsp: LUT x{s['yosys']['lut'] / b['yosys']['lut']:.2f}, "
           f"DSP {b['yosys']['dsp']} -> {s['yosys']['dsp']}, same cycles: "
           f"{(s['interval'], s['latency']) == (b['interval'], b['latency'])}"
-          + (f", Fmax x{s['ecp5']['fmax_mhz'] / b['ecp5']['fmax_mhz']:.2f}" if a.ecp5 else ""))
+          + (f", Fmax x{s['ecp5']['fmax_mhz'] / b['ecp5']['fmax_mhz']:.2f}"
+             if a.ecp5 and s["ecp5"]["fmax_mhz"] and b["ecp5"]["fmax_mhz"] else ""))
     if a.out:
         with open(a.out, "w") as f:
             json.dump(rows, f, indent=2, default=str)
