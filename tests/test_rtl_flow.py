@@ -69,3 +69,21 @@ def test_bad_rtl_synth_is_refused_and_the_project_kept(tiny, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "hls.rtl_synth" in err[0] and "vivado" in err[0]
     assert sorted(p.name for p in out.iterdir()) == ["marker"]
+
+
+def test_build_stage_arith_reaches_the_rtl(tiny, capsys):
+    """``fdht build --stage-arith shift_add`` turns the RTL twin on with
+    hls.stage_arith: the report names the mode and, per stage, shift-add or
+    why it keeps its multipliers; the bits still equal csim's."""
+    out = tiny["root"] / "prj_sa"
+    assert _build(tiny, out, "--stage-arith", "shift_add") == 0
+    rtl = json.loads((out / "rtl" / "rtl_report.json").read_text())
+    assert rtl["stage_arith"]["mode"] == "shift_add" and rtl["stage_arith"]["stages"]
+    for name, st in rtl["stage_arith"]["stages"].items():
+        if st["arith"] == "shift_add":
+            assert (out / "rtl" / f"{st['module']}.v").is_file() and st["adders"] > 0, st
+        else:
+            assert st["arith"] == "dsp" and (st["why"].startswith("ROM ") or " adders for " in st["why"]), st
+    assert rtl["bit_exact"] is True and rtl["csim_log"]["equal"]
+    printed = capsys.readouterr()
+    assert "RTL: shift-add stages" in printed.out + printed.err
