@@ -49,8 +49,7 @@ def layer_io(hls_model, x: np.ndarray, whole: bool = False):
 
 
 def signed_raw(t, values) -> np.ndarray:
-    raw = t.raw(values).astype(np.int64)
-    return np.where(raw >= (1 << (t.w - 1)), raw - (1 << t.w), raw) if t.s else raw
+    return t.signed(t.raw(values))
 
 
 def compare_logs(rtl_log: str, csim_log: Optional[str], n: int) -> Optional[Dict[str, Any]]:

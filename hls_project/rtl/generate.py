@@ -60,6 +60,11 @@ class StageRTL:
     shift_add: Optional[Dict[str, object]] = None  # hls.stage_arith shift_add: module, text, figures
     kept: str = ""  # with shift_add: why the stage keeps its multipliers (shiftadd.eligible)
 
+    @property
+    def products_width(self) -> int:
+        """Bits of the stage's exact products, all FREE x SUML of them (the sa_p port)."""
+        return self.params["FREE"] * self.params["SUML"] * (self.params["AW"] + self.params["BW"] + 2)
+
 
 @dataclass
 class Design:
@@ -148,8 +153,9 @@ def _stage(st, tag: str, a_t: Fx, b_t: Fx, acc_t: Fx, out_t: Fx, rom_vals: np.nd
         kept = shiftadd.eligible(rows) or ("" if mul_stages >= 3 else "MUL_STAGES < 3")
         if not kept:
             mod = f"{top}_{tag}_sa"
-            text, figs = shiftadd.stage_module(mod, b_t.raw(rom_vals), st.a_lane_map(), writer.b_lane_map(st),
-                                               st.word_lanes(st.a_idx), a_t.w, a_t.s, b_t.w, b_t.s, stage=st.name)
+            text, figs = shiftadd.stage_module(mod, b_t.signed(b_t.raw(rom_vals)), st.a_lane_map(),
+                                               writer.b_lane_map(st), st.word_lanes(st.a_idx), a_t.w, a_t.s, b_t.w,
+                                               stage=st.name)
             kept = shiftadd.eligible(rows, figs["adders"], figs["products"])
             if not kept:
                 p["ARITH"] = 1
@@ -332,9 +338,8 @@ def _stage_sigs(s: StageRTL) -> List[str]:
          f"    wire [15:0] {s.name}_a_addr, {s.name}_bank, {s.name}_addr;",
          f"    wire [{s.free * s.out_t.w - 1}:0] {s.name}_wdata;"]
     if s.shift_add:  # the stage's products from its shift-add module
-        pw = s.params["AW"] + s.params["BW"] + 2
         L += [f"    wire [{s.a_lanes * s.a_t.w - 1}:0] {s.name}_sa_a;", f"    wire [15:0] {s.name}_sa_row;",
-              f"    wire [{s.params['FREE'] * s.params['SUML'] * pw - 1}:0] {s.name}_sa_p;",
+              f"    wire [{s.products_width - 1}:0] {s.name}_sa_p;",
               f"    {s.shift_add['module']} {s.name}_sa (.clk(clk), .a({s.name}_sa_a), .row({s.name}_sa_row), "
               f".p({s.name}_sa_p));"]
     return L
@@ -348,8 +353,7 @@ def _stage_ports(s: StageRTL, start: str, a_data: str, stream: bool) -> Dict[str
             "o_we": f"{s.name}_we", "o_bank": f"{s.name}_bank", "o_addr": f"{s.name}_addr",
             "o_data": f"{s.name}_wdata", "sa_a": f"{s.name}_sa_a" if s.shift_add else "",
             "sa_row": f"{s.name}_sa_row" if s.shift_add else "",
-            "sa_p": f"{s.name}_sa_p" if s.shift_add else
-            f"{{{s.params['FREE'] * s.params['SUML'] * (s.params['AW'] + s.params['BW'] + 2)}{{1'b0}}}}"}
+            "sa_p": f"{s.name}_sa_p" if s.shift_add else f"{{{s.products_width}{{1'b0}}}}"}
 
 
 def _recurrence_verilog(d: Design) -> List[str]:

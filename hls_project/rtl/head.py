@@ -123,10 +123,7 @@ def _act(node, k: int, in_t, n: int) -> Op:
 
 def _top_bits_points(t, nbits: int) -> np.ndarray:
     """softmax_real_val_from_idx: the type's value with i in its top ``nbits``, as float."""
-    raw = np.arange(1 << nbits, dtype=np.int64) << (t.w - nbits)
-    if t.s:
-        raw = np.where(raw >= (1 << (t.w - 1)), raw - (1 << t.w), raw)
-    return (raw / 2.0 ** t.f).astype(np.float32)
+    return t.value(np.arange(1 << nbits, dtype=np.int64) << (t.w - nbits)).astype(np.float32)
 
 
 def softmax_tables(norm_t, inv_inp_t, exp_t, inv_t, nbe: int, nbi: int, exp_scale: float):

@@ -90,11 +90,6 @@ def _tree(base: str, digits: List[Tuple[int, int]]) -> str:
     return expr if sign > 0 else f"-{expr}"
 
 
-def _signed(raw: np.ndarray, w: int, s: int) -> np.ndarray:
-    raw = np.asarray(raw, dtype=np.int64) & ((1 << w) - 1)
-    return np.where(raw >= (1 << (w - 1)), raw - (1 << w), raw) if s else raw
-
-
 class _Lane:
     """The fundamentals of one A lane, created on demand."""
 
@@ -138,15 +133,15 @@ class _Lane:
         return f"({src}_q <<< {k})" if k else f"{src}_q"
 
 
-def stage_module(name: str, rom_raw: np.ndarray, a_lane: List[int], b_lane: List[int], a_lanes: int,
-                 aw: int, as_: int, bw: int, bs: int, stage: str = "") -> Tuple[str, Dict[str, int]]:
+def stage_module(name: str, rom: np.ndarray, a_lane: List[int], b_lane: List[int], a_lanes: int,
+                 aw: int, as_: int, bw: int, stage: str = "") -> Tuple[str, Dict[str, int]]:
     """The Verilog of module ``name``: ports ``clk``, ``a`` (the A word, ``a_lanes`` x
     ``aw`` bits), ``row`` (the ROM row) and ``p`` (one cycle later: one exact product per
     multiplier position m, ``aw + bw + 2`` bits at [m*PW +: PW]: position m
     multiplies A lane ``a_lane[m]`` by ROM lane ``b_lane[m]`` of the row).
-    ``rom_raw``: the stage's ROM as stored (rows x lanes, raw ``bw``-bit
-    words). Returns (text, figures: constants, fundamentals, adders)."""
-    rom = _signed(np.atleast_2d(rom_raw), bw, bs)
+    ``rom``: the stage's ROM (rows x lanes) as the integers its ``bw``-bit
+    words stand for. Returns (text, figures: constants, fundamentals, adders)."""
+    rom = np.atleast_2d(np.asarray(rom, dtype=np.int64))
     rows, m_count = rom.shape[0], len(a_lane)
     pw = aw + bw + 2
     lanes = {al: _Lane(al, pw) for al in sorted(set(a_lane))}

@@ -60,11 +60,14 @@ class Fx:
         sat = {v: k for k, v in SAT.items()}[self.sat]
         return f"ap_{'' if self.s else 'u'}fixed<{self.w},{self.w - self.f},{rnd},{sat}>"
 
-    def value(self, raw) -> np.ndarray:
+    def signed(self, raw) -> np.ndarray:
+        """Bit patterns (``w`` bits) as the integers they stand for: two's
+        complement for a signed type."""
         r = np.asarray(raw, dtype=np.int64)
-        if self.s:
-            r = np.where(r >= (1 << (self.w - 1)), r - (1 << self.w), r)
-        return r / 2.0 ** self.f
+        return np.where(r >= (1 << (self.w - 1)), r - (1 << self.w), r) if self.s else r
+
+    def value(self, raw) -> np.ndarray:
+        return self.signed(raw) / 2.0 ** self.f
 
 
 def packed(values: List[int], bits: int = 16) -> str:
