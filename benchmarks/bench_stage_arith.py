@@ -32,7 +32,7 @@ def _model(a):
     from hls_project import rtl
 
     if a.project:
-        hm, cfg = rtl._project_model(a.project)
+        hm, cfg = rtl.project_model(a.project)
         x = rtl.project_inputs(a.project, a.samples)
         return hm, x, Path(a.project) / "rtl_arith", cfg["hls"].get("part") or "xcvu9p-flga2104-2L-e"
     from test_rtl import convert

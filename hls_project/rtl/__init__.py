@@ -247,7 +247,7 @@ def _from_project_config(project_dir: str, report: Dict[str, Any], cfg: Dict[str
             part=hc.get("Part", h["part"]))
 
 
-def _project_model(project_dir: str, cfg: Optional[Dict[str, Any]] = None):
+def project_model(project_dir: str, cfg: Optional[Dict[str, Any]] = None):
     """The project's hls4ml model, re-converted (``vendor.hls_model_for``),
     checked against the types in its firmware/defines.h; when they differ,
     converted again with the project's own hls4ml_config.yml."""
@@ -347,7 +347,7 @@ def build(project_dir: str, hls_model=None, cfg: Optional[Dict[str, Any]] = None
     if samples is not None and int(samples) < 1:
         raise ConfigError(f"RTL: samples must be >= 1, got {samples}")
     if hls_model is None:
-        hls_model, cfg = _project_model(project_dir, cfg)
+        hls_model, cfg = project_model(project_dir, cfg)
     if stage_arith is None:
         stage_arith = ((cfg or {}).get("hls") or {}).get("stage_arith") or "dsp"
     if x is None:
