@@ -4,15 +4,18 @@ numpy references: HTDense against ``x @ W.T + b`` with ``W`` from
 here in numpy (Keras gate order i, f, c, o); config and file round trips,
 QKeras quantizers, gradients and parameter counts."""
 
+import re
+
 import numpy as np
 import pytest
 from keras_model.common.keras2 import tf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from qkeras import quantized_bits, quantized_sigmoid, quantized_tanh
 from keras_model.common.keras2 import keras
 
 from keras_model import ht, models
+from keras_model.common.errors import ShapeError
 from keras_model.baselines import HTLSTM, TTLSTM
 from keras_model.layers import FDHTLSTM, HTDense
 
@@ -129,7 +132,29 @@ def ht_dense_shapes(draw):
 @given(ht_dense_shapes(), st.integers(0, 1000))
 def test_htdense_random_shapes(float64, spec, seed):
     n, m, r, nin = spec
-    _check_htdense(n, m, r, nin, seed)
+    try:
+        _check_htdense(n, m, r, nin, seed)
+    except ShapeError as e:  # a shape past the kernel's loop levels is refused in one line that says why
+        _assert_loop_level_refusal(str(e))
+        reject()
+
+
+def _assert_loop_level_refusal(msg):
+    from keras_model.ht import plan
+
+    got = re.fullmatch(r"contraction step t\d+ needs (\d+) output and (\d+) summed loop levels \(the kernel has "
+                       rf"{plan.MAX_FREE_LEVELS} and {plan.MAX_SUM_LEVELS}\); use fewer modes \(d\)", msg)
+    assert got, msg
+    free, summed = int(got.group(1)), int(got.group(2))
+    assert free > plan.MAX_FREE_LEVELS or summed > plan.MAX_SUM_LEVELS, msg
+
+
+def test_htdense_past_the_kernel_loop_levels_is_refused(float64):
+    """A shape hypothesis found: five input modes of 2, rank 3; a contraction
+    step needs more loop levels than the kernel has."""
+    with pytest.raises(ShapeError) as e:
+        HTDense(input_modes=(2, 2, 2, 2, 2), output_modes=(2, 1, 1, 2, 1), ranks=3)(np.zeros((3, 27)))
+    _assert_loop_level_refusal(str(e.value))
 
 
 def test_htdense_derives_modes_from_units():
